@@ -1,0 +1,34 @@
+"""Attio REST v2 client: `AttioClient` plus its exception tree and rate limiter."""
+
+from app.clients.attio.client import DEFAULT_PAGE_SIZE, AttioClient, Record, backoff_seconds
+from app.clients.attio.errors import (
+    AttioAPIError,
+    AttioAuthError,
+    AttioConflictError,
+    AttioError,
+    AttioNotFoundError,
+    AttioRateLimitError,
+    AttioServerError,
+    AttioTransportError,
+    AttioValidationError,
+    parse_retry_after,
+)
+from app.clients.attio.ratelimit import SlidingWindowLimiter
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "AttioAPIError",
+    "AttioAuthError",
+    "AttioClient",
+    "AttioConflictError",
+    "AttioError",
+    "AttioNotFoundError",
+    "AttioRateLimitError",
+    "AttioServerError",
+    "AttioTransportError",
+    "AttioValidationError",
+    "Record",
+    "SlidingWindowLimiter",
+    "backoff_seconds",
+    "parse_retry_after",
+]

@@ -1,0 +1,314 @@
+"""Async client for the part of Attio's REST v2 API the bridge uses.
+
+One `httpx.AsyncClient` per process (connection pooling), bearer auth, Attio's error body turned
+into the typed tree in `errors.py`, shared read/write limiters and tenacity retries for what is
+safe to retry. Writes are asserts (upserts by a unique attribute), never search-then-create.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from app.clients.attio.errors import (
+    AttioAPIError,
+    AttioError,
+    AttioRateLimitError,
+    AttioTransportError,
+)
+from app.clients.attio.ratelimit import SlidingWindowLimiter
+from app.log import get_logger
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+log = get_logger(__name__)
+
+Record = dict[str, Any]
+Values = Mapping[str, Any]
+
+DEFAULT_PAGE_SIZE = 500  # Attio's default and the de facto maximum for record queries
+_READ_PATH_SUFFIXES = ("/records/query", "/entries/query")
+# When a 429 carries no usable Retry-After, Attio's window is one second.
+_RATE_LIMIT_FALLBACK_SECONDS = 1.0
+_MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _is_retryable(error: BaseException) -> bool:
+    return isinstance(error, AttioError) and error.retryable
+
+
+def backoff_seconds(state: RetryCallState) -> float:
+    """How long to wait before the next attempt.
+
+    A 429 waits until its Retry-After moment (plus a little jitter so concurrent callers do not
+    all fire on the same instant); everything else uses exponential backoff with full jitter.
+    """
+    error = state.outcome.exception() if state.outcome else None
+    if isinstance(error, AttioRateLimitError):
+        base = error.retry_after if error.retry_after is not None else _RATE_LIMIT_FALLBACK_SECONDS
+        return min(base, _MAX_RETRY_AFTER_SECONDS) + random.uniform(0.0, 0.1)
+    ceiling = min(8.0, 0.25 * 2 ** (state.attempt_number - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.warning(
+        "attio.request.retry",
+        attempt=state.attempt_number,
+        wait_seconds=round(state.upcoming_sleep, 3),
+        error=str(error),
+        error_class=type(error).__name__,
+    )
+
+
+class AttioClient:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "https://api.attio.com",
+        timeout: float = 30.0,
+        write_rate: float = 24.0,
+        read_rate: float = 95.0,
+        max_attempts: int = 6,
+        transport: httpx.AsyncBaseTransport | None = None,
+        wait: Callable[[RetryCallState], float] = backoff_seconds,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": "attio-bridge",
+            },
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            transport=transport,
+        )
+        self.write_limiter = SlidingWindowLimiter.per_second(write_rate)
+        self.read_limiter = SlidingWindowLimiter.per_second(read_rate)
+        self._max_attempts = max_attempts
+        self._wait = wait
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, api_key: str, transport: httpx.AsyncBaseTransport | None = None
+    ) -> AttioClient:
+        return cls(
+            api_key=api_key,
+            base_url=settings.attio_base_url,
+            timeout=settings.attio_timeout_seconds,
+            write_rate=settings.attio_write_rate,
+            read_rate=settings.attio_read_rate,
+            max_attempts=settings.attio_max_attempts,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AttioClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Send one API call with limiting and retries; return the decoded JSON body."""
+        is_read = method == "GET" or path.endswith(_READ_PATH_SUFFIXES)
+        limiter = self.read_limiter if is_read else self.write_limiter
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_is_retryable),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send_once(limiter, method, path, params=params, json=json)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    async def _send_once(
+        self,
+        limiter: SlidingWindowLimiter,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+    ) -> Any:
+        await limiter.acquire()
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(method, path, params=params, json=json)
+        except httpx.TimeoutException as exc:
+            raise AttioTransportError(f"Attio did not answer {method} {path} in time") from exc
+        except httpx.TransportError as exc:
+            raise AttioTransportError(f"Could not reach Attio for {method} {path}: {exc}") from exc
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        if response.status_code >= 400:
+            error = AttioAPIError.from_response(response)
+            if isinstance(error, AttioRateLimitError):
+                limiter.pause(
+                    error.retry_after
+                    if error.retry_after is not None
+                    else _RATE_LIMIT_FALLBACK_SECONDS
+                )
+            log.info(
+                "attio.request.error",
+                method=method,
+                path=path,
+                status=response.status_code,
+                code=error.attio_code,
+                elapsed_ms=elapsed_ms,
+            )
+            raise error
+        log.debug(
+            "attio.request", method=method, path=path, status=response.status_code, ms=elapsed_ms
+        )
+        return response.json() if response.content else {}
+
+    async def _paginate(
+        self, fetch: Callable[[int, int], Awaitable[list[Any]]], page_size: int
+    ) -> AsyncIterator[Any]:
+        """Offset pagination: Attio returns no totals, so stop at the first short page."""
+        offset = 0
+        while True:
+            page = await fetch(page_size, offset)
+            for item in page:
+                yield item
+            if len(page) < page_size:
+                return
+            offset += page_size  # advance by what was asked for, or records get skipped
+
+    # -- workspace ---------------------------------------------------------------------------
+
+    async def get_self(self) -> dict[str, Any]:
+        """Token and workspace info; needs no scope, so it doubles as a reachability check."""
+        return await self.request("GET", "/v2/self")
+
+    # -- objects, attributes, select options -------------------------------------------------
+
+    async def list_objects(self) -> list[dict[str, Any]]:
+        return (await self.request("GET", "/v2/objects"))["data"]
+
+    async def get_object(self, obj: str) -> dict[str, Any]:
+        return (await self.request("GET", f"/v2/objects/{_segment(obj)}"))["data"]
+
+    async def create_object(
+        self, *, api_slug: str, singular_noun: str, plural_noun: str
+    ) -> dict[str, Any]:
+        body = {
+            "data": {
+                "api_slug": api_slug,
+                "singular_noun": singular_noun,
+                "plural_noun": plural_noun,
+            }
+        }
+        return (await self.request("POST", "/v2/objects", json=body))["data"]
+
+    async def list_attributes(
+        self, obj: str, *, page_size: int = 100, show_archived: bool = False
+    ) -> list[dict[str, Any]]:
+        path = f"/v2/objects/{_segment(obj)}/attributes"
+
+        async def fetch(limit: int, offset: int) -> list[Any]:
+            params = {"limit": limit, "offset": offset, "show_archived": str(show_archived).lower()}
+            return (await self.request("GET", path, params=params))["data"]
+
+        return [attribute async for attribute in self._paginate(fetch, page_size)]
+
+    async def create_attribute(self, obj: str, definition: Mapping[str, Any]) -> dict[str, Any]:
+        path = f"/v2/objects/{_segment(obj)}/attributes"
+        return (await self.request("POST", path, json={"data": dict(definition)}))["data"]
+
+    async def list_select_options(self, obj: str, attribute: str) -> list[dict[str, Any]]:
+        path = f"/v2/objects/{_segment(obj)}/attributes/{_segment(attribute)}/options"
+        return (await self.request("GET", path, params={"show_archived": "true"}))["data"]
+
+    async def create_select_option(self, obj: str, attribute: str, title: str) -> dict[str, Any]:
+        path = f"/v2/objects/{_segment(obj)}/attributes/{_segment(attribute)}/options"
+        return (await self.request("POST", path, json={"data": {"title": title}}))["data"]
+
+    # -- records -----------------------------------------------------------------------------
+
+    async def assert_record(self, obj: str, *, matching_attribute: str, values: Values) -> Record:
+        """Create or update the one record whose unique `matching_attribute` equals the value sent.
+
+        The idempotent write: a retry or a redelivered event lands on the same record.
+        """
+        path = f"/v2/objects/{_segment(obj)}/records"
+        body = {"data": {"values": dict(values)}}
+        params = {"matching_attribute": matching_attribute}
+        return (await self.request("PUT", path, params=params, json=body))["data"]
+
+    async def get_record(self, obj: str, record_id: str) -> Record:
+        path = f"/v2/objects/{_segment(obj)}/records/{_segment(record_id)}"
+        return (await self.request("GET", path))["data"]
+
+    async def update_record(
+        self, obj: str, record_id: str, values: Values, *, overwrite_multiselect: bool = False
+    ) -> Record:
+        """PATCH appends to multiselect values; `overwrite_multiselect` uses PUT, which replaces."""
+        path = f"/v2/objects/{_segment(obj)}/records/{_segment(record_id)}"
+        method = "PUT" if overwrite_multiselect else "PATCH"
+        return (await self.request(method, path, json={"data": {"values": dict(values)}}))["data"]
+
+    async def delete_record(self, obj: str, record_id: str) -> None:
+        await self.request("DELETE", f"/v2/objects/{_segment(obj)}/records/{_segment(record_id)}")
+
+    async def query_records(
+        self,
+        obj: str,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        sorts: list[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        offset: int = 0,
+    ) -> list[Record]:
+        body: dict[str, Any] = {"limit": limit, "offset": offset}
+        if filter:
+            body["filter"] = dict(filter)
+        if sorts:
+            body["sorts"] = [dict(sort) for sort in sorts]
+        path = f"/v2/objects/{_segment(obj)}/records/query"
+        return (await self.request("POST", path, json=body))["data"]
+
+    def iter_records(
+        self,
+        obj: str,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        sorts: list[Mapping[str, Any]] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> AsyncIterator[Record]:
+        """Every record matching `filter`, page by page."""
+
+        async def fetch(limit: int, offset: int) -> list[Any]:
+            return await self.query_records(
+                obj, filter=filter, sorts=sorts, limit=limit, offset=offset
+            )
+
+        return self._paginate(fetch, page_size)

@@ -1,0 +1,134 @@
+"""All configuration, read once from the environment (and `.env` in development).
+
+Names are a contract with users' deployments: `.env.example` documents every one.
+Secrets are `SecretStr` so they never show up in reprs, logs or error bodies.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.errors import ConfigurationError
+
+# Values people paste from examples; treated as "not configured".
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "changethis", "replace-me", "your-api-key", "xxx", "todo"}
+)
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+def _csv(value: object) -> object:
+    """Comma-separated env values become lists; blanks are dropped."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def secret_is_set(secret: SecretStr | None) -> bool:
+    return secret is not None and secret.get_secret_value().strip().lower() not in (
+        PLACEHOLDER_SECRETS
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", case_sensitive=False
+    )
+
+    # Service
+    bridge_env: Environment = Field(Environment.development, alias="BRIDGE_ENV")
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    port: int = Field(8000, alias="PORT", ge=1, le=65535)
+    admin_token: SecretStr | None = Field(None, alias="ADMIN_TOKEN")
+
+    # Attio
+    attio_api_key: SecretStr | None = Field(None, alias="ATTIO_API_KEY")
+    attio_base_url: str = Field("https://api.attio.com", alias="ATTIO_BASE_URL")
+    attio_webhook_secret: SecretStr | None = Field(None, alias="ATTIO_WEBHOOK_SECRET")
+    attio_own_actor_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="ATTIO_OWN_ACTOR_IDS"
+    )
+    # A little below Attio's documented 25 writes/s and 100 reads/s.
+    attio_write_rate: float = Field(24.0, alias="ATTIO_WRITE_RATE", gt=0)
+    attio_read_rate: float = Field(95.0, alias="ATTIO_READ_RATE", gt=0)
+    attio_timeout_seconds: float = Field(30.0, alias="ATTIO_TIMEOUT_SECONDS", gt=0)
+    attio_max_attempts: int = Field(6, alias="ATTIO_MAX_ATTEMPTS", ge=1, le=20)
+    attio_default_currency: str = Field("USD", alias="ATTIO_DEFAULT_CURRENCY")
+
+    # Braintree
+    braintree_environment: Literal["sandbox", "production", "development", "qa"] = Field(
+        "sandbox", alias="BRAINTREE_ENVIRONMENT"
+    )
+    braintree_merchant_id: str | None = Field(None, alias="BRAINTREE_MERCHANT_ID")
+    braintree_public_key: str | None = Field(None, alias="BRAINTREE_PUBLIC_KEY")
+    braintree_private_key: SecretStr | None = Field(None, alias="BRAINTREE_PRIVATE_KEY")
+
+    # Zoho
+    zoho_client_id: str | None = Field(None, alias="ZOHO_CLIENT_ID")
+    zoho_client_secret: SecretStr | None = Field(None, alias="ZOHO_CLIENT_SECRET")
+    zoho_refresh_token: SecretStr | None = Field(None, alias="ZOHO_REFRESH_TOKEN")
+    zoho_accounts_url: str = Field("https://accounts.zoho.com", alias="ZOHO_ACCOUNTS_URL")
+    zoho_api_base_url: str | None = Field(None, alias="ZOHO_API_BASE_URL")
+    zoho_organization_id: str | None = Field(None, alias="ZOHO_ORGANIZATION_ID")
+    zoho_webhook_secret: SecretStr | None = Field(None, alias="ZOHO_WEBHOOK_SECRET")
+
+    @field_validator("attio_own_actor_ids", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        return _csv(value)
+
+    @field_validator("attio_base_url", "zoho_accounts_url", "zoho_api_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def is_production(self) -> bool:
+        return self.bridge_env is Environment.production
+
+    @property
+    def uses_attio_sandbox(self) -> bool:
+        """Development without an Attio key talks to the embedded sandbox instead."""
+        return not self.is_production and not secret_is_set(self.attio_api_key)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so the log pipeline can redact them wherever they appear."""
+        secrets = [
+            self.admin_token,
+            self.attio_api_key,
+            self.attio_webhook_secret,
+            self.braintree_private_key,
+            self.zoho_client_secret,
+            self.zoho_refresh_token,
+            self.zoho_webhook_secret,
+        ]
+        values = [s.get_secret_value() for s in secrets if s is not None]
+        # Short values would redact ordinary words; real secrets are long.
+        return [v for v in values if len(v) >= 8]
+
+    def check_startup(self) -> None:
+        """Refuse to run in production without what production needs."""
+        if self.is_production and not secret_is_set(self.attio_api_key):
+            raise ConfigurationError(
+                "ATTIO_API_KEY is missing or a placeholder; production needs a real Attio "
+                "API key (Attio: Workspace settings > Developers > create an access token)."
+            )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

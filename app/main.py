@@ -1,0 +1,88 @@
+"""The application factory. The lifespan owns every client, so a worker starts and stops clean."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from app.clients.attio import AttioClient
+from app.config import Settings, get_settings
+from app.error_handlers import install_error_handlers
+from app.log import configure_logging, get_logger
+from app.middleware import RequestIdMiddleware
+from app.routes import health
+from app.schema import SchemaBootstrap
+from app.services.readiness import ReadinessProbe
+
+log = get_logger(__name__)
+
+SANDBOX_BASE_URL = "http://attio.sandbox"
+SANDBOX_MOUNT_PATH = "/sandbox"
+
+
+def _attio_client(settings: Settings, app: FastAPI, transport: httpx.AsyncBaseTransport | None):
+    """The real Attio, or in development without a key the embedded sandbox (in-process)."""
+    if transport is None and settings.uses_attio_sandbox:
+        from app.sandbox import create_sandbox_app  # development only: keep it off prod imports
+
+        sandbox = create_sandbox_app()
+        app.mount(SANDBOX_MOUNT_PATH, sandbox)  # lets a developer browse what was written
+        app.state.attio_mode = "sandbox"
+        return AttioClient.from_settings(
+            settings.model_copy(update={"attio_base_url": SANDBOX_BASE_URL}),
+            api_key="sandbox",
+            transport=httpx.ASGITransport(app=sandbox),
+        )
+    app.state.attio_mode = "live"
+    api_key = settings.attio_api_key.get_secret_value() if settings.attio_api_key else ""
+    return AttioClient.from_settings(settings, api_key=api_key, transport=transport)
+
+
+def create_app(
+    settings: Settings | None = None, *, attio_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """Build the app. `attio_transport` lets tests route Attio calls to a sandbox or a mock."""
+    settings = settings or get_settings()
+    settings.check_startup()
+    configure_logging(
+        settings.log_level, json=settings.is_production, secrets=settings.secret_values()
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        attio = app.state.attio
+        if app.state.attio_mode == "sandbox":
+            log.warning(
+                "attio.sandbox.enabled",
+                detail="ATTIO_API_KEY is not set: every write goes to the in-memory Attio "
+                "sandbox, nothing reaches a real workspace",
+                browse=f"{SANDBOX_MOUNT_PATH}/_sandbox/objects/<object>/records",
+            )
+            report = await app.state.schema.run(apply=True)
+            log.info("attio.sandbox.schema_ready", created=len(report.created))
+        log.info("bridge.started", env=settings.bridge_env.value, attio=app.state.attio_mode)
+        try:
+            yield
+        finally:
+            await attio.aclose()
+            log.info("bridge.stopped")
+
+    app = FastAPI(
+        title="attio-bridge",
+        summary="Keeps Attio in step with Zoho and Braintree.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.attio = _attio_client(settings, app, attio_transport)
+    app.state.schema = SchemaBootstrap(
+        app.state.attio, currency_code=settings.attio_default_currency
+    )
+    app.state.readiness = ReadinessProbe(app.state.attio, app.state.schema)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,140 @@
+"""Create, idempotently, every object, attribute and select option the bridge writes.
+
+Running it twice changes nothing: what exists is reused, a slug conflict on create (another
+instance got there first) is treated as "exists". The same walk without writes tells /readyz
+whether the schema is complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.clients.attio import AttioClient, AttioConflictError
+from app.log import get_logger
+from app.schema.definitions import SCHEMA, AttributeSpec, ObjectSpec
+
+log = get_logger(__name__)
+
+
+@dataclass
+class SchemaReport:
+    """What a bootstrap did (apply=True) or would do (apply=False)."""
+
+    created: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.conflicts
+
+    def summary(self) -> str:
+        lines = [f"created {item}" for item in self.created]
+        lines += [f"missing {item}" for item in self.missing]
+        lines += [f"CONFLICT {item}" for item in self.conflicts]
+        return "\n".join(lines) or "schema complete, nothing to do"
+
+
+def _attribute_conflict(spec: AttributeSpec, existing: dict[str, Any]) -> str | None:
+    """An existing attribute the bridge cannot use as is (Attio cannot change a type)."""
+    if existing.get("type") != spec.type:
+        return f"has type {existing.get('type')!r}, the bridge needs {spec.type!r}"
+    if spec.is_unique and not existing.get("is_unique"):
+        return "is not unique; the bridge upserts by it, so mark it unique in Attio"
+    if bool(existing.get("is_multiselect")) != spec.is_multiselect:
+        return "has a different multiselect setting"
+    return None
+
+
+class SchemaBootstrap:
+    def __init__(
+        self,
+        client: AttioClient,
+        *,
+        currency_code: str,
+        schema: tuple[ObjectSpec, ...] = SCHEMA,
+    ) -> None:
+        self._client = client
+        self._currency_code = currency_code
+        self._schema = schema
+
+    async def run(self, *, apply: bool) -> SchemaReport:
+        report = SchemaReport()
+        existing_objects = {o["api_slug"] for o in await self._client.list_objects()}
+        for obj in self._schema:
+            if obj.api_slug not in existing_objects:
+                if obj.standard or not apply:
+                    report.missing.append(f"object {obj.api_slug}")
+                    continue
+                await self._create_object(obj)
+                report.created.append(f"object {obj.api_slug}")
+            await self._ensure_attributes(obj, report, apply=apply)
+        log.info(
+            "schema.bootstrap.done" if apply else "schema.check.done",
+            created=len(report.created),
+            missing=len(report.missing),
+            conflicts=len(report.conflicts),
+        )
+        return report
+
+    async def _create_object(self, obj: ObjectSpec) -> None:
+        try:
+            await self._client.create_object(
+                api_slug=obj.api_slug, singular_noun=obj.singular_noun, plural_noun=obj.plural_noun
+            )
+        except AttioConflictError:
+            log.info("schema.object.exists", object=obj.api_slug)  # created concurrently: reuse
+
+    async def _ensure_attributes(self, obj: ObjectSpec, report: SchemaReport, *, apply: bool):
+        existing = {a["api_slug"]: a for a in await self._client.list_attributes(obj.api_slug)}
+        for spec in obj.attributes:
+            name = f"attribute {obj.api_slug}.{spec.api_slug}"
+            current = existing.get(spec.api_slug)
+            if current is not None:
+                if problem := _attribute_conflict(spec, current):
+                    report.conflicts.append(f"{name} {problem}")
+                    continue
+            elif not apply:
+                report.missing.append(name)
+                continue
+            else:
+                await self._create_attribute(obj, spec)
+                report.created.append(name)
+            if spec.options:
+                await self._ensure_options(
+                    obj, spec, report, apply=apply, known=current is not None
+                )
+
+    async def _create_attribute(self, obj: ObjectSpec, spec: AttributeSpec) -> None:
+        body = spec.create_body(currency_code=self._currency_code)
+        try:
+            await self._client.create_attribute(obj.api_slug, body)
+        except AttioConflictError:
+            log.info("schema.attribute.exists", object=obj.api_slug, attribute=spec.api_slug)
+
+    async def _ensure_options(
+        self,
+        obj: ObjectSpec,
+        spec: AttributeSpec,
+        report: SchemaReport,
+        *,
+        apply: bool,
+        known: bool,
+    ) -> None:
+        titles: set[str] = set()
+        if known:  # a freshly created attribute has no options yet: skip the read
+            options = await self._client.list_select_options(obj.api_slug, spec.api_slug)
+            titles = {o["title"] for o in options}
+        for title in spec.options:
+            if title in titles:
+                continue
+            name = f"option {obj.api_slug}.{spec.api_slug}={title!r}"
+            if not apply:
+                report.missing.append(name)
+                continue
+            try:
+                await self._client.create_select_option(obj.api_slug, spec.api_slug, title)
+            except AttioConflictError:
+                continue  # created concurrently, or archived under that title: it exists
+            report.created.append(name)

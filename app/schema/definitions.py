@@ -1,0 +1,250 @@
+"""Every Attio object and attribute the bridge writes, declared once.
+
+Object slugs and unique keys are a contract with users' workspaces; `docs/attio-schema.md`
+lists the same table for humans (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PEOPLE = "people"
+SERVICES = "services"
+SUBSCRIPTIONS = "subscriptions"
+PAYMENTS = "payments"
+BRIDGE_EVENTS = "bridge_events"
+
+
+@dataclass(frozen=True)
+class AttributeSpec:
+    api_slug: str
+    title: str
+    type: str
+    description: str | None = None
+    is_unique: bool = False
+    is_multiselect: bool = False
+    options: tuple[str, ...] = ()  # select attributes: the option titles we write
+    allowed_objects: tuple[str, ...] = ()  # record-reference attributes: target object slugs
+
+    def create_body(self, *, currency_code: str) -> dict[str, Any]:
+        """The body of Attio's create-attribute call (every field there is required)."""
+        config: dict[str, Any] = {}
+        if self.type == "currency":
+            config["currency"] = {"default_currency_code": currency_code, "display_type": "code"}
+        if self.type == "record-reference":
+            config["record_reference"] = {"allowed_objects": list(self.allowed_objects)}
+        return {
+            "title": self.title,
+            "description": self.description,
+            "api_slug": self.api_slug,
+            "type": self.type,
+            "is_required": False,
+            "is_unique": self.is_unique,
+            "is_multiselect": self.is_multiselect,
+            "config": config,
+        }
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    api_slug: str
+    singular_noun: str
+    plural_noun: str
+    unique_key: str | None
+    attributes: tuple[AttributeSpec, ...] = field(default_factory=tuple)
+    standard: bool = False  # Attio's own object: extend it, never create it
+
+    def attribute(self, slug: str) -> AttributeSpec:
+        return next(a for a in self.attributes if a.api_slug == slug)
+
+
+def _text(slug: str, title: str, description: str | None = None, *, unique: bool = False):
+    return AttributeSpec(slug, title, "text", description, is_unique=unique)
+
+
+def _select(slug: str, title: str, options: tuple[str, ...], description: str | None = None):
+    return AttributeSpec(slug, title, "select", description, options=options)
+
+
+def _ref(slug: str, title: str, target: str, description: str | None = None):
+    return AttributeSpec(slug, title, "record-reference", description, allowed_objects=(target,))
+
+
+def _typed(type_: str):
+    def make(slug: str, title: str, description: str | None = None) -> AttributeSpec:
+        return AttributeSpec(slug, title, type_, description)
+
+    return make
+
+
+_currency, _date, _timestamp, _number = (
+    _typed("currency"),
+    _typed("date"),
+    _typed("timestamp"),
+    _typed("number"),
+)
+
+SUBSCRIPTION_STATUSES = ("Active", "Canceled", "Expired", "Past Due", "Pending")
+# Braintree's Transaction.Status values, as the SDK spells them.
+TRANSACTION_STATUSES = (
+    "authorization_expired",
+    "authorized",
+    "authorizing",
+    "failed",
+    "gateway_rejected",
+    "processor_declined",
+    "settled",
+    "settlement_confirmed",
+    "settlement_declined",
+    "settlement_pending",
+    "settling",
+    "submitted_for_settlement",
+    "voided",
+)
+DISPUTE_STATUSES = (
+    "accepted",
+    "auto_accepted",
+    "disputed",
+    "expired",
+    "lost",
+    "open",
+    "under_review",
+    "won",
+)
+DISPUTE_OUTCOMES = (
+    "opened",
+    "under_review",
+    "disputed",
+    "won",
+    "lost",
+    "accepted",
+    "auto_accepted",
+    "expired",
+)
+EVENT_SOURCES = ("attio", "braintree", "zoho")
+EVENT_STATUSES = ("failed", "dead", "replayed", "needs_attention")
+
+_LAST_EVENT = (
+    _text("last_event_kind", "Last event kind", "Kind of the newest notification applied"),
+    _timestamp("last_event_at", "Last event at", "Time of the newest notification applied"),
+)
+
+PEOPLE_OBJECT = ObjectSpec(
+    PEOPLE,
+    "Person",
+    "People",
+    unique_key="email_addresses",
+    standard=True,
+    attributes=(
+        AttributeSpec(
+            "braintree_customer_id",
+            "Braintree customer ID",
+            "text",
+            "Braintree customer this person pays as",
+            is_unique=True,
+        ),
+    ),
+)
+
+SERVICES_OBJECT = ObjectSpec(
+    SERVICES,
+    "Service",
+    "Services",
+    unique_key="zoho_item_id",
+    attributes=(
+        _text("name", "Name"),
+        _text("zoho_item_id", "Zoho item ID", "Item id in Zoho (source of truth)", unique=True),
+        _text("sku", "SKU", "Zoho SKU; Braintree plan ids match it"),
+        _text("description", "Description"),
+        _currency("rate", "Rate"),
+        _text("unit", "Unit"),
+        _select("product_type", "Product type", ("goods", "service", "digital_service")),
+        _select("status", "Status", ("active", "inactive")),
+        _select("zoho_source", "Zoho source", ("books", "inventory", "crm")),
+        _timestamp("zoho_last_modified_at", "Zoho last modified at"),
+    ),
+)
+
+SUBSCRIPTIONS_OBJECT = ObjectSpec(
+    SUBSCRIPTIONS,
+    "Subscription",
+    "Subscriptions",
+    unique_key="braintree_subscription_id",
+    attributes=(
+        _text("braintree_subscription_id", "Braintree subscription ID", unique=True),
+        _select("status", "Status", SUBSCRIPTION_STATUSES),
+        _text("plan_id", "Plan ID"),
+        _currency("price", "Price"),
+        _currency("balance", "Balance"),
+        _text("currency_code", "Currency", "ISO code of price and balance"),
+        _date("next_billing_date", "Next billing date"),
+        _date("billing_period_start_date", "Billing period start"),
+        _date("billing_period_end_date", "Billing period end"),
+        _number("failure_count", "Failure count"),
+        _number("days_past_due", "Days past due"),
+        *_LAST_EVENT,
+        _text("braintree_customer_id", "Braintree customer ID"),
+        _ref("person", "Person", PEOPLE, "The paying person"),
+        _ref("service", "Service", SERVICES, "The Zoho service whose SKU is the plan id"),
+    ),
+)
+
+PAYMENTS_OBJECT = ObjectSpec(
+    PAYMENTS,
+    "Payment",
+    "Payments",
+    unique_key="braintree_transaction_id",
+    attributes=(
+        _text("braintree_transaction_id", "Braintree transaction ID", unique=True),
+        _currency("amount", "Amount"),
+        _text("currency_code", "Currency", "ISO code of the amounts"),
+        _select("status", "Status", TRANSACTION_STATUSES),
+        _select("type", "Type", ("sale", "credit")),
+        _timestamp("transaction_created_at", "Created in Braintree"),
+        _timestamp("settled_at", "Settled at"),
+        _date("disbursement_date", "Disbursement date"),
+        _text("payment_instrument_type", "Payment instrument"),
+        _text("braintree_customer_id", "Braintree customer ID"),
+        _ref("person", "Person", PEOPLE, "The paying person"),
+        _ref("subscription", "Subscription", SUBSCRIPTIONS),
+        _text("dispute_id", "Dispute ID"),
+        _select("dispute_status", "Dispute status", DISPUTE_STATUSES),
+        _text("dispute_reason", "Dispute reason"),
+        _currency("dispute_amount", "Amount disputed"),
+        _date("dispute_reply_by", "Dispute reply by"),
+        _select("dispute_outcome", "Dispute outcome", DISPUTE_OUTCOMES),
+        *_LAST_EVENT,
+    ),
+)
+
+BRIDGE_EVENTS_OBJECT = ObjectSpec(
+    BRIDGE_EVENTS,
+    "Bridge event",
+    "Bridge events",
+    unique_key="event_key",
+    attributes=(
+        _text("event_key", "Event key", "Deduplication key of the webhook event", unique=True),
+        _select("source", "Source", EVENT_SOURCES),
+        _text("event_type", "Event type"),
+        _select("status", "Status", EVENT_STATUSES),
+        _text("error", "Error", "Last error while processing"),
+        _number("attempts", "Attempts"),
+        _timestamp("first_attempt_at", "First attempt at"),
+        _timestamp("last_attempt_at", "Last attempt at"),
+        _timestamp("next_attempt_at", "Next attempt at", "When retry-due will try again"),
+        _timestamp("occurred_at", "Occurred at", "When the provider says it happened"),
+        _text("raw_body", "Raw body", "Request body exactly as received (re-verified on replay)"),
+        _text("raw_headers", "Raw headers", "Signature-relevant request headers, JSON"),
+        _text("raw_query", "Raw query", "Query string exactly as received"),
+    ),
+)
+
+# Creation order matters: record references need their target object to exist.
+SCHEMA: tuple[ObjectSpec, ...] = (
+    PEOPLE_OBJECT,
+    SERVICES_OBJECT,
+    SUBSCRIPTIONS_OBJECT,
+    PAYMENTS_OBJECT,
+    BRIDGE_EVENTS_OBJECT,
+)
