@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+FROM python:3.11-slim AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    BRIDGE_ENV=production \
+    PORT=10000
+
+WORKDIR /srv
+
+# Dependencies first so code changes do not invalidate the dependency layer.
+COPY pyproject.toml README.md ./
+RUN mkdir app && touch app/__init__.py && pip install . && rm -rf app build
+
+COPY app ./app
+RUN pip install --no-deps . \
+    && useradd --system --uid 10001 --no-create-home bridge
+USER bridge
+
+EXPOSE 10000
+# Shell form so $PORT expands; `exec` makes uvicorn PID 1, so SIGTERM reaches it and in-flight
+# requests finish (graceful timeout below Render's 30 s shutdown delay).
+CMD exec uvicorn --factory app.main:create_app --host 0.0.0.0 --port "$PORT" \
+    --proxy-headers --forwarded-allow-ips='*' --timeout-graceful-shutdown 25 --no-access-log

@@ -1,0 +1,114 @@
+"""The app shell: health, readiness, error rendering, request ids."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+from app.schema import SCHEMA
+
+ATTIO = "https://attio.test"
+
+
+def settings(**env: str) -> Settings:
+    base = {"ATTIO_API_KEY": "test-key-0123456789", "ATTIO_BASE_URL": ATTIO}
+    return Settings(_env_file=None, **{**base, **env})  # type: ignore[call-arg]
+
+
+def complete_schema_routes(mock: respx.MockRouter) -> None:
+    """Answer the schema walk as a workspace that already holds everything."""
+    mock.get("/v2/objects").respond(json={"data": [{"api_slug": obj.api_slug} for obj in SCHEMA]})
+    for obj in SCHEMA:
+        attributes = [
+            {"api_slug": a.api_slug, "type": a.type, "is_unique": a.is_unique}
+            for a in obj.attributes
+        ]
+        mock.get(f"/v2/objects/{obj.api_slug}/attributes").respond(json={"data": attributes})
+        for a in obj.attributes:
+            if a.options:
+                mock.get(f"/v2/objects/{obj.api_slug}/attributes/{a.api_slug}/options").respond(
+                    json={"data": [{"title": t} for t in a.options]}
+                )
+
+
+@pytest.fixture
+def attio():
+    with respx.mock(base_url=ATTIO, assert_all_called=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def app() -> FastAPI:
+    return create_app(settings())
+
+
+def test_healthz_does_no_io(app: FastAPI, attio: respx.MockRouter) -> None:
+    with TestClient(app) as client:
+        response = client.get("/healthz")
+    assert response.json() == {"status": "ok"}
+    assert not attio.calls
+
+
+def test_readyz_ready_when_attio_reachable_and_schema_complete(
+    app: FastAPI, attio: respx.MockRouter
+) -> None:
+    attio.get("/v2/self").respond(json={"active": True})
+    complete_schema_routes(attio)
+    with TestClient(app) as client:
+        first = client.get("/readyz")
+        calls = len(attio.calls)
+        second = client.get("/readyz")
+    assert first.status_code == 200
+    assert first.json() == {"status": "ready", "attio": "live"}
+    assert second.status_code == 200
+    assert len(attio.calls) == calls  # cached: probes do not spend Attio's read budget
+
+
+def test_readyz_503_when_schema_missing(app: FastAPI, attio: respx.MockRouter) -> None:
+    attio.get("/v2/self").respond(json={"active": True})
+    attio.get("/v2/objects").respond(json={"data": [{"api_slug": "people"}]})
+    attio.get("/v2/objects/people/attributes").respond(json={"data": []})
+    with TestClient(app) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not_ready"
+    assert "attio-bridge bootstrap" in body["reason"]
+    assert "people.braintree_customer_id" in body["reason"]
+
+
+def test_readyz_503_when_attio_unreachable(attio: respx.MockRouter) -> None:
+    attio.get("/v2/self").mock(side_effect=httpx.ConnectError("refused"))
+    app = create_app(settings(ATTIO_MAX_ATTEMPTS="1"))
+    with TestClient(app) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "Attio unavailable" in response.json()["reason"]
+    assert "test-key-0123456789" not in response.text
+
+
+def test_unknown_route_is_a_json_404(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "detail": "Not Found"}
+
+
+def test_request_id_is_echoed_or_generated(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        given = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+        forged = client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})
+    assert given.headers["x-request-id"] == "abc-123"
+    assert forged.headers["x-request-id"] != "bad id\nwith newline"
+    assert len(forged.headers["x-request-id"]) == 32
+
+
+def test_openapi_docs_served(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        assert client.get("/docs").status_code == 200
+        assert "/readyz" in client.get("/openapi.json").json()["paths"]

@@ -1,0 +1,59 @@
+"""Settings: env names, production guard, secret handling."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import Environment, Settings
+from app.errors import ConfigurationError
+
+
+def make(**env: str) -> Settings:
+    return Settings(_env_file=None, **env)  # type: ignore[call-arg]
+
+
+def test_defaults_are_development_with_sandbox() -> None:
+    settings = make()
+    assert settings.bridge_env is Environment.development
+    assert settings.attio_base_url == "https://api.attio.com"
+    assert settings.uses_attio_sandbox
+    settings.check_startup()  # development without a key is fine
+
+
+def test_reads_contract_names_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRIDGE_ENV", "production")
+    monkeypatch.setenv("ATTIO_API_KEY", "real-key-0123456789")
+    monkeypatch.setenv("ATTIO_BASE_URL", "http://127.0.0.1:8100/")
+    monkeypatch.setenv("ATTIO_OWN_ACTOR_IDS", " a1, b2 ,,")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    monkeypatch.setenv("PORT", "10000")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.is_production
+    assert settings.attio_base_url == "http://127.0.0.1:8100"
+    assert settings.attio_own_actor_ids == ["a1", "b2"]
+    assert settings.log_level == "DEBUG"
+    assert settings.port == 10000
+    assert not settings.uses_attio_sandbox
+
+
+@pytest.mark.parametrize("key", [None, "", "changeme", "  CHANGEME  ", "your-api-key"])
+def test_production_refuses_missing_or_placeholder_key(key: str | None) -> None:
+    env = {"BRIDGE_ENV": "production"}
+    if key is not None:
+        env["ATTIO_API_KEY"] = key
+    with pytest.raises(ConfigurationError, match="ATTIO_API_KEY"):
+        make(**env).check_startup()
+
+
+def test_secrets_never_appear_in_repr() -> None:
+    settings = make(ATTIO_API_KEY="sk-very-secret-value", ADMIN_TOKEN="admin-very-secret")
+    assert "sk-very-secret-value" not in repr(settings)
+    assert "admin-very-secret" not in str(settings.model_dump())
+    assert set(settings.secret_values()) == {"sk-very-secret-value", "admin-very-secret"}
+
+
+def test_invalid_values_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        make(BRIDGE_ENV="staging")
+    with pytest.raises(ValueError):
+        make(ATTIO_WRITE_RATE="0")
