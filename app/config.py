@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     attio_max_attempts: int = Field(6, alias="ATTIO_MAX_ATTEMPTS", ge=1, le=20)
     attio_default_currency: str = Field("USD", alias="ATTIO_DEFAULT_CURRENCY")
 
+    # Event processing
+    event_processing_budget_seconds: float = Field(
+        10.0, alias="EVENT_PROCESSING_BUDGET_SECONDS", gt=0
+    )
+    event_retry_schedule: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [60, 300, 1800, 7200, 43200], alias="EVENT_RETRY_SCHEDULE"
+    )
+    webhook_max_body_bytes: int = Field(1_048_576, alias="WEBHOOK_MAX_BODY_BYTES", ge=1024)
+
     # Braintree
     braintree_environment: Literal["sandbox", "production", "development", "qa"] = Field(
         "sandbox", alias="BRAINTREE_ENVIRONMENT"
@@ -81,10 +90,17 @@ class Settings(BaseSettings):
     zoho_organization_id: str | None = Field(None, alias="ZOHO_ORGANIZATION_ID")
     zoho_webhook_secret: SecretStr | None = Field(None, alias="ZOHO_WEBHOOK_SECRET")
 
-    @field_validator("attio_own_actor_ids", mode="before")
+    @field_validator("attio_own_actor_ids", "event_retry_schedule", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         return _csv(value)
+
+    @field_validator("event_retry_schedule")
+    @classmethod
+    def _positive_delays(cls, value: list[int]) -> list[int]:
+        if not value or any(delay <= 0 for delay in value):
+            raise ValueError("needs one or more positive numbers of seconds, e.g. 60,300,1800")
+        return value
 
     @field_validator("attio_base_url", "zoho_accounts_url", "zoho_api_base_url")
     @classmethod
@@ -104,6 +120,14 @@ class Settings(BaseSettings):
     def uses_attio_sandbox(self) -> bool:
         """Development without an Attio key talks to the embedded sandbox instead."""
         return not self.is_production and not secret_is_set(self.attio_api_key)
+
+    @property
+    def braintree_configured(self) -> bool:
+        return bool(
+            self.braintree_merchant_id
+            and self.braintree_public_key
+            and secret_is_set(self.braintree_private_key)
+        )
 
     def secret_values(self) -> list[str]:
         """Every configured secret, so the log pipeline can redact them wherever they appear."""

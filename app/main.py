@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from app.bridge import build_bridge
 from app.clients.attio import AttioClient
 from app.config import Settings, get_settings
 from app.error_handlers import install_error_handlers
 from app.log import configure_logging, get_logger
 from app.middleware import RequestIdMiddleware
-from app.routes import health
+from app.routes import admin, attio, braintree, health, zoho
 from app.schema import SchemaBootstrap
 from app.services.readiness import ReadinessProbe
 
@@ -63,7 +64,12 @@ def create_app(
             )
             report = await app.state.schema.run(apply=True)
             log.info("attio.sandbox.schema_ready", created=len(report.created))
-        log.info("bridge.started", env=settings.bridge_env.value, attio=app.state.attio_mode)
+        log.info(
+            "bridge.started",
+            env=settings.bridge_env.value,
+            attio=app.state.attio_mode,
+            webhooks=sorted(source.value for source in app.state.bridge.sources),
+        )
         try:
             yield
         finally:
@@ -82,7 +88,9 @@ def create_app(
         app.state.attio, currency_code=settings.attio_default_currency
     )
     app.state.readiness = ReadinessProbe(app.state.attio, app.state.schema)
+    app.state.bridge = build_bridge(settings, app.state.attio)
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    app.include_router(health.router)
+    for module in (health, attio, braintree, zoho, admin):
+        app.include_router(module.router)
     return app

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.metrics import REGISTRY
 
 router = APIRouter(tags=["health"])
 
@@ -21,3 +24,9 @@ async def readyz(request: Request) -> JSONResponse:
     if not readiness.ready:
         return JSONResponse({"status": "not_ready", "reason": readiness.reason}, status_code=503)
     return JSONResponse({"status": "ready", "attio": request.app.state.attio_mode})
+
+
+@router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
+async def metrics() -> PlainTextResponse:
+    """Prometheus metrics."""
+    return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -24,6 +24,7 @@ from app.clients.attio.errors import (
 )
 from app.clients.attio.ratelimit import SlidingWindowLimiter
 from app.log import get_logger
+from app.metrics import ATTIO_LATENCY, ATTIO_REQUESTS, ATTIO_RETRIES
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -64,6 +65,7 @@ def backoff_seconds(state: RetryCallState) -> float:
 
 def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
+    ATTIO_RETRIES.labels(type(error).__name__).inc()
     log.warning(
         "attio.request.retry",
         attempt=state.attempt_number,
@@ -164,10 +166,16 @@ class AttioClient:
         try:
             response = await self._http.request(method, path, params=params, json=json)
         except httpx.TimeoutException as exc:
+            ATTIO_REQUESTS.labels(method, "transport_error").inc()
             raise AttioTransportError(f"Attio did not answer {method} {path} in time") from exc
         except httpx.TransportError as exc:
+            ATTIO_REQUESTS.labels(method, "transport_error").inc()
             raise AttioTransportError(f"Could not reach Attio for {method} {path}: {exc}") from exc
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        elapsed = time.perf_counter() - started
+        elapsed_ms = round(elapsed * 1000, 1)
+        status = response.status_code
+        ATTIO_LATENCY.labels(method).observe(elapsed)
+        ATTIO_REQUESTS.labels(method, "429" if status == 429 else f"{status // 100}xx").inc()
         if response.status_code >= 400:
             error = AttioAPIError.from_response(response)
             if isinstance(error, AttioRateLimitError):

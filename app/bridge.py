@@ -1,0 +1,73 @@
+"""Wires the bridge's parts together, once per process, for the web app and the CLI alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.clients.attio import AttioClient
+from app.config import Settings, secret_is_set
+from app.events.dispatcher import Dispatcher
+from app.events.ledger import Ledger, RetrySchedule
+from app.events.model import Source
+from app.events.processor import EventProcessor
+from app.events.replay import Replayer
+from app.events.sources import AttioSource, BraintreeSource, EventSource, ZohoSource
+from app.signatures import BraintreeWebhookVerifier
+
+
+@dataclass
+class Bridge:
+    settings: Settings
+    attio: AttioClient
+    dispatcher: Dispatcher
+    ledger: Ledger
+    processor: EventProcessor
+    replayer: Replayer
+    sources: dict[Source, EventSource]  # only providers whose secrets are configured
+    braintree_verifier: BraintreeWebhookVerifier | None
+
+
+def _secret(value: object) -> str:
+    return value.get_secret_value() if value is not None else ""  # type: ignore[attr-defined]
+
+
+def build_sources(
+    settings: Settings,
+) -> tuple[dict[Source, EventSource], BraintreeWebhookVerifier | None]:
+    """A provider whose secret is unset is disabled: no source, and its route answers 404."""
+    sources: dict[Source, EventSource] = {}
+    if secret_is_set(settings.attio_webhook_secret):
+        sources[Source.attio] = AttioSource(
+            _secret(settings.attio_webhook_secret), settings.attio_own_actor_ids
+        )
+    verifier = None
+    if settings.braintree_configured:
+        verifier = BraintreeWebhookVerifier(
+            environment=settings.braintree_environment,
+            merchant_id=settings.braintree_merchant_id or "",
+            public_key=settings.braintree_public_key or "",
+            private_key=_secret(settings.braintree_private_key),
+        )
+        sources[Source.braintree] = BraintreeSource(verifier)
+    if secret_is_set(settings.zoho_webhook_secret):
+        sources[Source.zoho] = ZohoSource(_secret(settings.zoho_webhook_secret))
+    return sources, verifier
+
+
+def build_bridge(settings: Settings, attio: AttioClient) -> Bridge:
+    dispatcher = Dispatcher()
+    ledger = Ledger(attio, RetrySchedule(tuple(settings.event_retry_schedule)))
+    processor = EventProcessor(
+        dispatcher, ledger, budget_seconds=settings.event_processing_budget_seconds
+    )
+    sources, verifier = build_sources(settings)
+    return Bridge(
+        settings=settings,
+        attio=attio,
+        dispatcher=dispatcher,
+        ledger=ledger,
+        processor=processor,
+        replayer=Replayer(ledger, processor, sources),
+        sources=sources,
+        braintree_verifier=verifier,
+    )

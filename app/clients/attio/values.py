@@ -1,0 +1,68 @@
+"""Reading Attio's value shapes back into plain Python.
+
+Attio returns every attribute as an array of value objects (`active_from`, `attribute_type`, and
+the type's own fields). These helpers pick the current value out of that shape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+Record = dict[str, Any]
+
+
+def plain(value: dict[str, Any]) -> Any:
+    """One Attio value object as a plain Python value."""
+    kind = value.get("attribute_type")
+    if kind == "select":
+        return (value.get("option") or {}).get("title")
+    if kind == "status":
+        return (value.get("status") or {}).get("title")
+    if kind == "currency":
+        amount = value.get("currency_value")
+        return None if amount is None else Decimal(str(amount))
+    if kind == "record-reference":
+        return value.get("target_record_id")
+    if kind == "email-address":
+        return value.get("email_address")
+    if kind == "domain":
+        return value.get("domain")
+    if kind == "phone-number":
+        return value.get("original_phone_number") or value.get("phone_number")
+    if kind == "personal-name":
+        return value.get("full_name")
+    return value.get("value")
+
+
+def current_values(record: Record, attribute: str) -> list[Any]:
+    """Every active value of an attribute (multiselect attributes hold several)."""
+    values = (record.get("values") or {}).get(attribute) or []
+    return [plain(v) for v in values if v.get("active_until") is None]
+
+
+def first_value(record: Record, attribute: str) -> Any:
+    values = current_values(record, attribute)
+    return values[0] if values else None
+
+
+def timestamp_value(record: Record, attribute: str) -> datetime | None:
+    """A timestamp attribute as an aware datetime (Attio sends nanoseconds; Python keeps micro)."""
+    raw = first_value(record, attribute)
+    return parse_timestamp(raw) if raw else None
+
+
+def parse_timestamp(raw: str) -> datetime:
+    text = raw.replace("Z", "+00:00")
+    # Trim fractional seconds beyond microseconds: 2023-01-01T15:00:00.000000000+00:00
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits) :]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
+    return datetime.fromisoformat(text)
+
+
+def record_id(record: Record) -> str:
+    return record["id"]["record_id"]

@@ -1,0 +1,147 @@
+"""The processing contract: handle inline within a time budget, or make the event the ledger's.
+
+- success: the effect is in Attio (a previously failed event's record becomes `replayed`);
+- failure: the event is written to `bridge_events` (failed, or dead when it cannot succeed)
+  and the sender still gets a 2xx, because the event is now safely ours;
+- if even that write fails: `LedgerUnavailableError` (503) so the sender redelivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from app.clients.attio import AttioAPIError, AttioConflictError, AttioError
+from app.errors import BridgeError, ServiceUnavailableError
+from app.events.dispatcher import Dispatcher
+from app.events.ledger import Ledger, LedgerEntry
+from app.events.model import Outcome, WebhookEvent
+from app.log import get_logger
+from app.metrics import EVENTS
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+
+class LedgerUnavailableError(ServiceUnavailableError):
+    code = "ledger_unavailable"
+
+
+def is_permanent(error: BaseException) -> bool:
+    """Errors no retry can fix: Attio rejecting what we sent, or an event we cannot use.
+
+    Everything else (timeouts, 5xx, 429, write conflicts, unexpected bugs) is transient: the
+    retry schedule gives a fix or a recovery time to land before the event is declared dead.
+    """
+    if isinstance(error, AttioAPIError):
+        if isinstance(error, AttioConflictError):
+            return not error.retryable
+        return 400 <= error.attio_status < 500 and error.attio_status != 429
+    if isinstance(error, AttioError):
+        return False
+    return isinstance(error, BridgeError) and 400 <= error.status_code < 500
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "TimeoutError: processing exceeded the time budget"
+    return f"{type(error).__name__}: {error}"
+
+
+@dataclass
+class DeliveryResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def as_response(self) -> dict[str, int]:
+        counts = {outcome.value: 0 for outcome in Outcome}
+        for outcome in self.outcomes:
+            counts[outcome.value] += 1
+        return {"events": len(self.outcomes), **counts}
+
+
+class EventProcessor:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        ledger: Ledger,
+        *,
+        budget_seconds: float = 10.0,
+        ledger_timeout_seconds: float = 10.0,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.ledger = ledger
+        self._budget = budget_seconds
+        self._ledger_timeout = ledger_timeout_seconds
+
+    async def process_delivery(self, events: Sequence[WebhookEvent]) -> DeliveryResult:
+        """Every event of one request, in order; raises if one can be neither done nor recorded."""
+        result = DeliveryResult()
+        for event in events:
+            result.outcomes.append(await self.process(event))
+        return result
+
+    async def process(self, event: WebhookEvent, *, previous: LedgerEntry | None = None) -> Outcome:
+        """Apply one event. `previous` is its ledger entry when this is a replay."""
+        fields = event.log_fields()
+        EVENTS.labels(event.source.value, event.event_type, "received").inc()
+        handler = None if event.ignore_reason else self.dispatcher.handler_for(event)
+        if handler is None:
+            reason = event.ignore_reason or "no handler for this event type"
+            log.info("event.ignored", reason=reason, **fields)
+            EVENTS.labels(event.source.value, event.event_type, "ignored").inc()
+            if previous is not None:
+                await self._ledger_write(self.ledger.mark_succeeded(event, previous), event)
+            return Outcome.ignored
+        try:
+            async with asyncio.timeout(self._budget):
+                await handler(event)
+        except Exception as exc:
+            return await self._record_failure(event, exc, previous)
+        log.info("event.processed", **fields)
+        EVENTS.labels(event.source.value, event.event_type, "processed").inc()
+        if previous is not None or await self._known_failed(event):
+            await self._ledger_write(self.ledger.mark_succeeded(event, previous), event)
+        return Outcome.processed
+
+    async def _record_failure(
+        self, event: WebhookEvent, error: Exception, previous: LedgerEntry | None
+    ) -> Outcome:
+        permanent = is_permanent(error)
+        log.warning(
+            "event.failed",
+            error=describe(error),
+            permanent=permanent,
+            exc_info=not isinstance(error, BridgeError | TimeoutError),
+            **event.log_fields(),
+        )
+        EVENTS.labels(event.source.value, event.event_type, "failed").inc()
+        if previous is None:
+            # A redelivery of an event we already hold keeps counting its attempts.
+            previous = await self._ledger_write(self.ledger.get(event.event_key), event)
+        await self._ledger_write(
+            self.ledger.record_failure(
+                event, describe(error), permanent=permanent, previous=previous
+            ),
+            event,
+        )
+        return Outcome.recorded
+
+    async def _known_failed(self, event: WebhookEvent) -> bool:
+        try:
+            return await self.ledger.is_failed(event.event_key)
+        except AttioError as exc:
+            # The effect is written; a missed ledger update is settled later by retry-due.
+            log.warning("ledger.lookup_failed", error=describe(exc), **event.log_fields())
+            return False
+
+    async def _ledger_write(self, operation: Awaitable[T], event: WebhookEvent) -> T:
+        try:
+            async with asyncio.timeout(self._ledger_timeout):
+                return await operation
+        except Exception as exc:
+            log.error("ledger.write_failed", error=describe(exc), **event.log_fields())
+            raise LedgerUnavailableError(
+                "The event could not be processed or recorded; retry the delivery later."
+            ) from exc

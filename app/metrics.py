@@ -1,0 +1,55 @@
+"""Prometheus metrics, served at /metrics.
+
+One registry per process (each Render instance runs one worker). Labels stay low-cardinality:
+sources and event types are provider enums, Attio calls are labelled by method, not path.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS = Counter(
+    "bridge_events_total",
+    "Webhook events by source, type and outcome (received, processed, failed, ignored).",
+    ["source", "event_type", "outcome"],
+    registry=REGISTRY,
+)
+SIGNATURE_FAILURES = Counter(
+    "bridge_signature_failures_total",
+    "Requests rejected because their signature did not verify.",
+    ["source"],
+    registry=REGISTRY,
+)
+REJECTED_REQUESTS = Counter(
+    "bridge_rejected_requests_total",
+    "Webhook requests rejected before processing, by source and HTTP status.",
+    ["source", "status"],
+    registry=REGISTRY,
+)
+ATTIO_REQUESTS = Counter(
+    "bridge_attio_requests_total",
+    "Attio API calls by method and outcome (2xx, 4xx, 429, 5xx, transport_error).",
+    ["method", "outcome"],
+    registry=REGISTRY,
+)
+ATTIO_LATENCY = Histogram(
+    "bridge_attio_request_seconds",
+    "Attio API call latency (one attempt).",
+    ["method"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=REGISTRY,
+)
+ATTIO_RETRIES = Counter(
+    "bridge_attio_retries_total",
+    "Attio API calls retried, by the error that caused the retry.",
+    ["error"],
+    registry=REGISTRY,
+)
+STALE_EVENTS = Counter(
+    "bridge_stale_events_total",
+    "Events older than the state already in Attio (their state change was skipped).",
+    ["source", "event_type"],
+    registry=REGISTRY,
+)

@@ -1,0 +1,82 @@
+"""Admin API: the event ledger and replays. Bearer `ADMIN_TOKEN`; without one, it does not exist."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from app.errors import NotFoundError, UnauthorizedError
+from app.events.ledger import LedgerStatus
+from app.events.model import Source
+from app.routes._intake import bridge_of
+
+
+def require_admin(request: Request) -> None:
+    token = bridge_of(request).settings.admin_token
+    expected = token.get_secret_value() if token else ""
+    if not expected:
+        raise NotFoundError("Not Found")  # disabled admin API: indistinguishable from absent
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), expected.encode()
+    ):
+        raise UnauthorizedError("Missing or invalid admin token")
+
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+class ReplayFilter(BaseModel):
+    status: LedgerStatus = LedgerStatus.failed
+    source: Source | None = None
+    event_type: str | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    dry_run: bool = False
+
+
+@router.get("/events")
+async def list_events(
+    request: Request,
+    status: LedgerStatus | None = None,
+    source: Source | None = None,
+    event_type: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Ledger records (failed, dead, replayed, needs_attention), newest attempt first."""
+    entries = await bridge_of(request).ledger.list(
+        status=status, source=source, event_type=event_type, limit=limit
+    )
+    return {"count": len(entries), "events": [entry.summary() for entry in entries]}
+
+
+@router.post("/events/replay")
+async def replay_events(request: Request, selection: ReplayFilter) -> dict[str, Any]:
+    """Replay every ledger record matching the filter (`dry_run`: only say which)."""
+    bridge = bridge_of(request)
+    entries = await bridge.ledger.list(
+        status=selection.status,
+        source=selection.source,
+        event_type=selection.event_type,
+        limit=selection.limit,
+    )
+    report = await bridge.replayer.replay_many(entries, dry_run=selection.dry_run)
+    return {"dry_run": selection.dry_run, **report.as_dict()}
+
+
+@router.post("/events/{event_key:path}/replay")
+async def replay_event(request: Request, event_key: str, dry_run: bool = False) -> dict[str, Any]:
+    """Verify the stored request again and process its event."""
+    result = await bridge_of(request).replayer.replay_key(event_key, dry_run=dry_run)
+    return {"dry_run": dry_run, **result.as_dict()}
+
+
+@router.get("/events/{event_key:path}")
+async def get_event(request: Request, event_key: str) -> dict[str, Any]:
+    """One ledger record with its stored raw request."""
+    entry = await bridge_of(request).ledger.get(event_key)
+    if entry is None:
+        raise NotFoundError(f"No ledger record with event_key {event_key!r}")
+    return entry.detail()

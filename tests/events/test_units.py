@@ -1,0 +1,167 @@
+"""Pure parts of the event pipeline: sources, dispatcher, retry schedule, error classes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from app.clients.attio import AttioAPIError
+from app.errors import MalformedPayloadError, SignatureError
+from app.events.dispatcher import Dispatcher
+from app.events.ledger import RetrySchedule
+from app.events.model import RawRequest, Source, WebhookEvent
+from app.events.processor import is_permanent
+from app.events.sources import AttioSource, BraintreeSource, ZohoSource
+from app.signatures import BraintreeWebhookVerifier
+from tests.signing import (
+    ATTIO_TEST_SECRET,
+    BRAINTREE_TEST_CREDENTIALS,
+    ZOHO_TEST_SECRET,
+    attio_signature,
+    braintree_sample_form,
+    zoho_signature,
+)
+
+OWN_ACTOR = "8e2d4c1a-3b5f-4e6d-8a7b-9c0d1e2f3a4b"
+
+
+def attio_raw(payload: dict, *, key: str | None = "idem-1") -> RawRequest:
+    body = json.dumps(payload)
+    headers = {
+        "content-type": "application/json",
+        "attio-signature": attio_signature(body.encode()),
+    }
+    if key:
+        headers["idempotency-key"] = key
+    return RawRequest(body=body, headers=headers)
+
+
+def attio_event(event_type: str = "record.updated", actor_type: str = "workspace-member") -> dict:
+    return {
+        "event_type": event_type,
+        "id": {"workspace_id": "w", "object_id": "o", "record_id": "r", "attribute_id": "a"},
+        "actor": {"type": actor_type, "id": OWN_ACTOR},
+    }
+
+
+async def test_attio_source_one_event_per_array_item() -> None:
+    source = AttioSource(ATTIO_TEST_SECRET, own_actor_ids=[])
+    raw = attio_raw({"webhook_id": "wh", "events": [attio_event(), attio_event("record.created")]})
+    events = await source.events_from(raw)
+    assert [e.event_type for e in events] == ["record.updated", "record.created"]
+    assert [e.event_key for e in events] == ["attio:idem-1:0", "attio:idem-1:1"]
+    assert events[0].payload["webhook_id"] == "wh"
+    assert all(e.ignore_reason is None for e in events)
+
+
+async def test_attio_source_marks_own_writes() -> None:
+    source = AttioSource(ATTIO_TEST_SECRET, own_actor_ids=[OWN_ACTOR])
+    events = await source.events_from(attio_raw({"events": [attio_event(actor_type="api-token")]}))
+    assert events[0].ignore_reason
+
+
+async def test_attio_source_key_without_idempotency_header_is_stable() -> None:
+    source = AttioSource(ATTIO_TEST_SECRET)
+    raw = attio_raw({"events": [attio_event()]}, key=None)
+    first, second = await source.events_from(raw), await source.events_from(raw)
+    assert first[0].event_key == second[0].event_key
+    assert first[0].event_key.startswith("attio:sha256-")
+
+
+@pytest.mark.parametrize(
+    "payload", [{"events": "x"}, {"nope": []}, {"events": [{"event_type": 1}]}, {"events": [3]}]
+)
+async def test_attio_source_rejects_signed_but_unusable_bodies(payload: dict) -> None:
+    with pytest.raises(MalformedPayloadError):
+        await AttioSource(ATTIO_TEST_SECRET).events_from(attio_raw(payload))
+
+
+async def test_attio_source_verifies_before_parsing() -> None:
+    raw = RawRequest(body="not json", headers={"attio-signature": "00" * 32})
+    with pytest.raises(SignatureError):
+        await AttioSource(ATTIO_TEST_SECRET).events_from(raw)
+
+
+async def test_zoho_source_item_event() -> None:
+    body = json.dumps(
+        {"item": {"item_id": "2000000000101", "last_modified_time": "2026-05-02T09:14:03-0700"}}
+    ).encode()
+    raw = RawRequest(
+        body=body.decode(),
+        headers={
+            "content-type": "application/json",
+            "x-zoho-webhook-signature": zoho_signature(body),
+        },
+    )
+    (event,) = await ZohoSource(ZOHO_TEST_SECRET).events_from(raw)
+    assert event.event_type == "item"
+    assert event.event_key == "zoho:item:2000000000101:2026-05-02T09:14:03-0700"
+    assert event.occurred_at == datetime(2026, 5, 2, 16, 14, 3, tzinfo=UTC)
+    assert event.payload["item_id"] == "2000000000101"
+
+
+async def test_braintree_source_key_is_kind_subject_timestamp() -> None:
+    verifier = BraintreeWebhookVerifier(**BRAINTREE_TEST_CREDENTIALS)
+    body = braintree_sample_form("subscription_went_active", "sub_42")
+    raw = RawRequest(
+        body=body.decode(), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    (event,) = await BraintreeSource(verifier).events_from(raw)
+    assert event.event_type == "subscription_went_active"
+    assert event.event_key.startswith("braintree:subscription_went_active:sub_42:")
+    assert event.occurred_at is not None and event.occurred_at.tzinfo is UTC
+    assert event.payload.subscription.id == "sub_42"
+
+
+def make_event(source: Source, event_type: str) -> WebhookEvent:
+    return WebhookEvent(
+        source=source, event_type=event_type, event_key="k", raw=RawRequest(body="")
+    )
+
+
+async def test_dispatcher_exact_beats_pattern_and_sources_are_separate() -> None:
+    dispatcher = Dispatcher()
+
+    async def exact(_e: WebhookEvent) -> None: ...
+    async def pattern(_e: WebhookEvent) -> None: ...
+
+    dispatcher.register(Source.braintree, "subscription_*", pattern)
+    dispatcher.register(Source.braintree, "subscription_canceled", exact)
+    assert dispatcher.handler_for(make_event(Source.braintree, "subscription_canceled")) is exact
+    assert dispatcher.handler_for(make_event(Source.braintree, "subscription_expired")) is pattern
+    assert dispatcher.handler_for(make_event(Source.attio, "subscription_expired")) is None
+    assert dispatcher.handler_for(make_event(Source.braintree, "check")) is None
+
+
+def test_retry_schedule_steps_then_dead() -> None:
+    schedule = RetrySchedule((60, 300))
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert schedule.next_attempt_at(1, now) == now + timedelta(seconds=60)
+    assert schedule.next_attempt_at(2, now) == now + timedelta(seconds=300)
+    assert schedule.next_attempt_at(3, now) is None
+
+
+def attio_error(status: int, code: str) -> AttioAPIError:
+    response = httpx.Response(status, json={"status_code": status, "code": code, "message": "m"})
+    return AttioAPIError.from_response(response)
+
+
+@pytest.mark.parametrize(
+    ("error", "permanent"),
+    [
+        (attio_error(400, "validation_type"), True),
+        (attio_error(404, "not_found"), True),
+        (attio_error(409, "slug_conflict"), True),
+        (attio_error(409, "concurrent_write_conflict"), False),
+        (attio_error(429, "rate_limit_exceeded"), False),
+        (attio_error(500, "internal"), False),
+        (MalformedPayloadError("bad"), True),
+        (TimeoutError(), False),
+        (KeyError("bug"), False),
+    ],
+)
+def test_error_classification(error: Exception, permanent: bool) -> None:
+    assert is_permanent(error) is permanent

@@ -1,0 +1,212 @@
+"""Rules every webhook route follows, checked with Attio mocked so any call would show."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import respx
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+from tests.signing import (
+    ATTIO_TEST_SECRET,
+    BRAINTREE_TEST_CREDENTIALS,
+    ZOHO_TEST_SECRET,
+    attio_signature,
+    attio_signed_headers,
+    braintree_gateway,
+    braintree_sample_form,
+    zoho_signed_headers,
+)
+
+ATTIO = "https://attio.test"
+ADMIN = "admin-token-0123456789"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def settings(**env: str) -> Settings:
+    base = {
+        "ATTIO_API_KEY": "test-key-0123456789",
+        "ATTIO_BASE_URL": ATTIO,
+        "ATTIO_WEBHOOK_SECRET": ATTIO_TEST_SECRET,
+        "ZOHO_WEBHOOK_SECRET": ZOHO_TEST_SECRET,
+        "BRAINTREE_ENVIRONMENT": BRAINTREE_TEST_CREDENTIALS["environment"],
+        "BRAINTREE_MERCHANT_ID": BRAINTREE_TEST_CREDENTIALS["merchant_id"],
+        "BRAINTREE_PUBLIC_KEY": BRAINTREE_TEST_CREDENTIALS["public_key"],
+        "BRAINTREE_PRIVATE_KEY": BRAINTREE_TEST_CREDENTIALS["private_key"],
+        "ADMIN_TOKEN": ADMIN,
+    }
+    return Settings(_env_file=None, **{**base, **env})  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def attio():
+    """Attio with no routes: any call the bridge makes fails the test."""
+    with respx.mock(base_url=ATTIO, assert_all_called=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def client(attio: respx.MockRouter):
+    with TestClient(create_app(settings())) as test_client:
+        yield test_client
+    assert not attio.calls, "a rejected request must not reach Attio"
+
+
+def attio_body() -> bytes:
+    return json.dumps({"webhook_id": "w", "events": [{"event_type": "record.updated"}]}).encode()
+
+
+# -- Attio signatures ------------------------------------------------------------------------
+
+
+def flip_one_byte(body: bytes) -> bytes:
+    return body[:10] + bytes([body[10] ^ 0x01]) + body[11:]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["flipped_byte", "wrong_key", "missing_header", "upper_wrong", "lower_wrong", "reserialised"],
+)
+def test_attio_bad_signatures_get_401(client: TestClient, case: str) -> None:
+    body = attio_body()
+    headers = attio_signed_headers(body)
+    if case == "flipped_byte":
+        body = flip_one_byte(body)
+    elif case == "wrong_key":
+        headers = attio_signed_headers(body, secret="another-secret-value")
+    elif case == "missing_header":
+        headers = {"Content-Type": "application/json"}
+    elif case in {"upper_wrong", "lower_wrong"}:
+        wrong = attio_signature(body + b" ")
+        wrong = wrong.upper() if case == "upper_wrong" else wrong.lower()
+        headers = {"Content-Type": "application/json", "Attio-Signature": wrong}
+    elif case == "reserialised":
+        body = json.dumps(json.loads(body), indent=2).encode()  # same JSON, other bytes
+    response = client.post("/webhooks/attio", content=body, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_signature"
+
+
+def test_signed_but_broken_json_is_a_clear_400(client: TestClient) -> None:
+    body = b'{"events": [ broken'
+    response = client.post("/webhooks/attio", content=body, headers=attio_signed_headers(body))
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed_payload"
+    assert "Traceback" not in response.text
+
+
+def test_body_over_1_mib_gets_413(client: TestClient) -> None:
+    body = b'{"events": []}' + b" " * (2 * 1024 * 1024)
+    response = client.post("/webhooks/attio", content=body, headers=attio_signed_headers(body))
+    assert response.status_code == 413
+
+
+def test_body_over_limit_without_content_length_gets_413(client: TestClient) -> None:
+    def chunks():
+        for _ in range(40):
+            yield b" " * 65536
+
+    response = client.post(
+        "/webhooks/attio", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/webhooks/attio", "text/plain"),
+        ("/webhooks/attio", "application/x-www-form-urlencoded"),
+        ("/webhooks/braintree", "application/json"),
+        ("/webhooks/zoho", "text/xml"),
+    ],
+)
+def test_wrong_content_type_gets_415(client: TestClient, path: str, content_type: str) -> None:
+    response = client.post(path, content=b"{}", headers={"Content-Type": content_type})
+    assert response.status_code == 415
+
+
+def test_non_utf8_body_gets_400(client: TestClient) -> None:
+    body = b'{"events": ["\xff\xfe"]}'
+    response = client.post("/webhooks/attio", content=body, headers=attio_signed_headers(body))
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("unset", "path"),
+    [
+        ("ATTIO_WEBHOOK_SECRET", "/webhooks/attio"),
+        ("ZOHO_WEBHOOK_SECRET", "/webhooks/zoho"),
+        ("BRAINTREE_PRIVATE_KEY", "/webhooks/braintree"),
+    ],
+)
+def test_provider_without_secret_is_disabled(
+    attio: respx.MockRouter, unset: str, path: str
+) -> None:
+    with TestClient(create_app(settings(**{unset: ""}))) as client:
+        response = client.post(path, content=b"{}", headers={"Content-Type": "application/json"})
+    assert response.status_code == 404
+    assert not attio.calls
+
+
+# -- Zoho and Braintree signatures -----------------------------------------------------------
+
+
+def test_zoho_tampered_body_gets_401(client: TestClient) -> None:
+    body = json.dumps({"item": {"item_id": "1", "name": "A"}}).encode()
+    headers = zoho_signed_headers(body)
+    response = client.post("/webhooks/zoho", content=body.replace(b"A", b"B"), headers=headers)
+    assert response.status_code == 401
+
+
+def test_braintree_tampered_payload_gets_401(client: TestClient) -> None:
+    form = braintree_sample_form("subscription_went_active", "sub_1")
+    tampered = form.replace(b"bt_payload=C", b"bt_payload=D", 1)
+    assert tampered != form
+    response = client.post("/webhooks/braintree", content=tampered, headers=FORM)
+    assert response.status_code == 401
+
+
+def test_braintree_challenge_answers_what_the_sdk_expects(client: TestClient) -> None:
+    challenge = "20f9f8ed05f77439fe955c977e4c8a53"
+    expected = braintree_gateway().webhook_notification.verify(challenge)
+    response = client.get("/webhooks/braintree", params={"bt_challenge": challenge})
+    assert response.status_code == 200
+    assert response.text == expected
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("challenge", ["not-hex!", "ABCDEF0123456789ABCDEF"])
+def test_braintree_bad_challenge_is_400(client: TestClient, challenge: str) -> None:
+    response = client.get("/webhooks/braintree", params={"bt_challenge": challenge})
+    assert response.status_code == 400
+
+
+# -- admin auth ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", f"Basic {ADMIN}", ADMIN])
+def test_admin_without_valid_token_gets_401(client: TestClient, authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    response = client.get("/admin/events", headers=headers)
+    assert response.status_code == 401
+    assert ADMIN not in response.text
+
+
+def test_admin_disabled_without_token(attio: respx.MockRouter) -> None:
+    with TestClient(create_app(settings(ADMIN_TOKEN=""))) as client:
+        response = client.get("/admin/events", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert response.status_code == 404
+
+
+def test_metrics_count_signature_failures(client: TestClient) -> None:
+    client.post(
+        "/webhooks/attio",
+        content=attio_body(),
+        headers={"Content-Type": "application/json", "Attio-Signature": "0" * 64},
+    )
+    text = client.get("/metrics").text
+    assert 'bridge_signature_failures_total{source="attio"}' in text
