@@ -1,0 +1,64 @@
+"""The deploy files and docs say what the code does: checked, so they cannot drift."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from app.config import Settings
+from app.schema import SCHEMA
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_env_example_lists_every_setting_once() -> None:
+    text = (ROOT / ".env.example").read_text()
+    listed = re.findall(r"^([A-Z_]+)=", text, flags=re.M)
+    names = {field.alias for field in Settings.model_fields.values()}
+    assert sorted(listed) == sorted(names)
+    for line_no, line in enumerate(text.splitlines()):
+        if re.match(r"^[A-Z_]+=", line):  # each variable has a comment right above it
+            previous = text.splitlines()[line_no - 1]
+            assert previous.startswith("#") or re.match(r"^[A-Z_]+=", previous), line
+
+
+def test_render_blueprint() -> None:
+    blueprint = yaml.safe_load((ROOT / "render.yaml").read_text())
+    services = {service["name"]: service for service in blueprint["services"]}
+    web = services["attio-bridge"]
+    assert web["type"] == "web" and web["runtime"] == "docker"
+    assert web["plan"] == "starter"
+    assert web["healthCheckPath"] == "/healthz"
+    group = {v["key"]: v for v in blueprint["envVarGroups"][0]["envVars"]}
+    assert group["BRIDGE_ENV"]["value"] == "production"
+    env = {v["key"]: v for v in web["envVars"] if "key" in v}
+    assert env["ADMIN_TOKEN"] == {"key": "ADMIN_TOKEN", "generateValue": True}
+    for secret in ("ATTIO_API_KEY", "ATTIO_WEBHOOK_SECRET", "BRAINTREE_PRIVATE_KEY"):
+        assert env[secret]["sync"] is False
+    retry = services["attio-bridge-retry-due"]
+    assert retry["type"] == "cron"
+    assert retry["schedule"] == "*/10 * * * *"
+    assert retry["dockerCommand"] == "attio-bridge events retry-due"
+    cron_env = {v["key"] for v in retry["envVars"] if "key" in v}
+    assert set(env) <= cron_env  # cron jobs see every secret the web service has
+
+
+def test_dockerfile_runs_uvicorn_on_port_as_non_root() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.\d+-slim", text, flags=re.M)
+    assert re.search(r"^USER (?!root)\w+", text, flags=re.M)
+    cmd = re.search(r"^CMD (.+(?:\\\n.+)*)", text, flags=re.M)
+    assert cmd and not cmd.group(1).startswith("["), "shell form, so $PORT expands"
+    assert '--port "$PORT"' in cmd.group(1) and "--host 0.0.0.0" in cmd.group(1)
+
+
+def test_schema_doc_lists_every_object_and_attribute() -> None:
+    doc = (ROOT / "docs" / "attio-schema.md").read_text()
+    for obj in SCHEMA:
+        assert f"## `{obj.api_slug}`" in doc
+        assert f"unique key `{obj.unique_key}`" in doc
+        for attribute in obj.attributes:
+            row = re.search(rf"^\| `{attribute.api_slug}` \| ([\w-]+) \| (yes)? ", doc, flags=re.M)
+            assert row, f"{obj.api_slug}.{attribute.api_slug} missing from docs/attio-schema.md"
