@@ -132,7 +132,7 @@ class Ledger:
     ) -> None:
         self._client = client
         self.schedule = schedule or RetrySchedule()
-        self._clock = clock
+        self.clock = clock
         self._failed_keys: set[str] = set()
         self._failed_keys_at = float("-inf")
         self._failed_keys_ttl = failed_keys_ttl
@@ -176,7 +176,7 @@ class Ledger:
         conditions = {
             "$and": [
                 {"status": LedgerStatus.failed.value},
-                {"next_attempt_at": {"$lte": _iso(self._clock())}},
+                {"next_attempt_at": {"$lte": _iso(self.clock())}},
             ]
         }
         sorts = [{"direction": "asc", "attribute": "next_attempt_at"}]
@@ -209,7 +209,7 @@ class Ledger:
         self, event: WebhookEvent, error: str, *, permanent: bool, previous: LedgerEntry | None
     ) -> LedgerEntry:
         """Write (or update) the event's record as failed, or dead when it cannot succeed."""
-        now = self._clock()
+        now = self.clock()
         attempts = (previous.attempts if previous else 0) + 1
         next_at = None if permanent else self.schedule.next_attempt_at(attempts, now)
         status = LedgerStatus.failed if next_at else LedgerStatus.dead
@@ -236,7 +236,7 @@ class Ledger:
 
     async def mark_succeeded(self, event: WebhookEvent, previous: LedgerEntry | None) -> None:
         """A previously failed event went through: its record becomes `replayed`."""
-        now = self._clock()
+        now = self.clock()
         values = {
             **self._event_values(event),
             "status": LedgerStatus.replayed.value,
@@ -252,7 +252,7 @@ class Ledger:
 
     async def record_attention(self, event: WebhookEvent, reason: str) -> None:
         """Leave a record an operator should look at (the event itself was handled)."""
-        now = self._clock()
+        now = self.clock()
         values = {
             **self._event_values(event),
             "status": LedgerStatus.needs_attention.value,

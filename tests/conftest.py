@@ -1,0 +1,42 @@
+"""Fixtures shared by every suite: an Attio sandbox and a client on it, both in-process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.clients.attio import AttioClient
+from app.sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
+
+SANDBOX_URL = "http://attio.sandbox"
+
+
+def make_sandbox() -> FastAPI:
+    # No rate limits by default: tests that want them switch them on.
+    return create_sandbox_app(SandboxConfig(faults=FaultConfig(rate_limits=False, seed=7)))
+
+
+def sandbox_attio_client(sandbox_app: FastAPI, **options: float) -> AttioClient:
+    """A client on an in-process sandbox; fast limits unless a test asks otherwise."""
+    return AttioClient(
+        api_key="sandbox-key",
+        base_url=SANDBOX_URL,
+        transport=httpx.ASGITransport(app=sandbox_app),
+        **{"write_rate": 10_000, "read_rate": 10_000, **options},  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def sandbox_app() -> FastAPI:
+    return make_sandbox()
+
+
+@pytest.fixture
+async def sandbox_client(
+    sandbox_app: FastAPI,
+) -> AsyncIterator[tuple[AttioClient, SandboxState]]:
+    async with sandbox_attio_client(sandbox_app) as client:
+        yield client, sandbox_app.state.sandbox

@@ -1,0 +1,84 @@
+"""End-to-end fixtures: the bridge in-process, talking to the Attio sandbox in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.bridge import Bridge
+from app.clients.attio import AttioClient
+from app.config import Settings
+from app.main import create_app
+from app.sandbox import SandboxState
+from app.schema import SchemaBootstrap
+from tests.conftest import SANDBOX_URL, make_sandbox, sandbox_attio_client
+from tests.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
+
+ADMIN_TOKEN = "admin-token-0123456789"
+
+
+def bridge_settings(**env: str) -> Settings:
+    base = {
+        "ATTIO_API_KEY": "sandbox-key-0123456789",
+        "ATTIO_BASE_URL": SANDBOX_URL,
+        "ATTIO_WEBHOOK_SECRET": ATTIO_TEST_SECRET,
+        "ZOHO_WEBHOOK_SECRET": ZOHO_TEST_SECRET,
+        "BRAINTREE_ENVIRONMENT": BRAINTREE_TEST_CREDENTIALS["environment"],
+        "BRAINTREE_MERCHANT_ID": BRAINTREE_TEST_CREDENTIALS["merchant_id"],
+        "BRAINTREE_PUBLIC_KEY": BRAINTREE_TEST_CREDENTIALS["public_key"],
+        "BRAINTREE_PRIVATE_KEY": BRAINTREE_TEST_CREDENTIALS["private_key"],
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        # Keep failure paths fast: the client retries, but without long sleeps.
+        "ATTIO_MAX_ATTEMPTS": "2",
+        # The sandbox enforces no limits here unless a test asks; the client need not either.
+        "ATTIO_WRITE_RATE": "10000",
+        "ATTIO_READ_RATE": "10000",
+        "EVENT_PROCESSING_BUDGET_SECONDS": "5",
+    }
+    return Settings(_env_file=None, **{**base, **env})  # type: ignore[call-arg]
+
+
+@dataclass
+class Harness:
+    app: FastAPI
+    client: TestClient
+    sandbox: SandboxState
+    sandbox_app: FastAPI
+
+    @property
+    def bridge(self) -> Bridge:
+        return self.app.state.bridge
+
+    def attio_client(self) -> AttioClient:
+        """A separate client on the same sandbox, for test setup and inspection."""
+        return sandbox_attio_client(self.sandbox_app)
+
+    def records(self, obj: str) -> list[dict]:
+        """Every record of an object, values flattened to plain JSON (sandbox dev route)."""
+        with TestClient(self.sandbox_app) as sandbox:
+            return sandbox.get(f"/_sandbox/objects/{obj}/records").json()["data"]
+
+    def writes_to(self, obj: str) -> int:
+        return self.sandbox.requests.count(kind="write", path_regex=f"/objects/{obj}/")
+
+
+async def bootstrap(sandbox_app: FastAPI) -> None:
+    async with sandbox_attio_client(sandbox_app) as client:
+        await SchemaBootstrap(client, currency_code="USD").run(apply=True)
+
+
+@pytest.fixture
+def harness() -> Iterator[Harness]:
+    import asyncio
+
+    sandbox_app = make_sandbox()
+    asyncio.run(bootstrap(sandbox_app))
+    sandbox_app.state.sandbox.requests.clear()  # count only what the test itself causes
+    app = create_app(bridge_settings(), attio_transport=httpx.ASGITransport(app=sandbox_app))
+    with TestClient(app) as client:
+        yield Harness(app, client, sandbox_app.state.sandbox, sandbox_app)
