@@ -11,7 +11,13 @@ from app.events.ledger import Ledger, RetrySchedule
 from app.events.model import Source
 from app.events.processor import EventProcessor
 from app.events.replay import Replayer
-from app.events.sources import AttioSource, BraintreeSource, EventSource, ZohoSource
+from app.events.sources import (
+    AttioSource,
+    BraintreeSource,
+    EventSource,
+    ZohoCrmSource,
+    ZohoSource,
+)
 from app.signatures import BraintreeWebhookVerifier
 
 
@@ -25,6 +31,7 @@ class Bridge:
     replayer: Replayer
     sources: dict[Source, EventSource]  # only providers whose secrets are configured
     braintree_verifier: BraintreeWebhookVerifier | None
+    zoho_crm_source: ZohoCrmSource | None
 
 
 def _secret(value: object) -> str:
@@ -61,13 +68,19 @@ def build_bridge(settings: Settings, attio: AttioClient) -> Bridge:
         dispatcher, ledger, budget_seconds=settings.event_processing_budget_seconds
     )
     sources, verifier = build_sources(settings)
+    zoho_crm = None
+    if secret_is_set(settings.zoho_crm_notify_token):
+        zoho_crm = ZohoCrmSource(
+            _secret(settings.zoho_crm_notify_token), settings.zoho_crm_channel_ids
+        )
     return Bridge(
         settings=settings,
         attio=attio,
         dispatcher=dispatcher,
         ledger=ledger,
         processor=processor,
-        replayer=Replayer(ledger, processor, sources),
+        replayer=Replayer(ledger, processor, sources, zoho_crm=zoho_crm),
         sources=sources,
         braintree_verifier=verifier,
+        zoho_crm_source=zoho_crm,
     )

@@ -89,8 +89,14 @@ class Settings(BaseSettings):
     zoho_api_base_url: str | None = Field(None, alias="ZOHO_API_BASE_URL")
     zoho_organization_id: str | None = Field(None, alias="ZOHO_ORGANIZATION_ID")
     zoho_webhook_secret: SecretStr | None = Field(None, alias="ZOHO_WEBHOOK_SECRET")
+    zoho_crm_notify_token: SecretStr | None = Field(None, alias="ZOHO_CRM_NOTIFY_TOKEN")
+    zoho_crm_channel_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="ZOHO_CRM_CHANNEL_IDS"
+    )
 
-    @field_validator("attio_own_actor_ids", "event_retry_schedule", mode="before")
+    @field_validator(
+        "attio_own_actor_ids", "event_retry_schedule", "zoho_crm_channel_ids", mode="before"
+    )
     @classmethod
     def _split_csv(cls, value: object) -> object:
         return _csv(value)
@@ -139,6 +145,7 @@ class Settings(BaseSettings):
             self.zoho_client_secret,
             self.zoho_refresh_token,
             self.zoho_webhook_secret,
+            self.zoho_crm_notify_token,
         ]
         values = [s.get_secret_value() for s in secrets if s is not None]
         # Short values would redact ordinary words; real secrets are long.

@@ -277,4 +277,3 @@ class Ledger:
             "raw_headers": event.raw.headers_json(),
             "raw_query": event.raw.query,
         }
-

@@ -17,6 +17,7 @@ from app.events.ledger import Ledger, LedgerEntry, LedgerStatus
 from app.events.model import Outcome, Source
 from app.events.processor import EventProcessor
 from app.events.sources import EventSource
+from app.events.sources.zoho_crm import ZOHO_CRM_KEY_PREFIX
 from app.log import get_logger
 
 log = get_logger(__name__)
@@ -59,11 +60,24 @@ class ReplayReport:
 
 class Replayer:
     def __init__(
-        self, ledger: Ledger, processor: EventProcessor, sources: Mapping[Source, EventSource]
+        self,
+        ledger: Ledger,
+        processor: EventProcessor,
+        sources: Mapping[Source, EventSource],
+        *,
+        zoho_crm: EventSource | None = None,
     ) -> None:
         self._ledger = ledger
         self._processor = processor
         self._sources = sources
+        self._zoho_crm = zoho_crm
+
+    def _source_for(self, entry: LedgerEntry) -> EventSource | None:
+        # Zoho CRM notifications share the `zoho` source but are authenticated differently;
+        # their keys say which (see ZohoCrmSource).
+        if entry.event_key.startswith(ZOHO_CRM_KEY_PREFIX):
+            return self._zoho_crm
+        return self._sources.get(entry.source)
 
     async def replay_key(self, event_key: str, *, dry_run: bool = False) -> ReplayResult:
         entry = await self._ledger.get(event_key)
@@ -83,7 +97,7 @@ class Replayer:
 
     async def replay(self, entry: LedgerEntry, *, dry_run: bool = False) -> ReplayResult:
         key = entry.event_key
-        source = self._sources.get(entry.source)
+        source = self._source_for(entry)
         if source is None:
             return ReplayResult(key, ReplayStatus.refused, f"{entry.source} webhooks are disabled")
         try:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from app.errors import NotFoundError, UnauthorizedError
 from app.events.ledger import LedgerStatus
 from app.events.model import Source
+from app.log import redactor
 from app.routes._intake import bridge_of
 
 
@@ -79,4 +80,5 @@ async def get_event(request: Request, event_key: str) -> dict[str, Any]:
     entry = await bridge_of(request).ledger.get(event_key)
     if entry is None:
         raise NotFoundError(f"No ledger record with event_key {event_key!r}")
-    return entry.detail()
+    # A stored body can hold a provider's shared token (Zoho CRM echoes it): redact secrets.
+    return redactor.redact(entry.detail())

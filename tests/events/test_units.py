@@ -14,7 +14,7 @@ from app.events.dispatcher import Dispatcher
 from app.events.ledger import RetrySchedule
 from app.events.model import RawRequest, Source, WebhookEvent
 from app.events.processor import is_permanent
-from app.events.sources import AttioSource, BraintreeSource, ZohoSource
+from app.events.sources import AttioSource, BraintreeSource, ZohoCrmSource, ZohoSource
 from app.signatures import BraintreeWebhookVerifier
 from tests.signing import (
     ATTIO_TEST_SECRET,
@@ -165,3 +165,44 @@ def attio_error(status: int, code: str) -> AttioAPIError:
 )
 def test_error_classification(error: Exception, permanent: bool) -> None:
     assert is_permanent(error) is permanent
+
+
+CRM_TOKEN = "crm-channel-token-0123456789"
+
+
+def crm_raw(**overrides: object) -> RawRequest:
+    body = {
+        "server_time": 1718117126473,
+        "query_params": {},
+        "module": "Products",
+        "resource_uri": "https://www.zohoapis.com/crm/v2/Products",
+        "ids": ["5725767000003000064", "5725767000003000065"],
+        "affected_fields": [],
+        "operation": "update",
+        "channel_id": "1000000068001",
+        "token": CRM_TOKEN,
+        **overrides,
+    }
+    return RawRequest(body=json.dumps(body), headers={"content-type": "application/json"})
+
+
+async def test_zoho_crm_source_one_event_per_id() -> None:
+    source = ZohoCrmSource(CRM_TOKEN, ["1000000068001"])
+    events = await source.events_from(crm_raw())
+    assert [e.payload["id"] for e in events] == ["5725767000003000064", "5725767000003000065"]
+    assert {e.event_type for e in events} == {"crm.Products.update"}
+    assert events[0].event_key == "zoho:crm:Products:5725767000003000064:1718117126473"
+    assert events[0].occurred_at == datetime(2024, 6, 11, 14, 45, 26, 473000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"token": "wrong"}, {"token": None}, {"channel_id": "999"}, {"channel_id": None}]
+)
+async def test_zoho_crm_source_rejects_wrong_token_or_channel(overrides: dict) -> None:
+    with pytest.raises(SignatureError):
+        await ZohoCrmSource(CRM_TOKEN, ["1000000068001"]).events_from(crm_raw(**overrides))
+
+
+async def test_zoho_crm_source_rejects_unusable_ids() -> None:
+    with pytest.raises(MalformedPayloadError):
+        await ZohoCrmSource(CRM_TOKEN, ["1000000068001"]).events_from(crm_raw(ids="x"))

@@ -37,6 +37,8 @@ def settings(**env: str) -> Settings:
         "BRAINTREE_PUBLIC_KEY": BRAINTREE_TEST_CREDENTIALS["public_key"],
         "BRAINTREE_PRIVATE_KEY": BRAINTREE_TEST_CREDENTIALS["private_key"],
         "ADMIN_TOKEN": ADMIN,
+        "ZOHO_CRM_NOTIFY_TOKEN": "crm-token-0123456789",
+        "ZOHO_CRM_CHANNEL_IDS": "77",
     }
     return Settings(_env_file=None, **{**base, **env})  # type: ignore[call-arg]
 
@@ -141,6 +143,7 @@ def test_non_utf8_body_gets_400(client: TestClient) -> None:
         ("ATTIO_WEBHOOK_SECRET", "/webhooks/attio"),
         ("ZOHO_WEBHOOK_SECRET", "/webhooks/zoho"),
         ("BRAINTREE_PRIVATE_KEY", "/webhooks/braintree"),
+        ("ZOHO_CRM_NOTIFY_TOKEN", "/webhooks/zoho/crm"),
     ],
 )
 def test_provider_without_secret_is_disabled(
@@ -159,6 +162,12 @@ def test_zoho_tampered_body_gets_401(client: TestClient) -> None:
     body = json.dumps({"item": {"item_id": "1", "name": "A"}}).encode()
     headers = zoho_signed_headers(body)
     response = client.post("/webhooks/zoho", content=body.replace(b"A", b"B"), headers=headers)
+    assert response.status_code == 401
+
+
+def test_zoho_crm_wrong_token_gets_401(client: TestClient) -> None:
+    body = {"module": "Products", "operation": "update", "ids": ["1"], "channel_id": "77"}
+    response = client.post("/webhooks/zoho/crm", json={**body, "token": "not-the-token"})
     assert response.status_code == 401
 
 

@@ -12,6 +12,7 @@ from app.events.model import RawRequest, Source, WebhookEvent
 from app.events.sources.attio import AttioSource
 from app.events.sources.braintree import BraintreeSource
 from app.events.sources.zoho import ZohoSource
+from app.events.sources.zoho_crm import ZohoCrmSource
 
 
 class EventSource(Protocol):
@@ -22,4 +23,4 @@ class EventSource(Protocol):
         ...
 
 
-__all__ = ["AttioSource", "BraintreeSource", "EventSource", "ZohoSource"]
+__all__ = ["AttioSource", "BraintreeSource", "EventSource", "ZohoCrmSource", "ZohoSource"]
