@@ -27,13 +27,22 @@ SANDBOX_MOUNT_PATH = "/sandbox"
 def _attio_client(settings: Settings, app: FastAPI, transport: httpx.AsyncBaseTransport | None):
     """The real Attio, or in development without a key the embedded sandbox (in-process)."""
     if transport is None and settings.uses_attio_sandbox:
-        from app.sandbox import create_sandbox_app  # development only: keep it off prod imports
+        # Development only: keep it off production imports.
+        from app.sandbox import FaultConfig, SandboxConfig, create_sandbox_app
 
-        sandbox = create_sandbox_app()
+        # In-memory and private to this process: no rate limits, so startup (the schema
+        # bootstrap) is instant. `attio-bridge sandbox` enforces Attio's limits by default.
+        sandbox = create_sandbox_app(SandboxConfig(faults=FaultConfig(rate_limits=False)))
         app.mount(SANDBOX_MOUNT_PATH, sandbox)  # lets a developer browse what was written
         app.state.attio_mode = "sandbox"
         return AttioClient.from_settings(
-            settings.model_copy(update={"attio_base_url": SANDBOX_BASE_URL}),
+            settings.model_copy(
+                update={
+                    "attio_base_url": SANDBOX_BASE_URL,
+                    "attio_write_rate": 1000.0,
+                    "attio_read_rate": 1000.0,
+                }
+            ),
             api_key="sandbox",
             transport=httpx.ASGITransport(app=sandbox),
         )
