@@ -18,6 +18,7 @@ from app.events.sources import (
     ZohoCrmSource,
     ZohoSource,
 )
+from app.services import register_services
 from app.signatures import BraintreeWebhookVerifier
 
 
@@ -73,7 +74,7 @@ def build_bridge(settings: Settings, attio: AttioClient) -> Bridge:
         zoho_crm = ZohoCrmSource(
             _secret(settings.zoho_crm_notify_token), settings.zoho_crm_channel_ids
         )
-    return Bridge(
+    bridge = Bridge(
         settings=settings,
         attio=attio,
         dispatcher=dispatcher,
@@ -84,3 +85,5 @@ def build_bridge(settings: Settings, attio: AttioClient) -> Bridge:
         braintree_verifier=verifier,
         zoho_crm_source=zoho_crm,
     )
+    register_services(bridge)
+    return bridge
