@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -22,7 +23,7 @@ from app.clients.attio import (
     AttioServerError,
     AttioTransportError,
     AttioValidationError,
-    SlidingWindowLimiter,
+    RateLimiter,
     backoff_seconds,
     parse_retry_after,
 )
@@ -308,7 +309,7 @@ async def test_429_with_http_date_retry_after(
     client: AttioClient, api: respx.MockRouter, waits: WaitRecorder
 ) -> None:
     clock = VirtualClock()
-    client.write_limiter = SlidingWindowLimiter(100, 1.0, clock=clock, sleep=clock.sleep)
+    client.write_limiter = RateLimiter(100, clock=clock, sleep=clock.sleep)
     reset_at = datetime.now(UTC) + timedelta(seconds=3)
     route = api.put("/v2/objects/services/records").mock(
         side_effect=[
@@ -396,7 +397,7 @@ async def test_limiter_holds_a_burst_of_100_writes_to_the_configured_rate(
 
     api.put("/v2/objects/services/records").mock(side_effect=respond)
     async with AttioClient(api_key="k", base_url=BASE, write_rate=20) as attio:
-        attio.write_limiter = SlidingWindowLimiter.per_second(20, clock=clock, sleep=clock.sleep)
+        attio.write_limiter = RateLimiter(20, clock=clock, sleep=clock.sleep)
         await asyncio.gather(
             *(
                 attio.assert_record("services", matching_attribute="zoho_item_id", values={})
@@ -406,19 +407,30 @@ async def test_limiter_holds_a_burst_of_100_writes_to_the_configured_rate(
     assert len(starts) == 100
     # No one-second window ever holds more than the configured 20 starts...
     for i, start in enumerate(starts):
-        assert sum(1 for s in starts[i:] if s < start + 1.0) <= 20
+        assert sum(1 for s in starts[i:] if s < start + 1.0 - 1e-9) <= 20
     # ...so 100 writes need at least four further windows after the first.
     assert starts[-1] >= 4.0
+    # Evenly spaced, not bunched at window edges (what network jitter would compress).
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) == pytest.approx(1 / 20)
 
 
 async def test_limiter_pause_delays_everyone() -> None:
     clock = VirtualClock()
-    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
     limiter.pause(2.5)
     await limiter.acquire()
     assert clock.now == pytest.approx(2.5)
 
 
-def test_limiter_fractional_rate_uses_a_longer_window() -> None:
-    limiter = SlidingWindowLimiter.per_second(0.5)
-    assert (limiter.max_calls, limiter.period) == (1, 2.0)
+async def test_limiter_spaces_starts_evenly_and_never_slows_an_idle_caller() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(0.5, clock=clock, sleep=clock.sleep)  # Zoho-like: slower than 1/s
+    await limiter.acquire()
+    assert clock.now == 0.0
+    await limiter.acquire()
+    assert clock.now == pytest.approx(2.0)
+    clock.now += 10.0  # idle for a while: the next call starts at once
+    before = clock.now
+    await limiter.acquire()
+    assert clock.now == before

@@ -13,7 +13,7 @@ from app.clients.attio.errors import (
     AttioValidationError,
     parse_retry_after,
 )
-from app.clients.attio.ratelimit import SlidingWindowLimiter
+from app.clients.attio.ratelimit import RateLimiter
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -27,8 +27,8 @@ __all__ = [
     "AttioServerError",
     "AttioTransportError",
     "AttioValidationError",
+    "RateLimiter",
     "Record",
-    "SlidingWindowLimiter",
     "backoff_seconds",
     "parse_retry_after",
 ]

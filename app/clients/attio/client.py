@@ -22,7 +22,7 @@ from app.clients.attio.errors import (
     AttioRateLimitError,
     AttioTransportError,
 )
-from app.clients.attio.ratelimit import SlidingWindowLimiter
+from app.clients.attio.ratelimit import RateLimiter
 from app.log import get_logger
 from app.metrics import ATTIO_LATENCY, ATTIO_REQUESTS, ATTIO_RETRIES
 
@@ -99,8 +99,8 @@ class AttioClient:
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
             transport=transport,
         )
-        self.write_limiter = SlidingWindowLimiter.per_second(write_rate)
-        self.read_limiter = SlidingWindowLimiter.per_second(read_rate)
+        self.write_limiter = RateLimiter(write_rate)
+        self.read_limiter = RateLimiter(read_rate)
         self._max_attempts = max_attempts
         self._wait = wait
 
@@ -154,7 +154,7 @@ class AttioClient:
 
     async def _send_once(
         self,
-        limiter: SlidingWindowLimiter,
+        limiter: RateLimiter,
         method: str,
         path: str,
         *,
