@@ -1,0 +1,83 @@
+"""Settings for the sandbox: what it is (`SandboxConfig`) and how it misbehaves (`FaultConfig`).
+
+`FaultConfig` is validated on every assignment because tests and benchmarks change it at runtime
+(`state.faults.server_error_rate = 0.2`), and a typo there should fail loudly, not silently
+disable the fault being tested.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Fixed identifiers keep sandbox output stable across runs, so logs and fixtures can name them.
+DEFAULT_WORKSPACE_ID = "5f1c0b6e-7d0a-4a53-9a59-5ad6b0a7a001"
+DEFAULT_ACTOR_ID = "8e2d4c1a-3b5f-4e6d-8a7b-9c0d1e2f3a4b"
+DEFAULT_WORKSPACE_MEMBER_ID = "2b7e3f90-6c1d-4d8e-9f0a-1b2c3d4e5f60"
+DEFAULT_CLIENT_ID = "c4a8e0d2-9b1f-4c3e-8d5a-7f6e5d4c3b2a"
+
+# What a token for the bridge is granted; `/v2/self` reports it. Scopes are not enforced.
+DEFAULT_SCOPES = (
+    "record_permission:read-write",
+    "object_configuration:read-write",
+    "list_entry:read-write",
+    "list_configuration:read-write",
+    "webhook:read-write",
+    "user_management:read",
+)
+
+
+class FaultConfig(BaseModel):
+    """Rate limits, latency and injected failures. Every field can be changed at runtime."""
+
+    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+
+    # Attio's documented limits: sliding one-second windows per class of call.
+    rate_limits: bool = True
+    write_rate: int = Field(25, ge=1)
+    read_rate: int = Field(100, ge=1)
+    rate_window_seconds: float = Field(1.0, gt=0)
+
+    # Added to every /v2 call that passes auth and rate limits: uniform in mean +/- jitter.
+    latency_ms: float = Field(0.0, ge=0)
+    latency_jitter_ms: float = Field(0.0, ge=0)
+
+    # None draws a fresh seed; a number makes every injected fault reproducible.
+    seed: int | None = None
+
+    server_error_rate: float = Field(0.0, ge=0, le=1)
+    server_error_statuses: list[Literal[500, 502, 503]] = Field(
+        default_factory=lambda: [500, 502, 503], min_length=1
+    )
+    timeout_rate: float = Field(0.0, ge=0, le=1)
+    timeout_seconds: float = Field(30.0, ge=0)
+    # Probability that a call starts a burst; during a burst every /v2 call gets 429.
+    burst_rate: float = Field(0.0, ge=0, le=1)
+    burst_seconds: float = Field(1.0, gt=0)
+    # 409 concurrent_write_conflict, writes only.
+    conflict_rate: float = Field(0.0, ge=0, le=1)
+    # Server errors and timeouts on writes strike after the write was applied, so the client
+    # sees a failure although the change happened (what idempotent retries must survive).
+    after_write: bool = False
+
+    # Faults strike only calls matching both filters (None matches everything).
+    fault_methods: list[str] | None = None
+    fault_path_regex: str | None = None
+
+
+class SandboxConfig(BaseModel):
+    """Identity of the emulated workspace and token, plus the initial fault settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # None accepts any non-empty bearer token.
+    api_key: str | None = None
+    token_actor_id: str = DEFAULT_ACTOR_ID
+    workspace_id: str = DEFAULT_WORKSPACE_ID
+    workspace_slug: str = "sandbox"
+    workspace_name: str = "Attio Sandbox"
+    workspace_member_id: str = DEFAULT_WORKSPACE_MEMBER_ID
+    client_id: str = DEFAULT_CLIENT_ID
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    faults: FaultConfig = Field(default_factory=FaultConfig)

@@ -1,0 +1,43 @@
+"""Fixtures: a fresh sandbox reached through a `ValidatingTransport`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
+from tests.contract.openapi import OpenAPIValidator, ValidatingTransport, subset_validator
+
+
+@pytest.fixture
+def validator() -> OpenAPIValidator:
+    return subset_validator()
+
+
+@pytest.fixture
+def sandbox_app() -> FastAPI:
+    return create_sandbox_app(SandboxConfig(faults=FaultConfig(rate_limits=False)))
+
+
+@pytest.fixture
+def sandbox(sandbox_app: FastAPI) -> SandboxState:
+    state: SandboxState = sandbox_app.state.sandbox
+    return state
+
+
+@pytest.fixture
+def transport(sandbox_app: FastAPI, validator: OpenAPIValidator) -> ValidatingTransport:
+    return ValidatingTransport(httpx.ASGITransport(app=sandbox_app), validator)
+
+
+@pytest.fixture
+async def client(transport: ValidatingTransport) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://attio.sandbox",
+        headers={"Authorization": "Bearer contract-test-token"},
+    ) as http:
+        yield http

@@ -1,0 +1,30 @@
+"""Fixtures: a fresh sandbox per test (rate limits off unless a test turns them on)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
+from tests.sandbox.support import AUTH, BASE_URL
+
+
+@pytest.fixture
+def sandbox_app() -> FastAPI:
+    return create_sandbox_app(SandboxConfig(faults=FaultConfig(rate_limits=False)))
+
+
+@pytest.fixture
+def sandbox(sandbox_app: FastAPI) -> SandboxState:
+    state: SandboxState = sandbox_app.state.sandbox
+    return state
+
+
+@pytest.fixture
+async def client(sandbox_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=sandbox_app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=AUTH) as http:
+        yield http
