@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import structlog
+
 from app.clients.attio import AttioAPIError, AttioConflictError, AttioError
 from app.errors import BridgeError, ServiceUnavailableError
 from app.events.dispatcher import Dispatcher
@@ -84,25 +86,29 @@ class EventProcessor:
 
     async def process(self, event: WebhookEvent, *, previous: LedgerEntry | None = None) -> Outcome:
         """Apply one event. `previous` is its ledger entry when this is a replay."""
-        fields = event.log_fields()
+        # Every line logged while this event is handled (Attio calls included) names it.
+        with structlog.contextvars.bound_contextvars(**event.log_fields()):
+            return await self._process(event, previous)
+
+    async def _process(self, event: WebhookEvent, previous: LedgerEntry | None) -> Outcome:
         EVENTS.labels(event.source.value, event.event_type, "received").inc()
         handler = None if event.ignore_reason else self.dispatcher.handler_for(event)
         if handler is None:
             reason = event.ignore_reason or "no handler for this event type"
-            log.info("event.ignored", reason=reason, **fields)
+            log.info("event.ignored", reason=reason)
             EVENTS.labels(event.source.value, event.event_type, "ignored").inc()
             if previous is not None:
-                await self._ledger_write(self.ledger.mark_succeeded(event, previous), event)
+                await self._ledger_write(self.ledger.mark_succeeded(event, previous))
             return Outcome.ignored
         try:
             async with asyncio.timeout(self._budget):
                 await handler(event)
         except Exception as exc:
             return await self._record_failure(event, exc, previous)
-        log.info("event.processed", **fields)
+        log.info("event.processed")
         EVENTS.labels(event.source.value, event.event_type, "processed").inc()
         if previous is not None or await self._known_failed(event):
-            await self._ledger_write(self.ledger.mark_succeeded(event, previous), event)
+            await self._ledger_write(self.ledger.mark_succeeded(event, previous))
         return Outcome.processed
 
     async def _record_failure(
@@ -114,17 +120,15 @@ class EventProcessor:
             error=describe(error),
             permanent=permanent,
             exc_info=not isinstance(error, BridgeError | TimeoutError),
-            **event.log_fields(),
         )
         EVENTS.labels(event.source.value, event.event_type, "failed").inc()
         if previous is None:
             # A redelivery of an event we already hold keeps counting its attempts.
-            previous = await self._ledger_write(self.ledger.get(event.event_key), event)
+            previous = await self._ledger_write(self.ledger.get(event.event_key))
         await self._ledger_write(
             self.ledger.record_failure(
                 event, describe(error), permanent=permanent, previous=previous
-            ),
-            event,
+            )
         )
         return Outcome.recorded
 
@@ -133,15 +137,15 @@ class EventProcessor:
             return await self.ledger.is_failed(event.event_key)
         except AttioError as exc:
             # The effect is written; a missed ledger update is settled later by retry-due.
-            log.warning("ledger.lookup_failed", error=describe(exc), **event.log_fields())
+            log.warning("ledger.lookup_failed", error=describe(exc))
             return False
 
-    async def _ledger_write(self, operation: Awaitable[T], event: WebhookEvent) -> T:
+    async def _ledger_write(self, operation: Awaitable[T]) -> T:
         try:
             async with asyncio.timeout(self._ledger_timeout):
                 return await operation
         except Exception as exc:
-            log.error("ledger.write_failed", error=describe(exc), **event.log_fields())
+            log.error("ledger.write_failed", error=describe(exc))
             raise LedgerUnavailableError(
                 "The event could not be processed or recorded; retry the delivery later."
             ) from exc
