@@ -158,6 +158,31 @@ def test_provider_without_secret_is_disabled(
 # -- Zoho and Braintree signatures -----------------------------------------------------------
 
 
+def test_correctly_signed_requests_are_accepted(attio: respx.MockRouter) -> None:
+    """No handlers are registered here, so each event is acknowledged as ignored."""
+    zoho = json.dumps({"item": {"item_id": "1", "last_modified_time": "2026-01-01T00:00:00Z"}})
+    requests = [
+        ("/webhooks/attio", attio_body(), attio_signed_headers(attio_body())),
+        (
+            "/webhooks/zoho?org=7",
+            zoho.encode(),
+            zoho_signed_headers(zoho.encode(), raw_query="org=7"),
+        ),
+        (
+            "/webhooks/braintree",
+            braintree_sample_form("subscription_charged_successfully", "s1"),
+            FORM,
+        ),
+        ("/webhooks/braintree", braintree_sample_form("check"), FORM),
+    ]
+    with TestClient(create_app(settings())) as client:
+        for path, body, headers in requests:
+            response = client.post(path, content=body, headers=headers)
+            assert response.status_code == 200, (path, response.text)
+            assert response.json()["ignored"] == 1
+    assert not attio.calls  # ignored events cost no Attio call
+
+
 def test_zoho_tampered_body_gets_401(client: TestClient) -> None:
     body = json.dumps({"item": {"item_id": "1", "name": "A"}}).encode()
     headers = zoho_signed_headers(body)
