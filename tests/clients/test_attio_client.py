@@ -434,3 +434,24 @@ async def test_limiter_spaces_starts_evenly_and_never_slows_an_idle_caller() -> 
     before = clock.now
     await limiter.acquire()
     assert clock.now == before
+
+
+async def test_webhook_endpoints(client: AttioClient, api: respx.MockRouter) -> None:
+    hook = {"id": {"workspace_id": "ws", "webhook_id": "wh-1"}, "target_url": "https://b/x"}
+    listing = api.get("/v2/webhooks").respond(json={"data": [hook]})
+    create = api.post("/v2/webhooks").respond(json={"data": {**hook, "secret": "s"}})
+    patch = api.patch("/v2/webhooks/wh-1").respond(json={"data": hook})
+    delete = api.delete("/v2/webhooks/wh-1").respond(json={})
+    subscriptions = [{"event_type": "record.updated", "filter": None}]
+
+    assert await client.list_webhooks() == [hook]
+    assert listing.calls.last.request.url.params["limit"] == "100"
+    created = await client.create_webhook(target_url="https://b/x", subscriptions=subscriptions)
+    assert created["secret"] == "s"
+    assert json.loads(create.calls.last.request.content) == {
+        "data": {"target_url": "https://b/x", "subscriptions": subscriptions}
+    }
+    await client.update_webhook("wh-1", target_url="https://b/x", subscriptions=subscriptions)
+    assert json.loads(patch.calls.last.request.content)["data"]["subscriptions"] == subscriptions
+    await client.delete_webhook("wh-1")
+    assert delete.called

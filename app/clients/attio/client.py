@@ -260,6 +260,32 @@ class AttioClient:
         path = f"/v2/objects/{_segment(obj)}/attributes/{_segment(attribute)}/options"
         return (await self.request("POST", path, json={"data": {"title": title}}))["data"]
 
+    # -- webhooks ----------------------------------------------------------------------------
+
+    async def list_webhooks(self, *, page_size: int = 100) -> list[dict[str, Any]]:
+        async def fetch(limit: int, offset: int) -> list[Any]:
+            params = {"limit": limit, "offset": offset}
+            return (await self.request("GET", "/v2/webhooks", params=params))["data"]
+
+        return [webhook async for webhook in self._paginate(fetch, page_size)]
+
+    async def create_webhook(
+        self, *, target_url: str, subscriptions: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Create a webhook; the response holds its `secret`, which Attio shows only now."""
+        body = {"data": {"target_url": target_url, "subscriptions": subscriptions}}
+        return (await self.request("POST", "/v2/webhooks", json=body))["data"]
+
+    async def update_webhook(
+        self, webhook_id: str, *, target_url: str, subscriptions: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        body = {"data": {"target_url": target_url, "subscriptions": subscriptions}}
+        path = f"/v2/webhooks/{_segment(webhook_id)}"
+        return (await self.request("PATCH", path, json=body))["data"]
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self.request("DELETE", f"/v2/webhooks/{_segment(webhook_id)}")
+
     # -- records -----------------------------------------------------------------------------
 
     async def assert_record(self, obj: str, *, matching_attribute: str, values: Values) -> Record:

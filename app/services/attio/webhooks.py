@@ -1,0 +1,76 @@
+"""Registering the bridge's Attio webhook: which record events it needs, and the echo guard."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.clients.attio import AttioClient
+from app.schema import PAYMENTS, PEOPLE, SERVICES, SUBSCRIPTIONS
+
+WATCHED_OBJECTS = (PEOPLE, SERVICES, SUBSCRIPTIONS, PAYMENTS)
+RECORD_EVENTS = ("record.created", "record.updated", "record.deleted", "record.merged")
+
+
+def echo_guard(own_actor_ids: Collection[str]) -> list[dict[str, str]]:
+    """Filter conditions that keep the bridge's own writes from coming back to it.
+
+    With the bridge's token actor id(s) known, exactly those are excluded; otherwise every
+    API-token actor is (which also hides other integrations' edits: set ATTIO_OWN_ACTOR_IDS).
+    """
+    if own_actor_ids:
+        return [
+            {"field": "actor.id", "operator": "not_equals", "value": actor_id}
+            for actor_id in sorted(own_actor_ids)
+        ]
+    return [{"field": "actor.type", "operator": "not_equals", "value": "api-token"}]
+
+
+def desired_subscriptions(
+    object_ids: Mapping[str, str], own_actor_ids: Collection[str]
+) -> list[dict[str, Any]]:
+    """One subscription per (event type, watched object); Attio filters cannot nest."""
+    guard = echo_guard(own_actor_ids)
+    return [
+        {
+            "event_type": event_type,
+            "filter": {
+                "$and": [
+                    {"field": "id.object_id", "operator": "equals", "value": object_ids[slug]},
+                    *guard,
+                ]
+            },
+        }
+        for slug in WATCHED_OBJECTS
+        for event_type in RECORD_EVENTS
+    ]
+
+
+@dataclass(frozen=True)
+class Registration:
+    webhook_id: str
+    created: bool
+    secret: str | None  # only on creation: Attio never shows it again
+    subscriptions: int
+
+
+async def register_webhook(
+    client: AttioClient, *, target_url: str, own_actor_ids: Collection[str]
+) -> Registration:
+    """Create the webhook for `target_url`, or bring an existing one's subscriptions up to date."""
+    object_ids = {
+        slug: (await client.get_object(slug))["id"]["object_id"] for slug in WATCHED_OBJECTS
+    }
+    subscriptions = desired_subscriptions(object_ids, own_actor_ids)
+    existing = next(
+        (w for w in await client.list_webhooks() if w.get("target_url") == target_url), None
+    )
+    if existing is not None:
+        webhook_id = existing["id"]["webhook_id"]
+        await client.update_webhook(webhook_id, target_url=target_url, subscriptions=subscriptions)
+        return Registration(webhook_id, False, None, len(subscriptions))
+    created = await client.create_webhook(target_url=target_url, subscriptions=subscriptions)
+    return Registration(
+        created["id"]["webhook_id"], True, created.get("secret"), len(subscriptions)
+    )
