@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from app.clients.attio import AttioClient
+from app.clients.braintree import BraintreeClient
 from app.config import Settings, secret_is_set
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, RetrySchedule
@@ -33,6 +35,7 @@ class Bridge:
     sources: dict[Source, EventSource]  # only providers whose secrets are configured
     braintree_verifier: BraintreeWebhookVerifier | None
     zoho_crm_source: ZohoCrmSource | None
+    braintree: BraintreeClient | None  # Braintree API access, when credentials are set
 
 
 def _secret(value: object) -> str:
@@ -62,7 +65,13 @@ def build_sources(
     return sources, verifier
 
 
-def build_bridge(settings: Settings, attio: AttioClient) -> Bridge:
+_FROM_SETTINGS: Any = object()
+
+
+def build_bridge(
+    settings: Settings, attio: AttioClient, *, braintree: BraintreeClient | None = _FROM_SETTINGS
+) -> Bridge:
+    """`braintree` replaces the client built from settings (tests fake it at the SDK edge)."""
     dispatcher = Dispatcher()
     ledger = Ledger(attio, RetrySchedule(tuple(settings.event_retry_schedule)))
     processor = EventProcessor(
@@ -84,6 +93,9 @@ def build_bridge(settings: Settings, attio: AttioClient) -> Bridge:
         sources=sources,
         braintree_verifier=verifier,
         zoho_crm_source=zoho_crm,
+        braintree=(
+            BraintreeClient.from_settings(settings) if braintree is _FROM_SETTINGS else braintree
+        ),
     )
     register_services(bridge)
     return bridge

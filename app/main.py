@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -52,9 +53,13 @@ def _attio_client(settings: Settings, app: FastAPI, transport: httpx.AsyncBaseTr
 
 
 def create_app(
-    settings: Settings | None = None, *, attio_transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    attio_transport: httpx.AsyncBaseTransport | None = None,
+    **bridge_overrides: Any,
 ) -> FastAPI:
-    """Build the app. `attio_transport` lets tests route Attio calls to a sandbox or a mock."""
+    """Build the app. Tests route Attio calls to a sandbox or a mock with `attio_transport`
+    and replace other clients through `bridge_overrides` (see `build_bridge`)."""
     settings = settings or get_settings()
     settings.check_startup()
     configure_logging(
@@ -97,7 +102,7 @@ def create_app(
         app.state.attio, currency_code=settings.attio_default_currency
     )
     app.state.readiness = ReadinessProbe(app.state.attio, app.state.schema)
-    app.state.bridge = build_bridge(settings, app.state.attio)
+    app.state.bridge = build_bridge(settings, app.state.attio, **bridge_overrides)
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     for module in (health, attio, braintree, zoho, admin):

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.services import braintree
+
 if TYPE_CHECKING:
     from app.bridge import Bridge
 
 
 def register_services(bridge: Bridge) -> None:
     """Register every service's handlers with `bridge.dispatcher`."""
+    braintree.register(bridge)

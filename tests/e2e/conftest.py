@@ -72,13 +72,27 @@ async def bootstrap(sandbox_app: FastAPI) -> None:
         await SchemaBootstrap(client, currency_code="USD").run(apply=True)
 
 
-@pytest.fixture
-def harness() -> Iterator[Harness]:
+def start_harness(
+    env: dict[str, str] | None = None, **bridge_overrides: object
+) -> Iterator[Harness]:
+    """The bridge app on a freshly bootstrapped sandbox.
+
+    `env` overrides settings; `bridge_overrides` go to build_bridge (e.g. a fake Braintree).
+    """
     import asyncio
 
     sandbox_app = make_sandbox()
     asyncio.run(bootstrap(sandbox_app))
     sandbox_app.state.sandbox.requests.clear()  # count only what the test itself causes
-    app = create_app(bridge_settings(), attio_transport=httpx.ASGITransport(app=sandbox_app))
+    app = create_app(
+        bridge_settings(**(env or {})),
+        attio_transport=httpx.ASGITransport(app=sandbox_app),
+        **bridge_overrides,
+    )
     with TestClient(app) as client:
         yield Harness(app, client, sandbox_app.state.sandbox, sandbox_app)
+
+
+@pytest.fixture
+def harness() -> Iterator[Harness]:
+    yield from start_harness()

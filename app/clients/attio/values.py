@@ -6,6 +6,7 @@ the type's own fields). These helpers pick the current value out of that shape.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -58,7 +59,7 @@ def parse_timestamp(raw: str) -> datetime:
     # Trim fractional seconds beyond microseconds: 2023-01-01T15:00:00.000000000+00:00
     if "." in text:
         head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = "".join(itertools.takewhile(str.isdigit, rest))
         zone = rest[len(digits) :]
         text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
     return datetime.fromisoformat(text)

@@ -1,0 +1,339 @@
+"""Braintree notifications applied to Attio records linked to the paying person.
+
+- `subscription_*`: `subscriptions` by `braintree_subscription_id`; a charge also writes its
+  newest transaction into `payments`;
+- `transaction_settled`, `transaction_settlement_declined`, `transaction_disbursed`,
+  `transaction_retried`, `refund_failed`, `local_payment_*` with a transaction: `payments` by
+  `braintree_transaction_id`;
+- `dispute_*`: the disputed transaction's `payments` record.
+
+Everything else (`check` included) has no handler: the processor answers 200 and counts it as
+ignored. Writes are asserts by Braintree's own ids, so a duplicate or a replay lands on the
+same records with the same values. A handler raises `MalformedPayloadError` for a notification
+that can never apply (no subscription id, say); Attio and Braintree API errors propagate so the
+ledger retries the event.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from app.clients.attio import AttioClient
+from app.clients.attio.client import Record
+from app.clients.attio.values import first_value, record_id
+from app.clients.braintree import BraintreeClient
+from app.errors import MalformedPayloadError
+from app.events.dispatcher import Dispatcher
+from app.events.model import Source, WebhookEvent
+from app.log import get_logger
+from app.metrics import STALE_EVENTS
+from app.schema.definitions import PAYMENTS, SERVICES, SUBSCRIPTIONS
+from app.services.braintree.ordering import KeyedLocks, is_redelivery, is_stale, new_facts
+from app.services.braintree.people import Discover, PayerResolver, PersonLink, find_one
+from app.services.braintree.transforms import (
+    CHARGE_KINDS,
+    DISPUTE_KINDS,
+    LOCAL_PAYMENT_KINDS,
+    PAYMENT_FACTS,
+    SUBSCRIPTION_FACTS,
+    SUBSCRIPTION_KINDS,
+    TRANSACTION_KINDS,
+    Payer,
+    Values,
+    dispute_values,
+    disputed_payment_values,
+    event_stamp,
+    newest_transaction,
+    payment_values,
+    reference,
+    subscription_payer,
+    subscription_values,
+    text,
+    transaction_of,
+    transaction_payer,
+)
+
+if TYPE_CHECKING:
+    from app.bridge import Bridge
+
+log = get_logger(__name__)
+
+SUBSCRIPTION_KEY = "braintree_subscription_id"
+PAYMENT_KEY = "braintree_transaction_id"
+
+
+class BraintreeService:
+    """The Braintree handlers, sharing one Attio client, one Braintree client and the locks."""
+
+    def __init__(self, attio: AttioClient, braintree: BraintreeClient | None) -> None:
+        self._attio = attio
+        self._braintree = braintree
+        self._people = PayerResolver(attio, braintree)
+        self._locks = KeyedLocks()
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        dispatcher.register(Source.braintree, SUBSCRIPTION_KINDS, self.on_subscription)
+        for kind in TRANSACTION_KINDS:
+            dispatcher.register(Source.braintree, kind, self.on_transaction)
+        dispatcher.register(Source.braintree, LOCAL_PAYMENT_KINDS, self.on_transaction)
+        dispatcher.register(Source.braintree, DISPUTE_KINDS, self.on_dispute)
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    async def on_subscription(self, event: WebhookEvent) -> None:
+        """Assert the subscription; for a charge, also its newest transaction as a payment.
+
+        A charge whose transaction names the customer by email costs two reads (the
+        subscription, for the order guard; then the service lookup, or the payment when the
+        service needs no lookup) and three writes (person, subscription, payment).
+        """
+        subscription = _subject(event, "subscription")
+        subscription_id = _object_id(event, subscription, "subscription")
+        async with self._locks.hold(f"{SUBSCRIPTIONS}:{subscription_id}"):
+            existing = await find_one(self._attio, SUBSCRIPTIONS, SUBSCRIPTION_KEY, subscription_id)
+            stale = self._stale(event, existing, SUBSCRIPTIONS, subscription_id)
+            payer = await self._people.resolve(
+                subscription_payer(subscription),
+                known=PersonLink.of(existing),
+                discover=self._discover_by_payment_method(subscription),
+                stale=stale,
+            )
+            values = {**subscription_values(subscription), **_link(payer)}
+            looked_up = False
+            if stale:
+                values = _facts_only(values, existing, SUBSCRIPTION_FACTS, SUBSCRIPTION_KEY)
+            else:
+                redelivery = is_redelivery(existing, event.event_type, event.occurred_at)
+                service, looked_up = await self._service_link(subscription, existing, redelivery)
+                values |= event_stamp(event.event_type, event.occurred_at) | service
+            record = await self._write(SUBSCRIPTIONS, SUBSCRIPTION_KEY, values, existing)
+            transaction = newest_transaction(subscription)
+            if event.event_type in CHARGE_KINDS and transaction is not None:
+                await self._record_charge(
+                    event, transaction, record, payer, guard=not looked_up, counted=stale
+                )
+
+    async def _record_charge(
+        self,
+        event: WebhookEvent,
+        transaction: Any,
+        subscription: Record,
+        payer: PersonLink | None,
+        *,
+        guard: bool,
+        counted: bool,
+    ) -> None:
+        """The charge's transaction is a new fact, even when the subscription has newer state.
+
+        With `guard` (the read budget allows it) the payment is read first, so that a newer
+        transaction or dispute notification's state is kept. Unguarded (the first delivery of
+        a charge that needed the service lookup), the charge's status is written as is, which
+        loses newer state only if the charge is first applied days late: settlement,
+        disbursement and disputes follow a charge by days.
+        """
+        transaction_id = text(getattr(transaction, "id", None))
+        if transaction_id is None:
+            log.warning("braintree.charge.without_transaction_id", **event.log_fields())
+            return
+        values = payment_values(transaction, event.event_type, event.occurred_at)
+        values |= _link(payer) | {"subscription": reference(SUBSCRIPTIONS, record_id(subscription))}
+        async with self._locks.hold(f"{PAYMENTS}:{transaction_id}"):
+            existing = None
+            if guard:
+                existing = await find_one(self._attio, PAYMENTS, PAYMENT_KEY, transaction_id)
+            if self._stale(event, existing, PAYMENTS, transaction_id, count=not counted):
+                values = _facts_only(values, existing, PAYMENT_FACTS, PAYMENT_KEY)
+            else:
+                values |= event_stamp(event.event_type, event.occurred_at)
+            await self._write(PAYMENTS, PAYMENT_KEY, values, existing)
+
+    async def _service_link(
+        self, subscription: Any, existing: Record | None, redelivery: bool
+    ) -> tuple[Values, bool]:
+        """The `services` record whose SKU is the plan id, and whether Attio was asked.
+
+        No lookup when the notification names no plan, or the plan is unchanged and either
+        linked already or this is a redelivery (its first delivery looked the plan up). That
+        leaves a duplicate or a replay the read that guards its payment.
+        """
+        plan_id = text(getattr(subscription, "plan_id", None))
+        if plan_id is None:
+            return {}, False
+        linked = first_value(existing, "service") if existing is not None else None
+        same_plan = existing is not None and first_value(existing, "plan_id") == plan_id
+        if same_plan and (linked is not None or redelivery):
+            return {}, False
+        services = await self._attio.query_records(SERVICES, filter={"sku": plan_id}, limit=2)
+        if len(services) > 1:
+            log.warning("braintree.service.ambiguous", plan_id=plan_id)
+        if services:
+            return {"service": reference(SERVICES, record_id(services[0]))}, True
+        # A plan change to a plan without a service must not keep the old plan's service.
+        return ({"service": []} if linked is not None else {}), True
+
+    def _discover_by_payment_method(self, subscription: Any) -> Discover:
+        """A subscription names no customer, but its payment method belongs to one."""
+        token = text(getattr(subscription, "payment_method_token", None))
+
+        async def discover() -> Payer | None:
+            if self._braintree is None or token is None:
+                return None
+            customer_id = await self._braintree.customer_id_for_payment_method(token)
+            return Payer(customer_id=customer_id) if customer_id else None
+
+        return discover
+
+    # -- payments ----------------------------------------------------------------------------
+
+    async def on_transaction(self, event: WebhookEvent) -> None:
+        """Assert the transaction's payment: amount, status, type, times, person, subscription."""
+        transaction = transaction_of(event.payload)
+        if transaction is None:
+            if event.event_type.startswith("local_payment_"):
+                # expired / reversed local payments never became a transaction
+                log.info("braintree.local_payment.without_transaction", **event.log_fields())
+                return
+            raise MalformedPayloadError(
+                f"Braintree {event.event_type} notification carries no transaction"
+            )
+        transaction_id = _object_id(event, transaction, "transaction")
+        async with self._locks.hold(f"{PAYMENTS}:{transaction_id}"):
+            existing = await find_one(self._attio, PAYMENTS, PAYMENT_KEY, transaction_id)
+            stale = self._stale(event, existing, PAYMENTS, transaction_id)
+            payer = await self._people.resolve(
+                transaction_payer(transaction),
+                known=PersonLink.of(existing),
+                discover=self._discover_by_transaction(transaction_id),
+                stale=stale,
+            )
+            values = payment_values(transaction, event.event_type, event.occurred_at)
+            values |= _link(payer) | await self._subscription_link(transaction, existing)
+            if stale:
+                values = _facts_only(values, existing, PAYMENT_FACTS, PAYMENT_KEY)
+            else:
+                values |= event_stamp(event.event_type, event.occurred_at)
+            await self._write(PAYMENTS, PAYMENT_KEY, values, existing)
+
+    async def _subscription_link(self, transaction: Any, existing: Record | None) -> Values:
+        """A subscription's payment links to it, even before any subscription notification.
+
+        The subscription is asserted with its id alone, which creates it when the bridge has
+        not heard of it yet and never touches the state its own notifications set.
+        """
+        subscription_id = text(getattr(transaction, "subscription_id", None))
+        if subscription_id is None:
+            return {}
+        if existing is not None and first_value(existing, "subscription") is not None:
+            return {}
+        subscription = await self._attio.assert_record(
+            SUBSCRIPTIONS,
+            matching_attribute=SUBSCRIPTION_KEY,
+            values={SUBSCRIPTION_KEY: subscription_id},
+        )
+        return {"subscription": reference(SUBSCRIPTIONS, record_id(subscription))}
+
+    def _discover_by_transaction(self, transaction_id: str) -> Discover:
+        """The full transaction from Braintree names its customer."""
+
+        async def discover() -> Payer | None:
+            if self._braintree is None:
+                return None
+            transaction = await self._braintree.find_transaction(transaction_id)
+            return transaction_payer(transaction) if transaction is not None else None
+
+        return discover
+
+    # -- disputes ----------------------------------------------------------------------------
+
+    async def on_dispute(self, event: WebhookEvent) -> None:
+        """Put the dispute on its transaction's payment, creating the payment if need be."""
+        dispute = _subject(event, "dispute")
+        _object_id(event, dispute, "dispute")
+        transaction_id = text(getattr(getattr(dispute, "transaction", None), "id", None))
+        if transaction_id is None:
+            raise MalformedPayloadError(
+                f"Braintree {event.event_type} notification names no disputed transaction"
+            )
+        async with self._locks.hold(f"{PAYMENTS}:{transaction_id}"):
+            existing = await find_one(self._attio, PAYMENTS, PAYMENT_KEY, transaction_id)
+            stale = self._stale(event, existing, PAYMENTS, transaction_id)
+            payer = await self._people.resolve(
+                None,
+                known=PersonLink.of(existing),
+                discover=self._discover_by_transaction(transaction_id),
+                stale=stale,
+            )
+            # The dispute only summarises its transaction: that fills gaps, never overwrites.
+            values = _facts_only(
+                disputed_payment_values(dispute) | _link(payer),
+                existing,
+                PAYMENT_FACTS,
+                PAYMENT_KEY,
+            )
+            state = dispute_values(dispute, event.event_type)
+            if stale:
+                state = new_facts(state, existing, PAYMENT_FACTS)
+            else:
+                state |= event_stamp(event.event_type, event.occurred_at)
+            await self._write(PAYMENTS, PAYMENT_KEY, values | state, existing)
+
+    # -- shared ------------------------------------------------------------------------------
+
+    def _stale(
+        self,
+        event: WebhookEvent,
+        record: Record | None,
+        obj: str,
+        object_id: str,
+        *,
+        count: bool = True,
+    ) -> bool:
+        if not is_stale(record, event.occurred_at):
+            return False
+        log.info(
+            "braintree.event.stale",
+            object=obj,
+            object_id=object_id,
+            occurred_at=event.occurred_at.isoformat() if event.occurred_at else None,
+            last_event_at=first_value(record, "last_event_at") if record else None,
+            **event.log_fields(),
+        )
+        if count:
+            STALE_EVENTS.labels(event.source.value, event.event_type).inc()
+        return True
+
+    async def _write(self, obj: str, key: str, values: Values, existing: Record | None) -> Record:
+        """Assert the record, unless it exists and there is nothing but its id to write."""
+        if existing is not None and set(values) <= {key}:
+            return existing
+        return await self._attio.assert_record(obj, matching_attribute=key, values=values)
+
+
+def _link(payer: PersonLink | None) -> Values:
+    return payer.values() if payer is not None else {}
+
+
+def _facts_only(values: Values, existing: Record | None, facts: frozenset[str], key: str) -> Values:
+    """New facts plus the matching id, which an assert always needs."""
+    return {key: values[key], **new_facts(values, existing, facts)}
+
+
+def _subject(event: WebhookEvent, name: str) -> Any:
+    subject = getattr(event.payload, name, None)
+    if subject is None:
+        raise MalformedPayloadError(f"Braintree {event.event_type} notification has no {name}")
+    return subject
+
+
+def _object_id(event: WebhookEvent, subject: Any, name: str) -> str:
+    object_id = text(getattr(subject, "id", None))
+    if object_id is None:
+        raise MalformedPayloadError(f"Braintree {event.event_type} notification's {name} has no id")
+    return object_id
+
+
+def register(bridge: Bridge) -> BraintreeService:
+    """Connect the Braintree handlers to the bridge's dispatcher."""
+    service = BraintreeService(bridge.attio, bridge.braintree)
+    service.register(bridge.dispatcher)
+    return service

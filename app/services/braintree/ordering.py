@@ -1,0 +1,98 @@
+"""Braintree does not deliver in order: the newest notification's state must win.
+
+Each record keeps `last_event_at` (the notification's own timestamp). A notification older than
+that is stale: its state changes are skipped, but facts Attio does not have yet are still
+written (`new_facts`). Read-compare-write of one record is serialised per record key within the
+process (`KeyedLocks`), so two notifications for the same subscription cannot interleave.
+
+Across instances there is no lock: Attio has no conditional writes. Two deliveries for the same
+record processed at the same instant on two instances can both pass the guard, and the later
+write wins even if it carries the older notification. Braintree sends one subscription's
+notifications minutes or days apart, so this needs two simultaneous deliveries (a retry burst
+after an outage); the next notification for that record restores the newest state. The
+blueprint runs one instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from app.clients.attio.client import Record
+from app.clients.attio.values import first_value, timestamp_value
+
+Values = dict[str, Any]
+
+
+def is_stale(record: Record | None, occurred_at: datetime | None) -> bool:
+    """Whether `record` already holds state from a notification newer than this one.
+
+    Equal timestamps are not stale: a redelivery of the same notification rewrites the same
+    values, and Braintree's whole-second timestamps make exact ties between kinds possible.
+    A notification without a timestamp cannot prove it is newer than recorded state.
+    """
+    last = _last_event_at(record) if record is not None else None
+    if last is None:
+        return False
+    return occurred_at is None or occurred_at < last
+
+
+def _last_event_at(record: Record) -> datetime | None:
+    last = timestamp_value(record, "last_event_at")
+    if last is not None and last.tzinfo is None:
+        # Attio's timestamps are UTC; `parse_timestamp` drops the zone after nanoseconds.
+        last = last.replace(tzinfo=UTC)
+    return last
+
+
+def is_redelivery(record: Record | None, kind: str, occurred_at: datetime | None) -> bool:
+    """Whether `record`'s newest applied notification is this one (same kind and time)."""
+    if record is None or occurred_at is None:
+        return False
+    return first_value(record, "last_event_kind") == kind and _last_event_at(record) == occurred_at
+
+
+def new_facts(values: Values, record: Record | None, facts: Collection[str]) -> Values:
+    """The part of `values` a stale notification may still write: facts Attio lacks.
+
+    Clearing is never a new fact, so empty values are dropped too.
+    """
+    return {
+        slug: value
+        for slug, value in values.items()
+        if slug in facts
+        and value not in (None, [])
+        and (record is None or first_value(record, slug) is None)
+    }
+
+
+@dataclass
+class _Entry:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+class KeyedLocks:
+    """One asyncio lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        entry = self._entries.setdefault(key, _Entry())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)

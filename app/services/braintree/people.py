@@ -1,0 +1,142 @@
+"""Finding the paying person, with as few Attio and Braintree calls as the notification allows.
+
+In order of cost:
+1. the notification names the customer with an email: assert `people` by email (one write,
+   no read) and set `braintree_customer_id`;
+2. the record being updated already links a person: keep it (no call);
+3. a customer id is known: look the person up by `braintree_customer_id` (one read);
+4. otherwise ask Braintree (off the event loop): for a customer id, or first for whatever
+   leads to one (the subscription's payment method, the disputed transaction).
+A person is never created without an email: an unknown customer without one leaves only the
+customer id on the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from app.clients.attio import AttioAPIError, AttioClient
+from app.clients.attio.client import Record
+from app.clients.attio.values import first_value, record_id
+from app.clients.braintree import BraintreeClient
+from app.log import get_logger
+from app.schema.definitions import PEOPLE
+from app.services.braintree.transforms import (
+    Payer,
+    Values,
+    payer_from_customer,
+    person_values,
+    reference,
+)
+
+log = get_logger(__name__)
+
+Discover = Callable[[], Awaitable[Payer | None]]
+UNIQUENESS_CONFLICT = "uniqueness_conflict"
+
+
+async def find_one(attio: AttioClient, obj: str, attribute: str, value: str) -> Record | None:
+    """The record whose unique `attribute` is `value`: one query."""
+    found = await attio.query_records(obj, filter={attribute: value}, limit=1)
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class PersonLink:
+    """The person a subscription or payment points to, and the Braintree customer id."""
+
+    record_id: str | None
+    customer_id: str | None
+
+    @classmethod
+    def of(cls, record: Record | None) -> PersonLink | None:
+        """What a `subscriptions` or `payments` record already says about its payer."""
+        if record is None:
+            return None
+        link = cls(first_value(record, "person"), first_value(record, "braintree_customer_id"))
+        return link if link.record_id or link.customer_id else None
+
+    def values(self) -> Values:
+        values: Values = {}
+        if self.customer_id:
+            values["braintree_customer_id"] = self.customer_id
+        if self.record_id:
+            values["person"] = reference(PEOPLE, self.record_id)
+        return values
+
+
+async def nobody() -> Payer | None:
+    return None
+
+
+class PayerResolver:
+    def __init__(self, attio: AttioClient, braintree: BraintreeClient | None) -> None:
+        self._attio = attio
+        self._braintree = braintree
+
+    async def resolve(
+        self,
+        payer: Payer | None,
+        *,
+        known: PersonLink | None,
+        discover: Discover = nobody,
+        stale: bool = False,
+    ) -> PersonLink | None:
+        """The person for `payer` (from the notification), else for what `known` links.
+
+        `discover` asks Braintree for the payer when neither says who it is. A `stale`
+        notification's customer data is older than what linked `known`, so it may supply a
+        missing person but never rewrite the linked one (its name, say).
+        """
+        if known is not None and known.record_id and (payer is None or stale):
+            return known  # the notification has nothing newer to say about the payer
+        if payer is None:
+            payer = Payer(known.customer_id) if known and known.customer_id else await discover()
+        if payer is None:
+            return known
+        if payer.email:
+            return await self.assert_person(payer)
+        if payer.customer_id is None:
+            return known
+        return await self._by_customer_id(payer.customer_id, known)
+
+    async def _by_customer_id(self, customer_id: str, known: PersonLink | None) -> PersonLink:
+        if known is not None and known.record_id and known.customer_id == customer_id:
+            return known
+        person = await find_one(self._attio, PEOPLE, "braintree_customer_id", customer_id)
+        if person is not None:
+            return PersonLink(record_id(person), customer_id)
+        fetched = await self._fetch_customer(customer_id)
+        if fetched is not None and fetched.email:
+            return await self.assert_person(replace(fetched, customer_id=customer_id))
+        # Never a person without an email: the record keeps the customer id alone.
+        log.info("braintree.person.no_email", customer_id=customer_id)
+        return PersonLink(None, customer_id)
+
+    async def _fetch_customer(self, customer_id: str) -> Payer | None:
+        if self._braintree is None:
+            return None
+        return payer_from_customer(await self._braintree.find_customer(customer_id))
+
+    async def assert_person(self, payer: Payer) -> PersonLink:
+        """Create or update the person by email; the response's id is the reference to use."""
+        try:
+            person = await self._attio.assert_record(
+                PEOPLE, matching_attribute="email_addresses", values=person_values(payer)
+            )
+        except AttioAPIError as exc:
+            if exc.attio_code != UNIQUENESS_CONFLICT or not payer.customer_id:
+                raise
+            # Another person already holds this customer id: the customer's email changed in
+            # Braintree. That person stays the payer; merging the two is left to people.
+            holder = await find_one(self._attio, PEOPLE, "braintree_customer_id", payer.customer_id)
+            if holder is None:
+                raise
+            log.warning(
+                "braintree.person.email_changed",
+                customer_id=payer.customer_id,
+                person_record_id=record_id(holder),
+            )
+            return PersonLink(record_id(holder), payer.customer_id)
+        return PersonLink(record_id(person), payer.customer_id)

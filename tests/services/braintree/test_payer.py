@@ -1,0 +1,97 @@
+"""Finding the paying person: by email, by `braintree_customer_id`, or from Braintree's API."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import Harness
+from tests.services.braintree.support import (
+    FakeBraintreeApi,
+    add_person,
+    assert_has,
+    attio_calls,
+    post_fixture,
+)
+
+CHARGE = "subscription_charged_successfully"
+
+
+def test_person_found_by_customer_id_when_the_notification_has_no_email(
+    harness: Harness, braintree_api: FakeBraintreeApi
+) -> None:
+    person_id = add_person(harness, "ada@example.com", "cust_31fz")
+    post_fixture(
+        harness,
+        CHARGE,
+        **{"<id>sub_7kq2mv</id>": "<id>sub_noemail</id>", "<email>ada@example.com</email>": ""},
+    )
+    assert harness.records("subscriptions")[0]["values"]["person"] == person_id
+    assert harness.records("payments")[0]["values"]["person"] == person_id
+    assert len(harness.records("people")) == 1
+    assert attio_calls(harness, "read")["people"] == 1
+    assert attio_calls(harness, "write").get("people") is None
+    assert braintree_api.calls == []
+
+
+def test_an_unknown_customer_is_fetched_from_braintree(
+    harness: Harness, braintree_api: FakeBraintreeApi
+) -> None:
+    braintree_api.payment_methods["pm_grace01"] = "cust_gh01"
+    braintree_api.add_customer(
+        "cust_gh01", email="grace@example.com", first_name="Grace", last_name="Hopper"
+    )
+    post_fixture(harness, "subscription_canceled")  # no transactions: no customer in it
+    (person,) = harness.records("people")
+    assert_has(
+        person["values"],
+        {
+            "email_addresses": ["grace@example.com"],
+            "name": "Grace Hopper",
+            "braintree_customer_id": "cust_gh01",
+        },
+    )
+    assert_has(
+        harness.records("subscriptions")[0]["values"],
+        {"person": person["record_id"], "status": "Canceled"},
+    )
+    assert braintree_api.calls == ["payment_method:pm_grace01", "customer:cust_gh01"]
+
+
+def test_a_customer_without_email_creates_no_person(
+    harness: Harness, braintree_api: FakeBraintreeApi
+) -> None:
+    braintree_api.payment_methods["pm_grace01"] = "cust_gh01"
+    braintree_api.add_customer("cust_gh01", first_name="Grace")
+    post_fixture(harness, "subscription_canceled")
+    assert harness.records("people") == []
+    assert_has(
+        harness.records("subscriptions")[0]["values"],
+        {"person": None, "braintree_customer_id": "cust_gh01"},
+    )
+
+
+def test_a_linked_person_costs_no_lookup(harness: Harness, braintree_api: FakeBraintreeApi) -> None:
+    post_fixture(harness, CHARGE)
+    harness.sandbox.requests.clear()
+    post_fixture(harness, "subscription_went_past_due")  # no customer data: the link stays
+    # The subscription, and the service (none exists for the plan, so it is looked for again).
+    assert attio_calls(harness, "read") == {"subscriptions": 1, "services": 1}
+    assert braintree_api.calls == []
+    person_id = harness.records("people")[0]["record_id"]
+    assert harness.records("subscriptions")[0]["values"]["person"] == person_id
+
+
+def test_a_changed_email_keeps_the_customers_person(harness: Harness) -> None:
+    person_id = add_person(harness, "ada@old.example", "cust_31fz")
+    post_fixture(harness, CHARGE)  # cust_31fz now pays as ada@example.com
+    (person,) = harness.records("people")
+    assert person["record_id"] == person_id
+    assert harness.records("subscriptions")[0]["values"]["person"] == person_id
+    assert harness.records("payments")[0]["values"]["person"] == person_id
+
+
+def test_an_invalid_email_is_not_written(harness: Harness) -> None:
+    post_fixture(harness, CHARGE, **{"ada@example.com": "ada at example"})
+    assert harness.records("people") == []  # no email, no person
+    assert_has(
+        harness.records("subscriptions")[0]["values"],
+        {"person": None, "braintree_customer_id": "cust_31fz"},
+    )
