@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     attio_timeout_seconds: float = Field(30.0, alias="ATTIO_TIMEOUT_SECONDS", gt=0)
     attio_max_attempts: int = Field(6, alias="ATTIO_MAX_ATTEMPTS", ge=1, le=20)
     attio_default_currency: str = Field("USD", alias="ATTIO_DEFAULT_CURRENCY")
+    # None: on exactly when Braintree credentials are set.
+    attio_to_braintree_sync: bool | None = Field(None, alias="ATTIO_TO_BRAINTREE_SYNC")
 
     # Event processing
     event_processing_budget_seconds: float = Field(
@@ -134,6 +136,13 @@ class Settings(BaseSettings):
             and self.braintree_public_key
             and secret_is_set(self.braintree_private_key)
         )
+
+    @property
+    def attio_to_braintree_enabled(self) -> bool:
+        """Whether CRM edits of paying people reach their Braintree customer."""
+        if self.attio_to_braintree_sync is None:
+            return self.braintree_configured
+        return self.attio_to_braintree_sync and self.braintree_configured
 
     def secret_values(self) -> list[str]:
         """Every configured secret, so the log pipeline can redact them wherever they appear."""

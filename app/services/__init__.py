@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.services import braintree
+from app.services import attio, braintree
 
 if TYPE_CHECKING:
     from app.bridge import Bridge
@@ -17,3 +17,4 @@ if TYPE_CHECKING:
 def register_services(bridge: Bridge) -> None:
     """Register every service's handlers with `bridge.dispatcher`."""
     braintree.register(bridge)
+    attio.register(bridge)
