@@ -16,23 +16,36 @@ timestamp, rating, select, email-address, phone-number, domain, personal-name an
 record-reference; unique attributes; Attio's error bodies, auth and rate limits (429 with an
 HTTP-date Retry-After); plus switchable latency and faults (`FaultConfig`).
 
-Not emulated: lists and entries, notes, tasks, webhooks endpoints, status/location/actor-reference
-attributes on custom writes, archiving, relationship (two-way) attributes, default values,
-drill-down `path` filters and sorts, value history, and score-based query limits.
+Webhooks: the /v2/webhooks endpoints, and signed deliveries of `record.created`, `.updated`,
+`.deleted` and `.merged` events to every webhook whose subscriptions take them, sent in the
+background and retried on non-2xx (`WebhookConfig`; see `app.sandbox.webhooks` for wiring a
+receiver in-process). Merges are simulated with `store.merge_records`; edits by a person with
+`actor=state.workspace_member()` on store writes, or the /_sandbox record routes.
+
+Not emulated: lists and entries, notes, tasks, events other than record events, status/
+location/actor-reference attributes on custom writes, archiving, relationship (two-way)
+attributes, default values, drill-down `path` filters and sorts, value history, the merge
+endpoint, Attio's limit of 25 deliveries per second per target URL, and score-based query
+limits.
 """
 
 from app.sandbox.app import create_sandbox_app, serve
-from app.sandbox.config import FaultConfig, SandboxConfig
+from app.sandbox.config import FaultConfig, SandboxConfig, WebhookConfig
 from app.sandbox.journal import JournalEvent
 from app.sandbox.requestlog import RequestLogEntry
 from app.sandbox.state import SandboxState
+from app.sandbox.webhook_messages import Delivery
+from app.sandbox.webhook_registry import Webhook
 
 __all__ = [
+    "Delivery",
     "FaultConfig",
     "JournalEvent",
     "RequestLogEntry",
     "SandboxConfig",
     "SandboxState",
+    "Webhook",
+    "WebhookConfig",
     "create_sandbox_app",
     "serve",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.sandbox.app import serve
-from app.sandbox.config import FaultConfig, SandboxConfig
+from app.sandbox.config import FaultConfig, SandboxConfig, WebhookConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +35,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     faults.add_argument("--fault-methods", nargs="+", help="only these HTTP methods get faults")
     faults.add_argument("--fault-path", help="only paths matching this regex get faults")
+    webhooks = parser.add_argument_group("webhook deliveries")
+    webhooks.add_argument(
+        "--webhook-secret", help="sign with this secret instead of one generated per webhook"
+    )
+    webhooks.add_argument(
+        "--webhook-retry-delays",
+        type=float,
+        nargs="*",
+        metavar="SECONDS",
+        help="seconds before each retry of a non-2xx delivery (default: ~3 days' worth)",
+    )
+    webhooks.add_argument("--webhook-batch-size", type=int, default=1, help="events per delivery")
     return parser
 
 
@@ -58,7 +70,11 @@ def main(argv: list[str] | None = None) -> None:
         fault_methods=args.fault_methods,
         fault_path_regex=args.fault_path,
     )
-    serve(args.host, args.port, SandboxConfig(api_key=args.api_key, faults=fault_config))
+    webhook_config = WebhookConfig(secret=args.webhook_secret, batch_size=args.webhook_batch_size)
+    if args.webhook_retry_delays is not None:
+        webhook_config.retry_delays = tuple(args.webhook_retry_delays)
+    config = SandboxConfig(api_key=args.api_key, faults=fault_config, webhooks=webhook_config)
+    serve(args.host, args.port, config)
 
 
 if __name__ == "__main__":

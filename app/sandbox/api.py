@@ -6,16 +6,22 @@ gets Attio's error envelope (400 `validation_type`) rather than FastAPI's 422.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.sandbox.bodies import (
+    data_object,
+    non_negative_int,
+    ok,
+    read_json,
+    record_values,
+    sandbox_state,
+)
 from app.sandbox.errors import validation_error
 from app.sandbox.render import render_attribute, render_object, render_option, render_record
-from app.sandbox.state import SandboxState
 
 router = APIRouter(prefix="/v2")
 
@@ -34,41 +40,6 @@ _ATTRIBUTE_REQUIRED = (
 _ATTRIBUTE_OPTIONAL = ("default_value", "relationship")
 
 
-def _ok(data: Any) -> JSONResponse:
-    # A ready response skips FastAPI's jsonable_encoder, which is slow on 500-record pages.
-    return JSONResponse({"data": data})
-
-
-def _state(request: Request) -> SandboxState:
-    state: SandboxState = request.app.state.sandbox
-    return state
-
-
-async def _body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        raise validation_error("The request body is required.")
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise validation_error("The request body is not valid JSON.") from None
-
-
-def _data(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-        raise validation_error('The body must be an object with a "data" object.')
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-async def _values(request: Request) -> dict[str, Any]:
-    data = _data(await _body(request))
-    values = data.get("values")
-    if not isinstance(values, dict) or set(data) != {"values"}:
-        raise validation_error('"data" must hold exactly one key, "values", with an object.')
-    return values
-
-
 def _string(data: dict[str, Any], key: str, *, nullable: bool = False) -> Any:
     value = data.get(key)
     if not (isinstance(value, str) or (nullable and value is None)):
@@ -83,25 +54,12 @@ def _boolean(data: dict[str, Any], key: str) -> bool:
     return value
 
 
-def _count(raw: Any, name: str, default: int) -> int:
-    """A non-negative integer from a query parameter or body field."""
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        value = -1.0
-    if isinstance(raw, bool) or value < 0 or not value.is_integer():
-        raise validation_error(f'"{name}" must be a non-negative integer.')
-    return int(value)
-
-
 # Identity ------------------------------------------------------------------------------
 
 
 @router.get("/self")
 async def get_self(request: Request) -> JSONResponse:
-    state = _state(request)
+    state = sandbox_state(request)
     config = state.config
     payload = {
         "active": True,
@@ -127,26 +85,26 @@ async def get_self(request: Request) -> JSONResponse:
 
 @router.get("/objects")
 async def list_objects(request: Request) -> JSONResponse:
-    store = _state(request).store
-    return _ok([render_object(store, obj) for obj in store.objects.values()])
+    store = sandbox_state(request).store
+    return ok([render_object(store, obj) for obj in store.objects.values()])
 
 
 @router.post("/objects")
 async def create_object(request: Request) -> JSONResponse:
-    store = _state(request).store
-    data = _data(await _body(request))
+    store = sandbox_state(request).store
+    data = data_object(await read_json(request))
     api_slug = _string(data, "api_slug")
     nouns = [_string(data, key) for key in ("singular_noun", "plural_noun")]
     if not all(nouns):
         raise validation_error("singular_noun and plural_noun must not be empty.")
     obj = store.create_object(api_slug, nouns[0], nouns[1])
-    return _ok(render_object(store, obj))
+    return ok(render_object(store, obj))
 
 
 @router.get("/objects/{obj}")
 async def get_object(request: Request, obj: str) -> JSONResponse:
-    store = _state(request).store
-    return _ok(render_object(store, store.get_object(obj)))
+    store = sandbox_state(request).store
+    return ok(render_object(store, store.get_object(obj)))
 
 
 # Attributes and options ----------------------------------------------------------------
@@ -154,23 +112,23 @@ async def get_object(request: Request, obj: str) -> JSONResponse:
 
 @router.get("/objects/{obj}/attributes")
 async def list_attributes(request: Request, obj: str) -> JSONResponse:
-    store = _state(request).store
+    store = sandbox_state(request).store
     found = store.get_object(obj)
     params = request.query_params
-    offset = _count(params.get("offset"), "offset", 0)
-    limit = _count(params.get("limit"), "limit", len(found.attributes))
+    offset = non_negative_int(params.get("offset"), "offset", 0)
+    limit = non_negative_int(params.get("limit"), "limit", len(found.attributes))
     # Nothing is ever archived here, so show_archived changes nothing; it is still checked.
     if params.get("show_archived", "false") not in ("true", "false"):
         raise validation_error('"show_archived" must be true or false.')
     attributes = list(found.attributes.values())[offset : offset + limit]
-    return _ok([render_attribute(store, attribute) for attribute in attributes])
+    return ok([render_attribute(store, attribute) for attribute in attributes])
 
 
 @router.post("/objects/{obj}/attributes")
 async def create_attribute(request: Request, obj: str) -> JSONResponse:
-    store = _state(request).store
+    store = sandbox_state(request).store
     store.get_object(obj)  # an unknown object is a 404 before any body check
-    data = _data(await _body(request))
+    data = data_object(await read_json(request))
     missing = [key for key in _ATTRIBUTE_REQUIRED if key not in data]
     if missing:
         raise validation_error(f"Missing required attribute fields: {', '.join(missing)}.")
@@ -198,7 +156,7 @@ async def create_attribute(request: Request, obj: str) -> JSONResponse:
         currency_display=currency_display,
         allowed_objects=_allowed_objects(config.get("record_reference")),
     )
-    return _ok(render_attribute(store, attribute))
+    return ok(render_attribute(store, attribute))
 
 
 def _currency_config(raw: Any) -> tuple[str | None, str | None]:
@@ -230,16 +188,16 @@ def _allowed_objects(raw: Any) -> list[str] | None:
 
 @router.get("/objects/{obj}/attributes/{attribute}")
 async def get_attribute(request: Request, obj: str, attribute: str) -> JSONResponse:
-    store = _state(request).store
-    return _ok(render_attribute(store, store.get_attribute(obj, attribute)))
+    store = sandbox_state(request).store
+    return ok(render_attribute(store, store.get_attribute(obj, attribute)))
 
 
 @router.get("/objects/{obj}/attributes/{attribute}/options")
 async def list_options(request: Request, obj: str, attribute: str) -> JSONResponse:
-    store = _state(request).store
+    store = sandbox_state(request).store
     found = store.get_attribute(obj, attribute)
     show_archived = request.query_params.get("show_archived") == "true"
-    return _ok(
+    return ok(
         [
             render_option(store, found, option)
             for option in found.options.values()
@@ -250,13 +208,13 @@ async def list_options(request: Request, obj: str, attribute: str) -> JSONRespon
 
 @router.post("/objects/{obj}/attributes/{attribute}/options")
 async def create_option(request: Request, obj: str, attribute: str) -> JSONResponse:
-    store = _state(request).store
+    store = sandbox_state(request).store
     found = store.get_attribute(obj, attribute)
-    title = _string(_data(await _body(request)), "title")
+    title = _string(data_object(await read_json(request)), "title")
     if not title:
         raise validation_error('"title" must not be empty.')
     option = store.create_option(obj, attribute, title)
-    return _ok(render_option(store, found, option))
+    return ok(render_option(store, found, option))
 
 
 # Records -------------------------------------------------------------------------------
@@ -264,64 +222,64 @@ async def create_option(request: Request, obj: str, attribute: str) -> JSONRespo
 
 @router.post("/objects/{obj}/records")
 async def create_record(request: Request, obj: str) -> JSONResponse:
-    store = _state(request).store
+    store = sandbox_state(request).store
     store.get_object(obj)
-    record = store.create_record(obj, await _values(request))
-    return _ok(render_record(store, record))
+    record = store.create_record(obj, await record_values(request))
+    return ok(render_record(store, record))
 
 
 @router.put("/objects/{obj}/records")
 async def assert_record(request: Request, obj: str) -> JSONResponse:
-    store = _state(request).store
+    store = sandbox_state(request).store
     store.get_object(obj)
     matching = request.query_params.get("matching_attribute")
     if not matching:
         raise validation_error('The query parameter "matching_attribute" is required.')
-    record = store.assert_record(obj, matching, await _values(request))
-    return _ok(render_record(store, record))
+    record = store.assert_record(obj, matching, await record_values(request))
+    return ok(render_record(store, record))
 
 
 @router.post("/objects/{obj}/records/query")
 async def query_records(request: Request, obj: str) -> JSONResponse:
-    store = _state(request).store
+    store = sandbox_state(request).store
     store.get_object(obj)
     # The body is optional in practice: no body lists everything.
-    body = await _body(request) if await request.body() else {}
+    body = await read_json(request) if await request.body() else {}
     if not isinstance(body, dict):
         raise validation_error("The body must be an object.")
     records = store.query_records(
         obj,
         filter=body.get("filter"),
         sorts=body.get("sorts"),
-        limit=_count(body.get("limit"), "limit", 500),
-        offset=_count(body.get("offset"), "offset", 0),
+        limit=non_negative_int(body.get("limit"), "limit", 500),
+        offset=non_negative_int(body.get("offset"), "offset", 0),
     )
-    return _ok([render_record(store, record) for record in records])
+    return ok([render_record(store, record) for record in records])
 
 
 @router.get("/objects/{obj}/records/{record_id}")
 async def get_record(request: Request, obj: str, record_id: str) -> JSONResponse:
-    store = _state(request).store
-    return _ok(render_record(store, store.get_record(obj, record_id)))
+    store = sandbox_state(request).store
+    return ok(render_record(store, store.get_record(obj, record_id)))
 
 
 @router.patch("/objects/{obj}/records/{record_id}")
 async def patch_record(request: Request, obj: str, record_id: str) -> JSONResponse:
-    store = _state(request).store
+    store = sandbox_state(request).store
     store.get_record(obj, record_id)
-    record = store.update_record(obj, record_id, await _values(request), append=True)
-    return _ok(render_record(store, record))
+    record = store.update_record(obj, record_id, await record_values(request), append=True)
+    return ok(render_record(store, record))
 
 
 @router.put("/objects/{obj}/records/{record_id}")
 async def put_record(request: Request, obj: str, record_id: str) -> JSONResponse:
-    store = _state(request).store
+    store = sandbox_state(request).store
     store.get_record(obj, record_id)
-    record = store.update_record(obj, record_id, await _values(request), append=False)
-    return _ok(render_record(store, record))
+    record = store.update_record(obj, record_id, await record_values(request), append=False)
+    return ok(render_record(store, record))
 
 
 @router.delete("/objects/{obj}/records/{record_id}")
 async def delete_record(request: Request, obj: str, record_id: str) -> JSONResponse:
-    _state(request).store.delete_record(obj, record_id)
+    sandbox_state(request).store.delete_record(obj, record_id)
     return JSONResponse({})

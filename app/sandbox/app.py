@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.sandbox import api, devtools
+from app.sandbox import api, devtools, webhook_api
 from app.sandbox.config import SandboxConfig
 from app.sandbox.errors import AttioError, not_found
 from app.sandbox.gateway import Gateway, server_error
@@ -29,12 +32,24 @@ async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
     return server_error(500).response()
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # A served sandbox closes its delivery connections; where deliveries run on another loop
+    # (a test's), this does nothing.
+    state: SandboxState = app.state.sandbox
+    await state.webhooks.aclose()
+
+
 def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
     """An in-memory Attio workspace; its state is `app.state.sandbox`."""
     state = SandboxState(config)
-    app = FastAPI(title="Attio sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Attio sandbox", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan
+    )
     app.state.sandbox = state
     app.include_router(api.router)
+    app.include_router(webhook_api.router)
     app.include_router(devtools.router)
     app.add_exception_handler(AttioError, _attio_error)
     app.add_exception_handler(StarletteHTTPException, _unknown_route)

@@ -1,15 +1,16 @@
-"""Settings for the sandbox: what it is (`SandboxConfig`) and how it misbehaves (`FaultConfig`).
+"""Settings for the sandbox: what it is (`SandboxConfig`), how it misbehaves (`FaultConfig`) and
+how it sends webhooks (`WebhookConfig`).
 
-`FaultConfig` is validated on every assignment because tests and benchmarks change it at runtime
-(`state.faults.server_error_rate = 0.2`), and a typo there should fail loudly, not silently
-disable the fault being tested.
+`FaultConfig` and `WebhookConfig` are validated on every assignment because tests and benchmarks
+change them at runtime (`state.faults.server_error_rate = 0.2`), and a typo there should fail
+loudly, not silently disable the behaviour being tested.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Fixed identifiers keep sandbox output stable across runs, so logs and fixtures can name them.
 DEFAULT_WORKSPACE_ID = "5f1c0b6e-7d0a-4a53-9a59-5ad6b0a7a001"
@@ -66,8 +67,46 @@ class FaultConfig(BaseModel):
     fault_path_regex: str | None = None
 
 
+def attio_retry_delays() -> tuple[float, ...]:
+    """Ten retries with exponential back-off over about three days, as Attio describes them.
+
+    Attio publishes the count and the total span, not the delays: doubling from four minutes
+    is the sandbox's assumption (4 min + 8 min + ... + about 34 h = about 2.8 days).
+    """
+    return tuple(240.0 * 2**attempt for attempt in range(10))
+
+
+class WebhookConfig(BaseModel):
+    """How webhook deliveries are sent. Every field can be changed at runtime."""
+
+    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+
+    # Seconds before retry 1, 2, ... of a delivery answered with a non-2xx status (or none);
+    # after the last one the delivery has failed and its webhook is marked degraded.
+    retry_delays: tuple[float, ...] = Field(default_factory=attio_retry_delays)
+    # Events per delivery. Attio sends one today and reserves the right to batch.
+    batch_size: int = Field(1, ge=1)
+    # How long one attempt may take before it counts as failed (Attio documents none).
+    timeout_seconds: float = Field(10.0, gt=0)
+    # Every webhook created gets this secret instead of a random one, so a receiver configured
+    # before the webhook exists (a bridge started with ATTIO_WEBHOOK_SECRET) can verify it.
+    secret: str | None = Field(None, min_length=1)
+    # Attio only accepts https target URLs; plain http is allowed for these hosts so a receiver
+    # on loopback can be reached without TLS.
+    http_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    # The User-Agent of Attio's deliveries as its older webhook reference showed it.
+    user_agent: str = "Attio 2.0 (https://attio.com/developers/using-webhooks)"
+
+    @field_validator("retry_delays")
+    @classmethod
+    def _non_negative(cls, delays: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay < 0 for delay in delays):
+            raise ValueError("retry delays must not be negative")
+        return delays
+
+
 class SandboxConfig(BaseModel):
-    """Identity of the emulated workspace and token, plus the initial fault settings."""
+    """Identity of the emulated workspace and token, plus the initial fault and webhook settings."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -81,3 +120,4 @@ class SandboxConfig(BaseModel):
     client_id: str = DEFAULT_CLIENT_ID
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     faults: FaultConfig = Field(default_factory=FaultConfig)
+    webhooks: WebhookConfig = Field(default_factory=WebhookConfig)

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-EventType = Literal["record.created", "record.updated", "record.deleted"]
+from app.sandbox.actors import Actor
+
+EventType = Literal["record.created", "record.updated", "record.deleted", "record.merged"]
 Listener = Callable[["JournalEvent"], None]
 
 
@@ -24,7 +26,10 @@ class JournalEvent:
     record_id: str
     # Set on `record.updated` only: one event per changed attribute, as Attio sends them.
     attribute_id: str | None
-    actor: dict[str, str | None]
+    actor: Actor
+    # Set on `record.merged` only: the record merged into `record_id`.
+    duplicate_object_id: str | None = None
+    duplicate_record_id: str | None = None
 
     def webhook_event(self) -> dict[str, Any]:
         """The event as it appears in an Attio webhook delivery's `events` array."""
@@ -35,7 +40,13 @@ class JournalEvent:
         }
         if self.attribute_id is not None:
             ids["attribute_id"] = self.attribute_id
-        return {"event_type": self.event_type, "id": ids, "actor": dict(self.actor)}
+        event: dict[str, Any] = {"event_type": self.event_type, "id": ids}
+        if self.event_type == "record.merged":
+            # Key order as in Attio's published example.
+            event["duplicate_object_id"] = self.duplicate_object_id
+            event["duplicate_record_id"] = self.duplicate_record_id
+        event["actor"] = dict(self.actor)
+        return event
 
 
 class Journal:
@@ -50,8 +61,10 @@ class Journal:
         workspace_id: str,
         object_id: str,
         record_id: str,
-        actor: dict[str, str | None],
+        actor: Actor,
         attribute_id: str | None = None,
+        duplicate_object_id: str | None = None,
+        duplicate_record_id: str | None = None,
     ) -> JournalEvent:
         event = JournalEvent(
             seq=len(self.events) + 1,
@@ -61,6 +74,8 @@ class Journal:
             record_id=record_id,
             attribute_id=attribute_id,
             actor=actor,
+            duplicate_object_id=duplicate_object_id,
+            duplicate_record_id=duplicate_record_id,
         )
         self.events.append(event)
         for listener in list(self._listeners):

@@ -1,7 +1,8 @@
 """Everything one sandbox instance holds; available as `app.state.sandbox`.
 
 Tests use it directly: seed or inspect data through `store`, count calls in `requests`, read
-record events from `journal`, and change `faults` (or call `configure_faults`) mid-test.
+record events from `journal`, change `faults` (or call `configure_faults`) mid-test, and manage
+webhooks and wait for their deliveries through `webhooks`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import hmac
 import time
 from typing import Any
 
+from app.sandbox.actors import Actor, workspace_member
 from app.sandbox.config import FaultConfig, SandboxConfig
 from app.sandbox.faults import FaultInjector
 from app.sandbox.journal import Journal
 from app.sandbox.ratelimit import SlidingWindowLimiter
 from app.sandbox.requestlog import RequestLog
 from app.sandbox.store import Workspace
+from app.sandbox.webhooks import Webhooks
 
 
 class SandboxState:
@@ -31,6 +34,15 @@ class SandboxState:
         self.injector = FaultInjector()
         self.faults: FaultConfig = self.config.faults.model_copy(deep=True)
         self.store = Workspace(self.config, self.journal)
+        self.webhooks = Webhooks(self.config.workspace_id, self.config.webhooks)
+        self.journal.subscribe(self.webhooks.on_event)
+
+    def workspace_member(self, member_id: str | None = None) -> Actor:
+        """The actor of an edit made in Attio's web app (default: the token's authorizer).
+
+        Pass it as `actor=` to a store write to simulate a person's change.
+        """
+        return workspace_member(member_id or self.config.workspace_member_id)
 
     def configure_faults(self, **changes: Any) -> FaultConfig:
         """Change the named fault settings, keep the others; ends any 429 burst in progress.
@@ -46,9 +58,10 @@ class SandboxState:
         return updated
 
     def reset(self) -> None:
-        """Back to the start: standard objects only, empty logs, the configured faults.
+        """Back to the start: standard objects only, empty logs, the configured faults, no
+        webhooks or deliveries.
 
-        Journal listeners stay subscribed.
+        Journal listeners stay subscribed, and the webhook transport stays set.
         """
         self.journal.clear()
         self.requests.clear()
@@ -56,6 +69,7 @@ class SandboxState:
         self.injector.clear()
         self.faults = self.config.faults.model_copy(deep=True)
         self.store = Workspace(self.config, self.journal)
+        self.webhooks.reset()
 
     def authorized(self, authorization: str | None) -> bool:
         """Bearer token (or Basic with the token as user name), as Attio accepts them."""

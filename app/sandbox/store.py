@@ -3,7 +3,9 @@
 Every record mutation goes through `_apply` (values and index) and `_announce` (journal), so
 the equality index and the event journal can never miss a change. A write is validated in full
 (values parsed, references resolved, uniqueness checked) before anything is changed, and no
-method awaits, so each write is atomic for concurrent requests on the event loop.
+method awaits, so each write is atomic for concurrent requests on the event loop. Writes are
+attributed to the API token unless they name another actor (e.g. a workspace member's edit in
+Attio's web app).
 
 The equality index maps (attribute, main-property value) to record ids. It serves uniqueness
 checks, assert matching, reference matching and `$eq`/`$in` filters without scanning records.
@@ -14,9 +16,11 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
 
+from app.sandbox.actors import Actor, api_token
 from app.sandbox.clock import now_timestamp
 from app.sandbox.config import SandboxConfig
 from app.sandbox.errors import (
@@ -41,19 +45,42 @@ _MULTISELECT_TYPES = frozenset(
 _STRING_REFERENCE_MATCH = {"people": "email_addresses", "companies": "domains"}
 
 Parsed = dict[str, tuple[AttributeDef, list[dict[str, Any]]]]
+Changes = dict[str, list[StoredValue]]
+# "new-record": Attio's current merge; "into-original": the behaviour it documented before.
+MergeMode = Literal["new-record", "into-original"]
 
 
 class Workspace:
     def __init__(self, config: SandboxConfig, journal: Journal) -> None:
         self.workspace_id = config.workspace_id
         self.workspace_slug = config.workspace_slug
-        self.actor: dict[str, str | None] = {"type": "api-token", "id": config.token_actor_id}
+        # Who the current write is attributed to; see `acting_as`.
+        self.actor: Actor = api_token(config.token_actor_id)
+        # Records merged away -> the record they live on in (the new record or the original).
+        self.merged_into: dict[str, str] = {}
         self._journal = journal
         self.objects: dict[str, ObjectDef] = {}
         self._objects_by_slug: dict[str, ObjectDef] = {}
         self._index: dict[str, dict[Hashable, set[str]]] = {}
         self._sequence = itertools.count(1)
         self._seed_standard_objects()
+
+    @contextmanager
+    def acting_as(self, actor: Actor | None) -> Iterator[None]:
+        """Attribute the writes made inside the block to `actor` (None keeps the API token).
+
+        Safe around store calls, which never await. Around an awaited API call it holds only
+        while no other request is writing at the same time.
+        """
+        if actor is None:
+            yield
+            return
+        previous = self.actor
+        self.actor = dict(actor)
+        try:
+            yield
+        finally:
+            self.actor = previous
 
     # Objects -----------------------------------------------------------------------------
 
@@ -273,24 +300,45 @@ class Workspace:
 
     # Records: writes -----------------------------------------------------------------------
 
-    def create_record(self, object_ref: str, values: dict[str, Any]) -> Record:
+    # `actor` on a write names who made it (default: the API token), e.g. a workspace member.
+
+    def create_record(
+        self, object_ref: str, values: dict[str, Any], *, actor: Actor | None = None
+    ) -> Record:
         obj = self.get_object(object_ref)
-        return self._create(obj, self._parse(obj, values))
+        with self.acting_as(actor):
+            return self._create(obj, self._parse(obj, values))
 
     def update_record(
-        self, object_ref: str, record_id: str, values: dict[str, Any], *, append: bool
+        self,
+        object_ref: str,
+        record_id: str,
+        values: dict[str, Any],
+        *,
+        append: bool,
+        actor: Actor | None = None,
     ) -> Record:
         """PATCH (`append=True`: multiselect values are prepended) or PUT (overwritten)."""
         obj = self.get_object(object_ref)
         record = self.get_record(obj.id, record_id)
-        parsed = self._parse(obj, values)
-        appended = {aid for aid, (attr, _) in parsed.items() if append and attr.is_multiselect}
-        self._update(obj, record, parsed, appended)
+        with self.acting_as(actor):
+            parsed = self._parse(obj, values)
+            appended = {aid for aid, (attr, _) in parsed.items() if append and attr.is_multiselect}
+            self._update(obj, record, parsed, appended)
         return record
 
     def assert_record(
-        self, object_ref: str, matching_attribute: str, values: dict[str, Any]
+        self,
+        object_ref: str,
+        matching_attribute: str,
+        values: dict[str, Any],
+        *,
+        actor: Actor | None = None,
     ) -> Record:
+        with self.acting_as(actor):
+            return self._assert(object_ref, matching_attribute, values)
+
+    def _assert(self, object_ref: str, matching_attribute: str, values: dict[str, Any]) -> Record:
         """Update the one record holding the matching value, or create one if none does."""
         obj = self.get_object(object_ref)
         matcher = obj.find_attribute(matching_attribute)
@@ -327,14 +375,60 @@ class Workspace:
         self._update(obj, record, parsed, appended)
         return record
 
-    def delete_record(self, object_ref: str, record_id: str) -> None:
+    def delete_record(self, object_ref: str, record_id: str, *, actor: Actor | None = None) -> None:
         obj = self.get_object(object_ref)
         record = self.get_record(obj.id, record_id)
-        del obj.records[record.id]
-        for attribute_id, values in record.values.items():
-            self._unindex(obj.attributes[attribute_id], record.id, values)
-        self._announce("record.deleted", obj, record.id)
-        self._drop_references_to(obj, record.id)
+        with self.acting_as(actor):
+            self._remove(obj, record)
+            self._announce("record.deleted", obj, record.id)
+            self._drop_references_to(obj, record.id)
+
+    def merge_records(
+        self,
+        object_ref: str,
+        original_id: str,
+        duplicate_id: str,
+        *,
+        mode: MergeMode = "new-record",
+        actor: Actor | None = None,
+    ) -> Record:
+        """Merge two records of one object as Attio does; returns the record that survives.
+
+        "new-record" (Attio's current behaviour): a new record holds the values of both, the
+        two originals are marked merged (they leave the object; `merged_into` maps them to the
+        new record), and two `record.merged` events fire, each with the new record's id and one
+        original as `duplicate_record_id`. "into-original" (the older behaviour): the
+        duplicate's values are copied into the original, the duplicate is deleted, and one
+        `record.merged` event fires. Only those events fire.
+
+        Attio says only that the result holds the values of both. Here a single-value attribute
+        keeps the original's value where it has one, else takes the duplicate's; multiselect
+        attributes keep both. References to a merged-away record are moved to the survivor
+        (Attio's docs are silent; dropping them would lose the records' relationships).
+        """
+        obj = self.get_object(object_ref)
+        original = self.get_record(obj.id, original_id)
+        duplicate = self.get_record(obj.id, duplicate_id)
+        if original.id == duplicate.id:
+            raise validation_error("A record cannot be merged with itself.")
+        with self.acting_as(actor):
+            if mode == "into-original":
+                self._retire(obj, duplicate, original.id)
+                self._apply(obj, original, self._combined(obj, original, duplicate))
+                self._announce_merge(obj, original.id, duplicate.id)
+                return original
+            combined = self._combined(obj, original, duplicate)
+            at = now_timestamp()
+            survivor = Record(
+                id=str(uuid.uuid4()), object_id=obj.id, seq=next(self._sequence), created_at=at
+            )
+            for merged in (original, duplicate):
+                self._retire(obj, merged, survivor.id)
+            self._apply(obj, survivor, combined | self._system_values(obj, survivor.id, at))
+            obj.records[survivor.id] = survivor
+            for merged in (original, duplicate):
+                self._announce_merge(obj, survivor.id, merged.id)
+            return survivor
 
     # Reference resolution (called while parsing values) -----------------------------------
 
@@ -414,6 +508,19 @@ class Workspace:
     def _stored(self, fields: dict[str, Any], at: str) -> StoredValue:
         return StoredValue(fields=fields, active_from=at, actor=self.actor)
 
+    def _system_values(self, obj: ObjectDef, record_id: str, at: str) -> Changes:
+        """The values the workspace maintains: record id, creation time and creator."""
+        system = obj.attributes_by_slug
+        creator = {
+            "referenced_actor_type": self.actor["type"],
+            "referenced_actor_id": self.actor["id"],
+        }
+        return {
+            system["record_id"].id: [self._stored({"value": record_id}, at)],
+            system["created_at"].id: [self._stored({"value": at}, at)],
+            system["created_by"].id: [self._stored(creator, at)],
+        }
+
     def _create(self, obj: ObjectDef, parsed: Parsed) -> Record:
         for attribute in obj.attributes.values():
             if attribute.is_required and not parsed.get(attribute.id, (attribute, []))[1]:
@@ -427,14 +534,7 @@ class Workspace:
             for aid, (_, items) in parsed.items()
             if items
         }
-        system = obj.attributes_by_slug
-        changes[system["record_id"].id] = [self._stored({"value": record.id}, at)]
-        changes[system["created_at"].id] = [self._stored({"value": at}, at)]
-        actor = {
-            "referenced_actor_type": self.actor["type"],
-            "referenced_actor_id": self.actor["id"],
-        }
-        changes[system["created_by"].id] = [self._stored(actor, at)]
+        changes |= self._system_values(obj, record.id, at)
         self._check_unique(obj, record.id, changes)
         self._apply(obj, record, changes)
         obj.records[record.id] = record
@@ -512,8 +612,15 @@ class Workspace:
                 if not holders:
                     del by_key[key]
 
-    def _drop_references_to(self, target: ObjectDef, record_id: str) -> None:
-        """Attio removes references to a deleted record; each holder gets an update event."""
+    def _remove(self, obj: ObjectDef, record: Record) -> None:
+        del obj.records[record.id]
+        for attribute_id, values in record.values.items():
+            self._unindex(obj.attributes[attribute_id], record.id, values)
+
+    def _references_to(
+        self, target: ObjectDef, record_id: str
+    ) -> Iterator[tuple[ObjectDef, AttributeDef, Record]]:
+        """Every (object, reference attribute, holder record) pointing at the record."""
         for obj in self.objects.values():
             for attribute in obj.attributes.values():
                 if attribute.type != "record-reference" or target.id not in (
@@ -521,14 +628,64 @@ class Workspace:
                 ):
                     continue
                 for holder_id in list(self._index[attribute.id].get(record_id, ())):
-                    holder = obj.records[holder_id]
-                    remaining = [
-                        value
-                        for value in holder.values[attribute.id]
-                        if value.fields["target_record_id"] != record_id
-                    ]
-                    for aid in self._apply(obj, holder, {attribute.id: remaining}):
-                        self._announce("record.updated", obj, holder.id, aid)
+                    yield obj, attribute, obj.records[holder_id]
+
+    def _drop_references_to(self, target: ObjectDef, record_id: str) -> None:
+        """Attio removes references to a deleted record; each holder gets an update event."""
+        for obj, attribute, holder in list(self._references_to(target, record_id)):
+            remaining = [
+                value
+                for value in holder.values[attribute.id]
+                if value.fields["target_record_id"] != record_id
+            ]
+            for aid in self._apply(obj, holder, {attribute.id: remaining}):
+                self._announce("record.updated", obj, holder.id, aid)
+
+    def _combined(self, obj: ObjectDef, original: Record, duplicate: Record) -> Changes:
+        """The writable values of both records, the original's first (see `merge_records`)."""
+        combined: Changes = {}
+        for attribute in obj.attributes.values():
+            if not attribute.is_writable:
+                continue
+            mine = original.values.get(attribute.id, [])
+            theirs = duplicate.values.get(attribute.id, [])
+            if attribute.is_multiselect:
+                seen = {index_key(attribute, value.fields) for value in mine}
+                values = mine + [v for v in theirs if index_key(attribute, v.fields) not in seen]
+            else:
+                values = mine or theirs
+            if values:
+                combined[attribute.id] = values
+        return combined
+
+    def _retire(self, obj: ObjectDef, record: Record, survivor_id: str) -> None:
+        """Take a merged-away record out of the object and move references to the survivor.
+
+        The moved references are part of the merge, so they fire no events of their own.
+        """
+        self._remove(obj, record)
+        self.merged_into[record.id] = survivor_id
+        for holder_obj, attribute, holder in list(self._references_to(obj, record.id)):
+            at = now_timestamp()
+            moved: list[StoredValue] = []
+            for value in holder.values[attribute.id]:
+                fields = value.fields
+                if fields["target_record_id"] == record.id:
+                    fields = {**fields, "target_record_id": survivor_id}
+                if all(fields != kept.fields for kept in moved):
+                    moved.append(value if fields is value.fields else self._stored(fields, at))
+            self._apply(holder_obj, holder, {attribute.id: moved})
+
+    def _announce_merge(self, obj: ObjectDef, survivor_id: str, merged_id: str) -> None:
+        self._journal.append(
+            "record.merged",
+            workspace_id=self.workspace_id,
+            object_id=obj.id,
+            record_id=survivor_id,
+            actor=self.actor,
+            duplicate_object_id=obj.id,
+            duplicate_record_id=merged_id,
+        )
 
     def _announce(
         self,

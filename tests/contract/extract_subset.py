@@ -37,6 +37,11 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("patch", "/v2/objects/{object}/records/{record_id}"),
     ("put", "/v2/objects/{object}/records/{record_id}"),
     ("delete", "/v2/objects/{object}/records/{record_id}"),
+    ("get", "/v2/webhooks"),
+    ("post", "/v2/webhooks"),
+    ("get", "/v2/webhooks/{webhook_id}"),
+    ("patch", "/v2/webhooks/{webhook_id}"),
+    ("delete", "/v2/webhooks/{webhook_id}"),
 )
 
 _PREFIX = "#/components/"

@@ -128,3 +128,31 @@ async def test_ledger_writes_speak_attios_contract(
     await ledger.is_failed(event.event_key)
     await ledger.record_attention(event, "person deleted in Attio")
     assert_clean(transport)
+
+
+async def test_webhook_methods_speak_attios_contract(
+    attio: AttioClient, transport: ValidatingTransport
+) -> None:
+    people = (await attio.get_object("people"))["id"]["object_id"]
+    subscriptions = [
+        {
+            "event_type": "record.updated",
+            "filter": {
+                "$and": [
+                    {"field": "id.object_id", "operator": "equals", "value": people},
+                    {"field": "actor.type", "operator": "not_equals", "value": "api-token"},
+                ]
+            },
+        }
+    ]
+    url = "https://bridge.example.com/webhooks/attio"
+    created = await attio.create_webhook(target_url=url, subscriptions=subscriptions)
+    assert created["secret"]
+    webhook_id = created["id"]["webhook_id"]
+    assert [w["id"]["webhook_id"] for w in await attio.list_webhooks()] == [webhook_id]
+    subscriptions.append({"event_type": "record.merged", "filter": None})
+    updated = await attio.update_webhook(webhook_id, target_url=url, subscriptions=subscriptions)
+    assert len(updated["subscriptions"]) == 2
+    await attio.delete_webhook(webhook_id)
+    assert await attio.list_webhooks() == []
+    assert_clean(transport)

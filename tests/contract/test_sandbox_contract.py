@@ -10,6 +10,7 @@ from tests.contract.openapi import ValidatingTransport
 
 MISSING_ID = "7a1c9e5e-0000-4000-8000-000000000000"
 PEOPLE = "/v2/objects/people/records"
+WEBHOOK_URL = "https://bridge.example.com/webhooks/attio"
 DEALS = "/v2/objects/deals/records"
 
 
@@ -270,4 +271,34 @@ async def test_gateway_errors(
     await expect(await client.post(PEOPLE, json=values(job_title=["c"])), 409)
     sandbox.configure_faults(conflict_rate=0.0, burst_rate=1.0, burst_seconds=0.05)
     await expect(await client.post(f"{PEOPLE}/query", json={}), 429)
+    assert_clean(transport)
+
+
+async def test_webhooks(client: httpx.AsyncClient, transport: ValidatingTransport) -> None:
+    not_ours = {"$and": [{"field": "actor.type", "operator": "not_equals", "value": "api-token"}]}
+    subscriptions = [
+        {"event_type": "record.created", "filter": None},
+        {"event_type": "record.updated", "filter": not_ours},
+        {"event_type": "list-entry.created", "filter": {"$or": []}},
+    ]
+    body = {"data": {"target_url": WEBHOOK_URL, "subscriptions": subscriptions}}
+    created = await expect(await client.post("/v2/webhooks", json=body), 200)
+    await expect(await client.post("/v2/webhooks", json=body), 409)
+    both = {"$and": [], "$or": []}
+    invalid = {
+        "data": {"target_url": WEBHOOK_URL, "subscriptions": [{**subscriptions[0], "filter": both}]}
+    }
+    await expect(await client.post("/v2/webhooks", json=invalid), 400)
+
+    await expect(await client.get("/v2/webhooks"), 200)
+    await expect(await client.get("/v2/webhooks", params={"limit": 100, "offset": 1}), 200)
+    url = f"/v2/webhooks/{created['data']['id']['webhook_id']}"
+    await expect(await client.get(url), 200)
+    await expect(await client.get(f"/v2/webhooks/{MISSING_ID}"), 404)
+    await expect(await client.patch(url, json={"data": {"subscriptions": subscriptions[:1]}}), 200)
+    moved = {"data": {"target_url": "https://elsewhere.example.com/hook"}}
+    await expect(await client.patch(url, json=moved), 200)
+    await expect(await client.patch(f"/v2/webhooks/{MISSING_ID}", json=moved), 404)
+    await expect(await client.delete(url), 200)
+    await expect(await client.delete(url), 404)
     assert_clean(transport)
