@@ -16,23 +16,19 @@ from app.config import Settings
 from app.main import create_app
 from app.sandbox import SandboxState
 from app.schema import SchemaBootstrap
-from tests.conftest import SANDBOX_URL, make_sandbox, sandbox_attio_client
-from tests.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
+from tests.conftest import (
+    ADMIN_TOKEN,
+    SANDBOX_URL,
+    make_sandbox,
+    make_settings,
+    sandbox_attio_client,
+)
 
-ADMIN_TOKEN = "admin-token-0123456789"
+__all__ = ["ADMIN_TOKEN", "Harness", "bridge_settings", "start_harness"]
 
 
 def bridge_settings(**env: str) -> Settings:
-    base = {
-        "ATTIO_API_KEY": "sandbox-key-0123456789",
-        "ATTIO_BASE_URL": SANDBOX_URL,
-        "ATTIO_WEBHOOK_SECRET": ATTIO_TEST_SECRET,
-        "ZOHO_WEBHOOK_SECRET": ZOHO_TEST_SECRET,
-        "BRAINTREE_ENVIRONMENT": BRAINTREE_TEST_CREDENTIALS["environment"],
-        "BRAINTREE_MERCHANT_ID": BRAINTREE_TEST_CREDENTIALS["merchant_id"],
-        "BRAINTREE_PUBLIC_KEY": BRAINTREE_TEST_CREDENTIALS["public_key"],
-        "BRAINTREE_PRIVATE_KEY": BRAINTREE_TEST_CREDENTIALS["private_key"],
-        "ADMIN_TOKEN": ADMIN_TOKEN,
+    fast = {
         # Keep failure paths fast: the client retries, but without long sleeps.
         "ATTIO_MAX_ATTEMPTS": "2",
         # The sandbox enforces no limits here unless a test asks; the client need not either.
@@ -40,7 +36,7 @@ def bridge_settings(**env: str) -> Settings:
         "ATTIO_READ_RATE": "10000",
         "EVENT_PROCESSING_BUDGET_SECONDS": "5",
     }
-    return Settings(_env_file=None, **{**base, **env})  # type: ignore[call-arg]
+    return make_settings(SANDBOX_URL, **{**fast, **env})
 
 
 @dataclass

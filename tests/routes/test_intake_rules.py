@@ -10,10 +10,8 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.signing import (
-    ATTIO_TEST_SECRET,
-    BRAINTREE_TEST_CREDENTIALS,
-    ZOHO_TEST_SECRET,
     attio_signature,
     attio_signed_headers,
     braintree_gateway,
@@ -22,25 +20,12 @@ from tests.signing import (
 )
 
 ATTIO = "https://attio.test"
-ADMIN = "admin-token-0123456789"
+ADMIN = ADMIN_TOKEN
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def settings(**env: str) -> Settings:
-    base = {
-        "ATTIO_API_KEY": "test-key-0123456789",
-        "ATTIO_BASE_URL": ATTIO,
-        "ATTIO_WEBHOOK_SECRET": ATTIO_TEST_SECRET,
-        "ZOHO_WEBHOOK_SECRET": ZOHO_TEST_SECRET,
-        "BRAINTREE_ENVIRONMENT": BRAINTREE_TEST_CREDENTIALS["environment"],
-        "BRAINTREE_MERCHANT_ID": BRAINTREE_TEST_CREDENTIALS["merchant_id"],
-        "BRAINTREE_PUBLIC_KEY": BRAINTREE_TEST_CREDENTIALS["public_key"],
-        "BRAINTREE_PRIVATE_KEY": BRAINTREE_TEST_CREDENTIALS["private_key"],
-        "ADMIN_TOKEN": ADMIN,
-        "ZOHO_CRM_NOTIFY_TOKEN": "crm-token-0123456789",
-        "ZOHO_CRM_CHANNEL_IDS": "77",
-    }
-    return Settings(_env_file=None, **{**base, **env})  # type: ignore[call-arg]
+    return make_settings(ATTIO, **env)
 
 
 @pytest.fixture
