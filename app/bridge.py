@@ -20,8 +20,10 @@ from app.events.sources import (
     ZohoCrmSource,
     ZohoSource,
 )
+from app.events.sources.zoho_crm import ZOHO_CRM_KEY_PREFIX
 from app.services import register_services
 from app.signatures import BraintreeWebhookVerifier
+from app.sync.failures import SYNC_KEY_PREFIX, ZohoSyncFailureSource
 
 
 @dataclass
@@ -89,7 +91,15 @@ def build_bridge(
         dispatcher=dispatcher,
         ledger=ledger,
         processor=processor,
-        replayer=Replayer(ledger, processor, sources, zoho_crm=zoho_crm),
+        replayer=Replayer(
+            ledger,
+            processor,
+            sources,
+            by_key_prefix={
+                ZOHO_CRM_KEY_PREFIX: zoho_crm,
+                SYNC_KEY_PREFIX: ZohoSyncFailureSource(),
+            },
+        ),
         sources=sources,
         braintree_verifier=verifier,
         zoho_crm_source=zoho_crm,

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from app.bridge import Bridge, build_bridge
+from app.cli_zoho import sync_cli, zoho_cli
 from app.clients.attio import AttioClient
 from app.config import Settings, get_settings
 from app.errors import BridgeError, ConfigurationError
@@ -59,6 +60,8 @@ def attio_client_for_cli(settings: Settings) -> AttioClient:
     return AttioClient.from_settings(settings, api_key=settings.attio_api_key.get_secret_value())
 
 
+cli.add_typer(sync_cli, name="sync")
+cli.add_typer(zoho_cli, name="zoho")
 events_cli = typer.Typer(help="The event ledger: list, replay and retry failed events.")
 cli.add_typer(events_cli, name="events")
 

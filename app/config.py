@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     zoho_api_base_url: str | None = Field(None, alias="ZOHO_API_BASE_URL")
     zoho_organization_id: str | None = Field(None, alias="ZOHO_ORGANIZATION_ID")
     zoho_webhook_secret: SecretStr | None = Field(None, alias="ZOHO_WEBHOOK_SECRET")
+    zoho_items_source: Literal["books", "inventory"] = Field("books", alias="ZOHO_ITEMS_SOURCE")
+    # Zoho Books/Inventory allow 100 requests/min per organisation; stay a little under.
+    zoho_requests_per_minute: int = Field(95, alias="ZOHO_REQUESTS_PER_MINUTE", ge=1, le=100)
+    zoho_crm_notify_url: str | None = Field(None, alias="ZOHO_CRM_NOTIFY_URL")
     zoho_crm_notify_token: SecretStr | None = Field(None, alias="ZOHO_CRM_NOTIFY_TOKEN")
     zoho_crm_channel_ids: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="ZOHO_CRM_CHANNEL_IDS"

@@ -17,7 +17,6 @@ from app.events.ledger import Ledger, LedgerEntry, LedgerStatus
 from app.events.model import Outcome, Source
 from app.events.processor import EventProcessor
 from app.events.sources import EventSource
-from app.events.sources.zoho_crm import ZOHO_CRM_KEY_PREFIX
 from app.log import get_logger
 
 log = get_logger(__name__)
@@ -65,18 +64,19 @@ class Replayer:
         processor: EventProcessor,
         sources: Mapping[Source, EventSource],
         *,
-        zoho_crm: EventSource | None = None,
+        by_key_prefix: Mapping[str, EventSource | None] | None = None,
     ) -> None:
         self._ledger = ledger
         self._processor = processor
         self._sources = sources
-        self._zoho_crm = zoho_crm
+        # Records a provider's main source cannot rebuild (Zoho CRM notifications, sync
+        # failures) are recognised by their key prefix; None means that path is disabled.
+        self._by_key_prefix = dict(by_key_prefix or {})
 
     def _source_for(self, entry: LedgerEntry) -> EventSource | None:
-        # Zoho CRM notifications share the `zoho` source but are authenticated differently;
-        # their keys say which (see ZohoCrmSource).
-        if entry.event_key.startswith(ZOHO_CRM_KEY_PREFIX):
-            return self._zoho_crm
+        for prefix, source in self._by_key_prefix.items():
+            if entry.event_key.startswith(prefix):
+                return source
         return self._sources.get(entry.source)
 
     async def replay_key(self, event_key: str, *, dry_run: bool = False) -> ReplayResult:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.services import attio, braintree
+from app.services import attio, braintree, zoho
 
 if TYPE_CHECKING:
     from app.bridge import Bridge
@@ -18,3 +18,4 @@ def register_services(bridge: Bridge) -> None:
     """Register every service's handlers with `bridge.dispatcher`."""
     braintree.register(bridge)
     attio.register(bridge)
+    zoho.register(bridge)

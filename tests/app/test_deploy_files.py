@@ -41,8 +41,11 @@ def test_render_blueprint() -> None:
     assert retry["type"] == "cron"
     assert retry["schedule"] == "*/10 * * * *"
     assert retry["dockerCommand"] == "attio-bridge events retry-due"
-    cron_env = {v["key"] for v in retry["envVars"] if "key" in v}
-    assert set(env) <= cron_env  # cron jobs see every secret the web service has
+    for cron in ("attio-bridge-retry-due", "attio-bridge-sync-zoho", "attio-bridge-zoho-watch"):
+        cron_env = {v["key"] for v in services[cron]["envVars"] if "key" in v}
+        assert set(env) <= cron_env  # cron jobs see every secret the web service has
+    assert services["attio-bridge-sync-zoho"]["schedule"] == "0 */6 * * *"
+    assert services["attio-bridge-sync-zoho"]["dockerCommand"] == "attio-bridge sync zoho"
 
 
 def test_dockerfile_runs_uvicorn_on_port_as_non_root() -> None:

@@ -1,0 +1,43 @@
+"""Zoho client: OAuth token handling, Books/Inventory items, CRM products and channels."""
+
+from app.clients.zoho.auth import AccessToken, ZohoTokenManager
+from app.clients.zoho.client import DEFAULT_REQUESTS_PER_MINUTE, ZohoClient, zoho_configured
+from app.clients.zoho.datacenters import API_DOMAIN_BY_ACCOUNTS_HOST, api_domain_for_accounts
+from app.clients.zoho.errors import (
+    ZohoAPIError,
+    ZohoAuthError,
+    ZohoError,
+    ZohoNotConfiguredError,
+    ZohoNotFoundError,
+    ZohoRateLimitError,
+    ZohoServerError,
+    ZohoTokenError,
+    ZohoTokenThrottledError,
+    ZohoTransportError,
+)
+from app.clients.zoho.items import ITEMS_PAGE_SIZE, ItemsSource
+from app.clients.zoho.watch import WatchChannel, WatchResult
+
+__all__ = [
+    "API_DOMAIN_BY_ACCOUNTS_HOST",
+    "DEFAULT_REQUESTS_PER_MINUTE",
+    "ITEMS_PAGE_SIZE",
+    "AccessToken",
+    "ItemsSource",
+    "WatchChannel",
+    "WatchResult",
+    "ZohoAPIError",
+    "ZohoAuthError",
+    "ZohoClient",
+    "ZohoError",
+    "ZohoNotConfiguredError",
+    "ZohoNotFoundError",
+    "ZohoRateLimitError",
+    "ZohoServerError",
+    "ZohoTokenError",
+    "ZohoTokenManager",
+    "ZohoTokenThrottledError",
+    "ZohoTransportError",
+    "api_domain_for_accounts",
+    "zoho_configured",
+]

@@ -1,0 +1,359 @@
+"""Async client for the few Zoho endpoints the bridge reads: items, CRM products, CRM channels.
+
+One `httpx.AsyncClient` per process, the cached access token of `auth.py`, Zoho's error
+envelopes turned into typed errors, a limiter that keeps the process under Zoho's per-minute
+quota, and tenacity retries for throttling, 5xx and network failures (all calls here are
+reads or idempotent channel updates, so retrying is safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from app.clients.zoho.auth import AccessToken, ZohoTokenManager
+from app.clients.zoho.datacenters import api_domain_for_accounts
+from app.clients.zoho.envelope import error_from_response, json_or_none, needs_new_token
+from app.clients.zoho.errors import (
+    ZohoAPIError,
+    ZohoError,
+    ZohoNotConfiguredError,
+    ZohoNotFoundError,
+    ZohoRateLimitError,
+    ZohoTransportError,
+)
+from app.clients.zoho.items import ITEMS_PAGE_SIZE, ItemsSource, items_path
+from app.clients.zoho.ratelimit import MinuteWindowLimiter
+from app.clients.zoho.watch import WATCH_PATH, WatchChannel, WatchResult, watch_result
+from app.log import get_logger
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+log = get_logger(__name__)
+
+# Books and Inventory allow 100 requests per minute per organization; stay a little below.
+DEFAULT_REQUESTS_PER_MINUTE = 95
+CRM_PRODUCTS_PATH = "/crm/v8/Products"
+CRM_PRODUCT_FIELDS = (
+    "Product_Name",
+    "Product_Code",
+    "Unit_Price",
+    "Usage_Unit",
+    "Description",
+    "Product_Active",
+    "Modified_Time",
+)
+_MAX_WAIT_SECONDS = 60.0
+# Zoho's 429 carries no Retry-After: hold every caller back this long, on top of the backoff.
+THROTTLE_PAUSE_SECONDS = 2.0
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _is_retryable(error: BaseException) -> bool:
+    return isinstance(error, ZohoError) and error.retryable
+
+
+def zoho_backoff(state: RetryCallState) -> float:
+    """Throttling waits long (2, 4, 8... s, capped), other failures short; both with jitter."""
+    error = state.outcome.exception() if state.outcome else None
+    if isinstance(error, ZohoRateLimitError):
+        if error.retry_after is not None:
+            return min(error.retry_after, _MAX_WAIT_SECONDS) + random.uniform(0.0, 0.5)
+        ceiling = min(_MAX_WAIT_SECONDS, 2.0 * 2 ** (state.attempt_number - 1))
+    else:
+        ceiling = min(8.0, 0.5 * 2 ** (state.attempt_number - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.warning(
+        "zoho.request.retry",
+        attempt=state.attempt_number,
+        wait_seconds=round(state.upcoming_sleep, 3),
+        error=str(error),
+        error_class=type(error).__name__,
+    )
+
+
+def zoho_configured(settings: Settings) -> bool:
+    """Whether the API credentials are set (the organization id is checked per call)."""
+    from app.config import secret_is_set
+
+    return bool(
+        settings.zoho_client_id
+        and secret_is_set(settings.zoho_client_secret)
+        and secret_is_set(settings.zoho_refresh_token)
+    )
+
+
+class ZohoClient:
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        accounts_url: str = "https://accounts.zoho.com",
+        api_base_url: str | None = None,
+        organization_id: str | None = None,
+        requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        transport: httpx.AsyncBaseTransport | None = None,
+        wait: Callable[[RetryCallState], float] = zoho_backoff,
+        throttle_pause: float = THROTTLE_PAUSE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            headers={"Accept": "application/json", "User-Agent": "attio-bridge"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+        )
+        self.tokens = ZohoTokenManager(
+            self._http,
+            accounts_url=accounts_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            refresh_token=refresh_token,
+            clock=clock,
+        )
+        self._accounts_url = accounts_url
+        self._api_base_url = api_base_url.rstrip("/") if api_base_url else None
+        self.organization_id = organization_id
+        # A sliding window over a minute: never more than the quota in any 60 s.
+        self.limiter = MinuteWindowLimiter(requests_per_minute, 60.0)
+        self._max_attempts = max_attempts
+        self._wait = wait
+        self._throttle_pause = throttle_pause
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> ZohoClient:
+        if not zoho_configured(settings):
+            raise ZohoNotConfiguredError(
+                "Zoho API access is not configured: set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and "
+                "ZOHO_REFRESH_TOKEN (a Zoho Self Client)"
+            )
+        assert settings.zoho_client_secret is not None and settings.zoho_refresh_token is not None
+        return cls(
+            client_id=settings.zoho_client_id or "",
+            client_secret=settings.zoho_client_secret.get_secret_value(),
+            refresh_token=settings.zoho_refresh_token.get_secret_value(),
+            accounts_url=settings.zoho_accounts_url,
+            api_base_url=settings.zoho_api_base_url,
+            organization_id=settings.zoho_organization_id,
+            requests_per_minute=int(
+                getattr(settings, "zoho_requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE)
+            ),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> ZohoClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def base_url_for(self, token: AccessToken) -> str:
+        """`ZOHO_API_BASE_URL` if set, else the token's `api_domain`, else the DC's default."""
+        return self._api_base_url or token.api_domain or api_domain_for_accounts(self._accounts_url)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any] | None:
+        """One API call with limiting and retries: the JSON object, or None for HTTP 204."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_is_retryable),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send_authorized(method, path, params=params, json=json)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    async def _send_authorized(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any
+    ) -> dict[str, Any] | None:
+        token = await self.tokens.get()
+        try:
+            return await self._send_once(token, method, path, params=params, json=json)
+        except ZohoAPIError as exc:
+            if not needs_new_token(exc):
+                raise
+            # Revoked or expired early: one fresh token, one more try; a second refusal is final.
+            log.warning("zoho.token.refused", path=path, code=exc.zoho_code)
+            self.tokens.invalidate(token)
+            token = await self.tokens.get()
+            return await self._send_once(token, method, path, params=params, json=json)
+
+    async def _send_once(
+        self,
+        token: AccessToken,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+    ) -> dict[str, Any] | None:
+        await self.limiter.acquire()
+        url = f"{self.base_url_for(token)}{path}"
+        headers = {"Authorization": f"Zoho-oauthtoken {token.value}"}
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method, url, params=params, json=json, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise ZohoTransportError(f"Zoho did not answer {method} {path} in time") from exc
+        except httpx.TransportError as exc:
+            raise ZohoTransportError(f"Could not reach Zoho for {method} {path}: {exc}") from exc
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        error = error_from_response(response)
+        if error is not None:
+            if isinstance(error, ZohoRateLimitError):
+                self.limiter.pause(error.retry_after or self._throttle_pause)
+            log.info(
+                "zoho.request.error",
+                method=method,
+                path=path,
+                status=response.status_code,
+                code=error.zoho_code,
+                elapsed_ms=elapsed_ms,
+            )
+            raise error
+        log.debug("zoho.request", method=method, path=path, status=response.status_code)
+        if response.status_code == 204:
+            return None
+        body = json_or_none(response)
+        if not isinstance(body, dict):
+            raise ZohoAPIError(
+                "Zoho answered without a JSON object",
+                http_status=response.status_code,
+                body=response.text[:500],
+            )
+        return body
+
+    # -- Books / Inventory items -------------------------------------------------------------
+
+    def _organization(self) -> str:
+        if not self.organization_id:
+            raise ZohoNotConfiguredError(
+                "ZOHO_ORGANIZATION_ID is not set; Books and Inventory need it on every call"
+            )
+        return self.organization_id
+
+    async def iter_item_pages(
+        self, source: ItemsSource, *, per_page: int = ITEMS_PAGE_SIZE, read_ahead: int = 1
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every item, a page at a time, until `page_context.has_more_page` is false.
+
+        `read_ahead` > 1 requests that many pages at once: Zoho gives no total, so paging is
+        otherwise one round trip per 200 items. Up to `read_ahead - 1` requests past the last
+        page are wasted (and cancelled when still in flight).
+        """
+        organization = self._organization()
+        path = items_path(source)
+
+        async def fetch(page: int) -> dict[str, Any]:
+            params = {"organization_id": organization, "page": page, "per_page": per_page}
+            return await self.request("GET", path, params=params) or {}
+
+        pending: deque[tuple[int, asyncio.Task[dict[str, Any]]]] = deque()
+        next_page = 1
+        try:
+            while True:
+                while len(pending) < max(1, read_ahead):
+                    pending.append((next_page, asyncio.create_task(fetch(next_page))))
+                    next_page += 1
+                page, task = pending.popleft()
+                body = await task
+                items = body.get("items")
+                if not isinstance(items, list):
+                    raise ZohoAPIError(
+                        f"Zoho's item list (page {page}) has no `items` array",
+                        http_status=200,
+                        body=str(body)[:500],
+                    )
+                yield [item for item in items if isinstance(item, dict)]
+                more = (body.get("page_context") or {}).get("has_more_page")
+                # An empty page that claims more would loop forever: trust the data, not the flag.
+                if more not in (True, "true") or not items:
+                    return
+        finally:
+            for _, task in pending:
+                task.cancel()
+            await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
+
+    async def iter_items(self, source: ItemsSource) -> AsyncIterator[dict[str, Any]]:
+        async for page in self.iter_item_pages(source):
+            for item in page:
+                yield item
+
+    async def get_item(self, source: ItemsSource, item_id: str) -> dict[str, Any] | None:
+        """One item, or None when Zoho says it does not exist (deleted)."""
+        params = {"organization_id": self._organization()}
+        try:
+            body = await self.request(
+                "GET", f"{items_path(source)}/{_segment(item_id)}", params=params
+            )
+        except ZohoNotFoundError:
+            return None
+        item = (body or {}).get("item")
+        return item if isinstance(item, dict) else None
+
+    # -- CRM ---------------------------------------------------------------------------------
+
+    async def get_crm_product(self, product_id: str) -> dict[str, Any] | None:
+        """One CRM Products record, or None when it does not exist (CRM answers 204 or 404)."""
+        try:
+            body = await self.request(
+                "GET",
+                f"{CRM_PRODUCTS_PATH}/{_segment(product_id)}",
+                params={"fields": ",".join(CRM_PRODUCT_FIELDS)},
+            )
+        except ZohoNotFoundError:
+            return None
+        data = (body or {}).get("data")
+        if isinstance(data, list) and data and isinstance(data[0], dict):
+            return data[0]
+        return None
+
+    async def list_watch_channels(self) -> list[dict[str, Any]]:
+        """The notification channels this Zoho user has enabled (CRM answers 204 for none)."""
+        body = await self.request("GET", WATCH_PATH)
+        channels = (body or {}).get("watch")
+        return [c for c in channels if isinstance(c, dict)] if isinstance(channels, list) else []
+
+    async def ensure_watch(self, channel: WatchChannel) -> WatchResult:
+        """Create the channel, or renew it (new expiry, same id) when it exists already."""
+        existing = {str(c.get("channel_id")) for c in await self.list_watch_channels()}
+        renew = channel.channel_id in existing
+        body = await self.request("PATCH" if renew else "POST", WATCH_PATH, json=channel.body())
+        return watch_result(body, renewed=renew)

@@ -1,0 +1,35 @@
+"""Admin API for sync runs: `POST /admin/sync/zoho` starts one, `GET` reports the last one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from app.errors import NotFoundError
+from app.routes._intake import bridge_of
+from app.routes.admin import require_admin
+from app.services.zoho import services_for
+from app.services.zoho.services import ZohoServices
+
+router = APIRouter(prefix="/admin/sync", tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+def _zoho(request: Request) -> ZohoServices:
+    services = services_for(bridge_of(request))
+    if services is None:
+        raise NotFoundError("The Zoho services are not registered on this bridge")
+    return services
+
+
+@router.post("/zoho", status_code=202, responses={409: {}, 503: {}})
+async def start_zoho_sync(request: Request, dry_run: bool = False) -> dict[str, Any]:
+    """Start a Zoho → Attio services sync in the background (one at a time per process)."""
+    run = _zoho(request).sync_runner.start(dry_run=dry_run)
+    return run.as_dict()
+
+
+@router.get("/zoho")
+async def zoho_sync_status(request: Request) -> dict[str, Any]:
+    """Whether a sync is running, and the progress and summary of the last one."""
+    return _zoho(request).sync_runner.status()

@@ -1,0 +1,115 @@
+"""Dispatcher handlers for Zoho events: item webhooks, CRM notifications, sync replays.
+
+Each raises to fail (the processor records the event in the ledger); a body that can never
+work raises `MalformedPayloadError`, which makes the record dead instead of retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from app.clients.zoho import ItemsSource, ZohoClient
+from app.errors import MalformedPayloadError
+from app.events.model import WebhookEvent
+from app.log import get_logger
+from app.services.zoho.model import ZohoOrigin
+from app.services.zoho.transform import service_from_crm_product, service_from_item
+from app.services.zoho.writer import ServiceWriter
+
+log = get_logger(__name__)
+
+# A Zoho workflow rule for deletions posts to the webhook URL with `?action=deleted`; the query
+# string is covered by the signature, so it cannot be added by anyone else.
+DELETE_PARAM = "action"
+DELETE_VALUES = frozenset({"delete", "deleted"})
+CRM_MODULE = "Products"
+
+
+def _record(event: WebhookEvent) -> dict[str, Any]:
+    if not isinstance(event.payload, dict):
+        raise MalformedPayloadError(f"{event.event_type} event carries no record")
+    return event.payload
+
+
+def _item_id(record: dict[str, Any], key: str) -> str:
+    value = record.get(key)
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        raise MalformedPayloadError(f"Zoho record has no `{key}`")
+    return str(value).strip()
+
+
+def is_deletion(event: WebhookEvent) -> bool:
+    """A deletion webhook: `?action=deleted` on the URL, or `"deleted": true` in the record."""
+    query = dict(parse_qsl(event.raw.query, keep_blank_values=True))
+    if query.get(DELETE_PARAM, "").strip().lower() in DELETE_VALUES:
+        return True
+    flag = _record(event).get("deleted")
+    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
+
+
+# The Default Payload carries every field of the item; a custom or form body may carry only
+# some, and writing those would clear the rest in Attio.
+COMPLETE_ITEM_KEYS = frozenset({"name", "status", "rate"})
+
+
+def is_complete_item(record: dict[str, Any]) -> bool:
+    return record.keys() >= COMPLETE_ITEM_KEYS
+
+
+class ZohoHandlers:
+    def __init__(
+        self,
+        writer: ServiceWriter,
+        zoho: Callable[[], ZohoClient],
+        items_source: ItemsSource,
+    ) -> None:
+        self._writer = writer
+        self._zoho = zoho  # created on first use: most deliveries never need the API
+        self._source = ItemsSource(items_source)
+
+    async def item(self, event: WebhookEvent) -> None:
+        """A signed Books/Inventory item webhook: assert the item, or mark it inactive."""
+        record = _record(event)
+        item_id = _item_id(record, "item_id")
+        if is_deletion(event):
+            await self._writer.deactivate(item_id, modified_at=event.occurred_at)
+            return
+        if not is_complete_item(record):
+            fetched = await self._zoho().get_item(self._source, item_id)
+            if fetched is None:
+                await self._writer.deactivate(item_id)
+                return
+            record = fetched
+        await self._writer.apply(service_from_item(record, ZohoOrigin(self._source.value)))
+
+    async def crm_product(self, event: WebhookEvent) -> None:
+        """A CRM notification carries ids only: fetch the product and assert it."""
+        payload = _record(event)
+        if payload.get("module") != CRM_MODULE:
+            log.info("zoho.crm.module_ignored", module=payload.get("module"))
+            return
+        product_id = _item_id(payload, "id")
+        if str(payload.get("operation", "")).lower() == "delete":
+            await self._writer.deactivate(product_id, modified_at=event.occurred_at)
+            return
+        product = await self._zoho().get_crm_product(product_id)
+        if product is None:
+            await self._writer.deactivate(product_id)
+            return
+        await self._writer.apply(service_from_crm_product(product))
+
+    async def sync_item(self, event: WebhookEvent) -> None:
+        """Replay of a failed sync item: re-fetch it from Zoho, never trust the stored body."""
+        payload = _record(event)
+        item_id = _item_id(payload, "zoho_item_id")
+        try:
+            source = ItemsSource(payload.get("source") or self._source)
+        except ValueError:
+            source = self._source
+        item = await self._zoho().get_item(source, item_id)
+        if item is None:
+            await self._writer.deactivate(item_id)
+            return
+        await self._writer.apply(service_from_item(item, ZohoOrigin(source.value)))

@@ -1,0 +1,79 @@
+"""Everything the bridge does with Zoho, assembled once per bridge (web process or CLI)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from app.clients.attio import AttioClient
+from app.clients.zoho import ItemsSource, ZohoClient
+from app.events.dispatcher import Dispatcher
+from app.events.ledger import Ledger
+from app.events.model import Source
+from app.services.zoho.handlers import ZohoHandlers
+from app.services.zoho.writer import ServiceWriter
+from app.sync.failures import SYNC_EVENT_TYPE
+from app.sync.runner import SyncRunner
+from app.sync.zoho import ZohoServicesSync
+
+if TYPE_CHECKING:
+    from app.bridge import Bridge
+
+ITEM_EVENT_TYPE = "item"  # Books/Inventory webhooks wrap the record as {"item": {...}}
+CRM_PRODUCT_EVENTS = "crm.Products.*"
+
+
+def items_source_of(settings: object) -> ItemsSource:
+    return ItemsSource(getattr(settings, "zoho_items_source", ItemsSource.books))
+
+
+class ZohoServices:
+    def __init__(
+        self,
+        *,
+        attio: AttioClient,
+        ledger: Ledger,
+        items_source: ItemsSource,
+        zoho_factory: Callable[[], ZohoClient],
+    ) -> None:
+        self.attio = attio
+        self.ledger = ledger
+        self.items_source = ItemsSource(items_source)
+        self.writer = ServiceWriter(attio)
+        self._zoho_factory = zoho_factory
+        self._zoho: ZohoClient | None = None
+        self.handlers = ZohoHandlers(self.writer, self.zoho, self.items_source)
+        self.sync_runner = SyncRunner(self.new_sync)
+
+    @classmethod
+    def from_bridge(cls, bridge: Bridge) -> ZohoServices:
+        settings = bridge.settings
+        return cls(
+            attio=bridge.attio,
+            ledger=bridge.ledger,
+            items_source=items_source_of(settings),
+            zoho_factory=lambda: ZohoClient.from_settings(settings),
+        )
+
+    def zoho(self) -> ZohoClient:
+        """The process's Zoho client, created on first use (one token cache, one limiter)."""
+        if self._zoho is None:
+            self._zoho = self._zoho_factory()
+        return self._zoho
+
+    def use_zoho_client(self, client: ZohoClient) -> None:
+        self._zoho = client
+
+    def new_sync(self) -> ZohoServicesSync:
+        # The bridge's Attio client: its write limiter is shared with webhook processing.
+        return ZohoServicesSync(self.attio, self.zoho(), self.ledger, source=self.items_source)
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        dispatcher.register(Source.zoho, ITEM_EVENT_TYPE, self.handlers.item)
+        dispatcher.register(Source.zoho, CRM_PRODUCT_EVENTS, self.handlers.crm_product)
+        dispatcher.register(Source.zoho, SYNC_EVENT_TYPE, self.handlers.sync_item)
+
+    async def aclose(self) -> None:
+        await self.sync_runner.aclose()
+        if self._zoho is not None:
+            await self._zoho.aclose()

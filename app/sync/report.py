@@ -1,0 +1,142 @@
+"""What a sync run did and is doing: counts, live progress, the final report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+MAX_REPORTED_FAILURES = 100  # the ledger holds all of them; the report shows the first ones
+
+
+class OpKind(StrEnum):
+    create = "create"
+    update = "update"
+    deactivate = "deactivate"
+
+
+class Phase(StrEnum):
+    reading = "reading"  # loading Attio's records, reading Zoho, writing what differs so far
+    writing = "writing"  # Zoho fully read; finishing the writes
+    done = "done"
+    aborted = "aborted"  # could not read Zoho or Attio completely; nothing was deactivated
+
+
+@dataclass
+class SyncCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    failed: int = 0
+
+    def add(self, kind: OpKind) -> None:
+        if kind is OpKind.create:
+            self.created += 1
+        elif kind is OpKind.update:
+            self.updated += 1
+        else:
+            self.deactivated += 1
+
+    @property
+    def writes(self) -> int:
+        return self.created + self.updated + self.deactivated
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def line(self) -> str:
+        return " ".join(f"{name}={value}" for name, value in self.as_dict().items())
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    kind: OpKind
+    zoho_item_id: str
+    name: str | None
+    changed: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "op": self.kind.value,
+            "zoho_item_id": self.zoho_item_id,
+            "name": self.name,
+            "changed": list(self.changed),
+        }
+
+
+@dataclass(frozen=True)
+class FailedItem:
+    zoho_item_id: str
+    kind: OpKind | None
+    error: str
+    event_key: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "zoho_item_id": self.zoho_item_id,
+            "op": self.kind.value if self.kind else None,
+            "error": self.error,
+            "event_key": self.event_key,
+        }
+
+
+@dataclass
+class SyncProgress:
+    """Live state of a run; observers and `GET /admin/sync/zoho` read it while it changes."""
+
+    source: str
+    dry_run: bool
+    phase: Phase = Phase.reading
+    attio_records: int = 0  # `services` records read from Attio
+    zoho_items: int = 0  # items read from Zoho so far
+    zoho_complete: bool = False
+    planned: int = 0  # writes decided so far (the total is known once Zoho is fully read)
+    finished: int = 0  # writes done or failed
+    counts: SyncCounts = field(default_factory=SyncCounts)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "dry_run": self.dry_run,
+            "phase": self.phase.value,
+            "attio_records": self.attio_records,
+            "zoho_items": self.zoho_items,
+            "zoho_complete": self.zoho_complete,
+            "planned": self.planned,
+            "finished": self.finished,
+            "counts": self.counts.as_dict(),
+            "error": self.error,
+        }
+
+
+@dataclass
+class SyncReport:
+    source: str
+    dry_run: bool
+    counts: SyncCounts
+    elapsed_seconds: float
+    error: str | None = None  # set when the run was aborted
+    plan: list[PlannedWrite] = field(default_factory=list)  # dry runs only
+    failures: list[FailedItem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.counts.failed == 0
+
+    def summary_line(self) -> str:
+        prefix = "dry run, would write: " if self.dry_run else ""
+        status = f" ABORTED: {self.error}" if self.error else ""
+        return f"{prefix}{self.counts.line()} ({self.elapsed_seconds:.1f} s){status}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "dry_run": self.dry_run,
+            "counts": self.counts.as_dict(),
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "error": self.error,
+            "plan": [entry.as_dict() for entry in self.plan],
+            "failures": [failure.as_dict() for failure in self.failures],
+        }

@@ -1,0 +1,384 @@
+"""The Zoho → Attio services sync: backfill and reconciliation in one diff-based run.
+
+1. Read every Attio `services` record (pages of 500) into a small comparable index while the
+   first Zoho pages are already being fetched.
+2. For each Zoho item as its page arrives: compare with the index and queue a write only when
+   something differs (create or update). Zoho's last-modified time guards against overwriting
+   a newer version a webhook wrote meanwhile.
+3. Once Zoho has been read completely (and only then), records of items that vanished from
+   Zoho are marked inactive, after Zoho confirms the item is gone.
+
+Writes run on a pool of workers. The Attio client's shared write limiter is what bounds them,
+so the run writes at Attio's limit without one-at-a-time latency, and webhooks handled by the
+same process share that budget. A failed item is recorded in `bridge_events` and the run goes
+on; a failure to read either side aborts the run before anything is deactivated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from app.clients.attio import DEFAULT_PAGE_SIZE, AttioClient
+from app.clients.zoho import ItemsSource, ZohoClient
+from app.events.ledger import Ledger, LedgerEntry, LedgerStatus
+from app.events.model import Source
+from app.events.processor import describe, is_permanent
+from app.log import get_logger
+from app.schema import SERVICES
+from app.services.zoho.model import ServiceState, StoredService, ZohoOrigin
+from app.services.zoho.transform import (
+    attio_values,
+    changed_attributes,
+    is_stale,
+    service_from_item,
+    stored_service,
+)
+from app.sync.failures import (
+    SYNC_EVENT_TYPE,
+    event_for_entry,
+    item_id_from_key,
+    sync_failure_event,
+)
+from app.sync.report import (
+    MAX_REPORTED_FAILURES,
+    FailedItem,
+    OpKind,
+    Phase,
+    PlannedWrite,
+    SyncProgress,
+    SyncReport,
+)
+
+log = get_logger(__name__)
+
+DEFAULT_CONCURRENCY = 16
+PAGE_BUFFER = 4  # Zoho pages held for the planner (200 items each)
+# Zoho pages requested at once: paging one round trip at a time dominated reconciliations.
+ZOHO_READ_AHEAD = 4
+MATCHING_ATTRIBUTE = "zoho_item_id"
+Observer = Callable[[SyncProgress], None]
+
+
+@dataclass(frozen=True)
+class SyncOp:
+    kind: OpKind
+    desired: ServiceState
+    changed: tuple[str, ...]
+    current: ServiceState | None = None
+    confirm_gone: bool = False  # a deactivation Zoho has not yet confirmed
+
+    @property
+    def version(self) -> str:
+        if self.kind is OpKind.deactivate:
+            return "vanished"
+        moment = self.desired.zoho_last_modified_at
+        return moment.isoformat() if moment else "unknown"
+
+
+class _End:
+    """The Zoho reader's last message: `error` is None when every page was read."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+class ZohoServicesSync:
+    def __init__(
+        self,
+        attio: AttioClient,
+        zoho: ZohoClient,
+        ledger: Ledger | None,
+        *,
+        source: ItemsSource = ItemsSource.books,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        confirm_vanished: bool = True,
+        attio_page_size: int = DEFAULT_PAGE_SIZE,
+        zoho_read_ahead: int = ZOHO_READ_AHEAD,
+    ) -> None:
+        self.attio = attio
+        self.zoho = zoho
+        self.ledger = ledger
+        self.source = ItemsSource(source)
+        self.origin = ZohoOrigin(self.source.value)
+        self.concurrency = max(1, concurrency)
+        self.confirm_vanished = confirm_vanished
+        self.attio_page_size = attio_page_size
+        self.zoho_read_ahead = zoho_read_ahead
+
+    async def run(
+        self,
+        *,
+        dry_run: bool = False,
+        observer: Observer | None = None,
+        progress: SyncProgress | None = None,
+    ) -> SyncReport:
+        """One complete run. `progress` (optional) is updated live for others to read."""
+        progress = progress or SyncProgress(source=self.source.value, dry_run=dry_run)
+        return await _Run(self, dry_run, progress, observer).execute()
+
+
+class _Run:
+    def __init__(
+        self,
+        sync: ZohoServicesSync,
+        dry_run: bool,
+        progress: SyncProgress,
+        observer: Observer | None,
+    ) -> None:
+        self.sync = sync
+        self.dry_run = dry_run
+        self.progress = progress
+        self.counts = progress.counts
+        self.observer = observer
+        self.index: dict[str, StoredService] = {}
+        self.seen: set[str] = set()
+        self.plan: list[PlannedWrite] = []
+        self.failures: list[FailedItem] = []
+        self.previous_failures: dict[str, list[LedgerEntry]] = {}
+
+    # -- the run -----------------------------------------------------------------------------
+
+    async def execute(self) -> SyncReport:
+        started = time.perf_counter()
+        log.info("zoho.sync.started", source=self.sync.source.value, dry_run=self.dry_run)
+        self._notify()
+        error = await self._steps()
+        self.progress.error = error
+        self.progress.phase = Phase.aborted if error else Phase.done
+        self._notify()
+        report = SyncReport(
+            source=self.sync.source.value,
+            dry_run=self.dry_run,
+            counts=self.counts,
+            elapsed_seconds=time.perf_counter() - started,
+            error=error,
+            plan=self.plan,
+            failures=self.failures,
+        )
+        log_method = log.error if error else log.info
+        log_method(
+            "zoho.sync.finished",
+            error=error,
+            elapsed_seconds=round(report.elapsed_seconds, 2),
+            **self.counts.as_dict(),
+        )
+        return report
+
+    async def _steps(self) -> str | None:
+        """Run every step; the reason the run was aborted, or None."""
+        pages: asyncio.Queue[list[dict[str, Any]] | _End] = asyncio.Queue(maxsize=PAGE_BUFFER)
+        work: asyncio.Queue[SyncOp | None] = asyncio.Queue(maxsize=self.sync.concurrency * 4)
+        zoho_error: BaseException | None = None
+        async with asyncio.TaskGroup() as group:
+            reader = group.create_task(self._read_zoho(pages))
+            try:
+                await self._load_attio()
+            except Exception as exc:
+                reader.cancel()
+                return f"could not read Attio's services: {describe(exc)}"
+            await self._load_previous_failures()
+            workers = [group.create_task(self._worker(work)) for _ in range(self.sync.concurrency)]
+            try:
+                zoho_error = await self._plan_items(pages, work)
+                if zoho_error is None:
+                    await self._plan_deactivations(work)
+            finally:
+                for _ in workers:
+                    await work.put(None)
+        if zoho_error is not None:
+            return f"could not read every Zoho item, nothing deactivated: {describe(zoho_error)}"
+        return None
+
+    def _notify(self) -> None:
+        if self.observer is not None:
+            self.observer(self.progress)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _read_zoho(self, pages: asyncio.Queue[list[dict[str, Any]] | _End]) -> None:
+        try:
+            listing = self.sync.zoho.iter_item_pages(
+                self.sync.source, read_ahead=self.sync.zoho_read_ahead
+            )
+            # aclosing: a cancelled run also cancels the page requests still in flight.
+            async with contextlib.aclosing(listing) as pages_read:
+                async for page in pages_read:
+                    await pages.put(page)
+        except Exception as exc:
+            await pages.put(_End(exc))
+        else:
+            await pages.put(_End())
+
+    async def _load_attio(self) -> None:
+        async for record in self.sync.attio.iter_records(
+            SERVICES, page_size=self.sync.attio_page_size
+        ):
+            # Keep only the comparable form: a full record is kilobytes of value history.
+            stored = stored_service(record)
+            if stored is not None:
+                self.index[stored.state.zoho_item_id] = stored
+            self.progress.attio_records += 1
+            if self.progress.attio_records % self.sync.attio_page_size == 0:
+                self._notify()
+        self._notify()
+
+    async def _load_previous_failures(self) -> None:
+        """Records of earlier failed runs, marked replayed once their item goes through."""
+        if self.dry_run or self.sync.ledger is None:
+            return
+        try:
+            for status in (LedgerStatus.failed, LedgerStatus.dead):
+                for entry in await self.sync.ledger.list(
+                    status=status, source=Source.zoho, event_type=SYNC_EVENT_TYPE, limit=1000
+                ):
+                    if item_id := item_id_from_key(entry.event_key):
+                        self.previous_failures.setdefault(item_id, []).append(entry)
+        except Exception as exc:
+            log.warning("zoho.sync.ledger_read_failed", error=describe(exc))
+
+    # -- planning ----------------------------------------------------------------------------
+
+    async def _plan_items(
+        self,
+        pages: asyncio.Queue[list[dict[str, Any]] | _End],
+        work: asyncio.Queue[SyncOp | None],
+    ) -> BaseException | None:
+        while not isinstance(page := await pages.get(), _End):
+            for item in page:
+                self.progress.zoho_items += 1
+                if op := await self._plan_item(item):
+                    await self._enqueue(op, work)
+            self._notify()
+        self.progress.zoho_complete = page.error is None
+        self.progress.phase = Phase.writing
+        self._notify()
+        return page.error
+
+    async def _plan_item(self, item: dict[str, Any]) -> SyncOp | None:
+        try:
+            desired = service_from_item(item, self.sync.origin)
+        except Exception as exc:
+            item_id = str(item.get("item_id") or "unknown")
+            await self._fail(item_id, None, "invalid", exc)
+            return None
+        item_id = desired.zoho_item_id
+        if item_id in self.seen:  # listed twice (the list shifted while paging)
+            return None
+        self.seen.add(item_id)
+        stored = self.index.pop(item_id, None)
+        return self._diff(desired, stored.state if stored else None)
+
+    def _diff(self, desired: ServiceState, current: ServiceState | None) -> SyncOp | None:
+        if is_stale(desired, current):
+            # A webhook wrote a newer version after this page was read.
+            log.info("zoho.sync.stale_skipped", zoho_item_id=desired.zoho_item_id)
+            self.counts.unchanged += 1
+            return None
+        changed = changed_attributes(desired, current)
+        if not changed:
+            self.counts.unchanged += 1
+            return None
+        kind = OpKind.create if current is None else OpKind.update
+        return SyncOp(kind, desired, changed, current)
+
+    async def _plan_deactivations(self, work: asyncio.Queue[SyncOp | None]) -> None:
+        """Active records of this source whose item Zoho no longer lists."""
+        for stored in self.index.values():
+            state = stored.state
+            if state.active and state.zoho_source in (self.sync.origin, None):
+                op = SyncOp(
+                    OpKind.deactivate,
+                    state.deactivated(),
+                    ("status",),
+                    state,
+                    confirm_gone=self.sync.confirm_vanished,
+                )
+                await self._enqueue(op, work)
+
+    async def _enqueue(self, op: SyncOp, work: asyncio.Queue[SyncOp | None]) -> None:
+        self.progress.planned += 1
+        await work.put(op)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def _worker(self, work: asyncio.Queue[SyncOp | None]) -> None:
+        while (op := await work.get()) is not None:
+            try:
+                await self._execute(op)
+            except Exception as exc:
+                await self._fail(op.desired.zoho_item_id, op.kind, op.version, exc)
+            finally:
+                self.progress.finished += 1
+                self._notify()
+
+    async def _execute(self, op: SyncOp) -> None:
+        if op.confirm_gone:
+            confirmed = await self._confirm_gone(op)
+            if confirmed is None:  # still in Zoho and unchanged (already counted)
+                return
+            op = confirmed
+        if self.dry_run:
+            self.plan.append(
+                PlannedWrite(op.kind, op.desired.zoho_item_id, op.desired.name, op.changed)
+            )
+            self.counts.add(op.kind)
+            return
+        await self.sync.attio.assert_record(
+            SERVICES,
+            matching_attribute=MATCHING_ATTRIBUTE,
+            values=attio_values(op.desired, op.changed),
+        )
+        self.counts.add(op.kind)
+        await self._settle_previous_failures(op.desired.zoho_item_id)
+
+    async def _confirm_gone(self, op: SyncOp) -> SyncOp | None:
+        """Ask Zoho for the item itself: a list read while items were deleted can skip one."""
+        item = await self.sync.zoho.get_item(self.sync.source, op.desired.zoho_item_id)
+        if item is None:
+            return replace(op, confirm_gone=False)
+        return self._diff(service_from_item(item, self.sync.origin), op.current)
+
+    # -- failures ----------------------------------------------------------------------------
+
+    async def _fail(
+        self, item_id: str, kind: OpKind | None, version: str, error: BaseException
+    ) -> None:
+        message = describe(error)
+        self.counts.failed += 1
+        event = sync_failure_event(
+            zoho_item_id=item_id,
+            source=self.sync.source.value,
+            version=version,
+            operation=kind.value if kind else None,
+        )
+        if len(self.failures) < MAX_REPORTED_FAILURES:
+            self.failures.append(FailedItem(item_id, kind, message, event.event_key))
+        log.warning("zoho.sync.item_failed", zoho_item_id=item_id, op=kind, error=message)
+        if self.dry_run or self.sync.ledger is None:
+            return
+        previous = next(
+            (e for e in self.previous_failures.get(item_id, ()) if e.event_key == event.event_key),
+            None,
+        )
+        try:
+            await self.sync.ledger.record_failure(
+                event, message, permanent=is_permanent(error), previous=previous
+            )
+        except Exception as exc:
+            log.error("zoho.sync.ledger_write_failed", zoho_item_id=item_id, error=describe(exc))
+
+    async def _settle_previous_failures(self, item_id: str) -> None:
+        if self.sync.ledger is None:
+            return
+        for entry in self.previous_failures.pop(item_id, ()):
+            try:
+                await self.sync.ledger.mark_succeeded(event_for_entry(entry.raw), entry)
+            except Exception as exc:
+                log.warning(
+                    "zoho.sync.ledger_settle_failed", event_key=entry.event_key, error=describe(exc)
+                )

@@ -1,0 +1,192 @@
+"""An in-memory Zoho (accounts server, Books/Inventory items, CRM products and channels).
+
+Served through `httpx.MockTransport`, so a real `ZohoClient` talks to it without a network:
+
+    zoho = FakeZoho.with_items(1200)
+    client = zoho.client()            # a ZohoClient on the fake, with fast test settings
+    zoho.change(["2000000000007"], name="Renamed")
+
+Used by the sync tests and by `bench/zoho_sync.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+
+from app.clients.zoho import ZohoClient
+
+ACCOUNTS_URL = "https://accounts.zoho.com"
+API_DOMAIN = "https://www.zohoapis.com"
+ORGANIZATION_ID = "60000000001"
+FIRST_ITEM_ID = 2_000_000_000_000
+_BASE_TIME = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+_ZOHO_OFFSET = timedelta(hours=-7)
+
+
+def zoho_time(moment: datetime) -> str:
+    """Zoho's format: local time with an offset without a colon (`...-0700`)."""
+    local = moment.astimezone(UTC) + _ZOHO_OFFSET
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + "-0700"
+
+
+def make_item(n: int) -> dict[str, Any]:
+    return {
+        "item_id": str(FIRST_ITEM_ID + n),
+        "name": f"Service {n}",
+        "status": "active",
+        "description": f"Offering number {n}",
+        "rate": 100 + n % 50 + 0.5,
+        "unit": "hour",
+        "sku": f"SVC-{n:05d}",
+        "product_type": "service",
+        "last_modified_time": zoho_time(_BASE_TIME + timedelta(seconds=n)),
+    }
+
+
+class FakeZoho:
+    def __init__(
+        self,
+        items: list[dict[str, Any]] | None = None,
+        *,
+        api_domain: str = API_DOMAIN,
+        page_latency: float = 0.0,
+    ) -> None:
+        self.items: dict[str, dict[str, Any]] = {i["item_id"]: i for i in items or []}
+        self.crm_products: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.api_domain = api_domain
+        self.page_latency = page_latency
+        self.calls: Counter[str] = Counter()  # "GET /books/v3/items" -> count
+        self.tokens_issued = 0
+        self.fail_item_pages_from: int | None = None  # page number that answers 500 from then on
+        self.unlisted: set[str] = set()  # items the list skips (it shifted while paging)
+        self._clock = _BASE_TIME + timedelta(days=30)
+
+    @classmethod
+    def with_items(cls, count: int, **options: Any) -> FakeZoho:
+        return cls([make_item(n) for n in range(count)], **options)
+
+    def item_ids(self) -> list[str]:
+        return list(self.items)
+
+    def change(self, item_ids: list[str], **fields: Any) -> None:
+        """Edit items the way Zoho would: new values and a newer last-modified time."""
+        for item_id in item_ids:
+            self._clock += timedelta(seconds=1)
+            item = self.items[item_id]
+            item.update(fields)
+            item["last_modified_time"] = zoho_time(self._clock)
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self._handle)
+
+    def client(self, **options: Any) -> ZohoClient:
+        settings: dict[str, Any] = {
+            "client_id": "1000.TESTCLIENT",
+            "client_secret": "test-client-secret",
+            "refresh_token": "1000.test-refresh-token",
+            "accounts_url": ACCOUNTS_URL,
+            "organization_id": ORGANIZATION_ID,
+            "requests_per_minute": 10_000,
+            "wait": lambda _state: 0.0,
+            "throttle_pause": 0.0,
+            "transport": self.transport(),
+        }
+        return ZohoClient(**{**settings, **options})
+
+    # -- the HTTP side -----------------------------------------------------------------------
+
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self.calls[f"{request.method} {path}"] += 1
+        if request.url.host == httpx.URL(ACCOUNTS_URL).host and path == "/oauth/v2/token":
+            return self._token()
+        if not request.headers.get("authorization", "").startswith("Zoho-oauthtoken tok-"):
+            return httpx.Response(401, json={"code": 57, "message": "Invalid Access Token"})
+        for prefix in ("/books/v3/items", "/inventory/v1/items"):
+            if path == prefix:
+                return await self._item_page(request)
+            if path.startswith(prefix + "/"):
+                return self._item(request, unquote(path[len(prefix) + 1 :]))
+        if path.startswith("/crm/v8/Products/"):
+            product = self.crm_products.get(unquote(path.rsplit("/", 1)[1]))
+            return httpx.Response(200, json={"data": [product]}) if product else httpx.Response(204)
+        if path == "/crm/v8/actions/watch":
+            return self._watch(request)
+        return httpx.Response(404, json={"code": 5, "message": "Invalid URL Passed"})
+
+    def _token(self) -> httpx.Response:
+        self.tokens_issued += 1
+        body = {
+            "access_token": f"tok-{self.tokens_issued}",
+            "api_domain": self.api_domain,
+            "token_type": "Bearer",
+            "expires_in": 3600,
+        }
+        return httpx.Response(200, json=body)
+
+    def _organization_ok(self, request: httpx.Request) -> bool:
+        return request.url.params.get("organization_id") == ORGANIZATION_ID
+
+    async def _item_page(self, request: httpx.Request) -> httpx.Response:
+        if not self._organization_ok(request):
+            return httpx.Response(200, json={"code": 6041, "message": "Invalid organization"})
+        page = int(request.url.params.get("page", "1"))
+        per_page = int(request.url.params.get("per_page", "200"))
+        if self.page_latency:
+            await asyncio.sleep(self.page_latency)
+        if self.fail_item_pages_from is not None and page >= self.fail_item_pages_from:
+            return httpx.Response(500, json={"code": 500, "message": "Internal error"})
+        items = [item for item in self.items.values() if item["item_id"] not in self.unlisted]
+        chunk = items[(page - 1) * per_page : page * per_page]
+        more = page * per_page < len(items)
+        body = {
+            "code": 0,
+            "message": "success",
+            "items": [dict(item) for item in chunk],
+            "page_context": {"page": page, "per_page": per_page, "has_more_page": more},
+        }
+        return httpx.Response(200, json=body)
+
+    def _item(self, request: httpx.Request, item_id: str) -> httpx.Response:
+        if not self._organization_ok(request):
+            return httpx.Response(200, json={"code": 6041, "message": "Invalid organization"})
+        item = self.items.get(item_id)
+        if item is None:
+            return httpx.Response(404, json={"code": 1002, "message": "Item does not exist."})
+        return httpx.Response(200, json={"code": 0, "message": "success", "item": dict(item)})
+
+    def _watch(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            if not self.channels:
+                return httpx.Response(204)
+            return httpx.Response(200, json={"watch": list(self.channels.values())})
+        entries = json.loads(request.content)["watch"]
+        answers = []
+        for entry in entries:
+            channel_id = str(entry["channel_id"])
+            self.channels[channel_id] = {**self.channels.get(channel_id, {}), **entry}
+            answers.append(
+                {
+                    "code": "SUCCESS",
+                    "status": "success",
+                    "message": "Successfully subscribed for actions-watch of the given module",
+                    "details": {
+                        "events": [
+                            {
+                                "channel_expiry": entry["channel_expiry"],
+                                "resource_name": "Products",
+                                "channel_id": channel_id,
+                            }
+                        ]
+                    },
+                }
+            )
+        return httpx.Response(200, json={"watch": answers})
