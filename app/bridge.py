@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.clients.attio import AttioClient
 from app.clients.braintree import BraintreeClient
@@ -25,6 +25,9 @@ from app.services import register_services
 from app.signatures import BraintreeWebhookVerifier
 from app.sync.failures import SYNC_KEY_PREFIX, ZohoSyncFailureSource
 
+if TYPE_CHECKING:
+    from app.services.zoho.services import ZohoServices
+
 
 @dataclass
 class Bridge:
@@ -38,6 +41,7 @@ class Bridge:
     braintree_verifier: BraintreeWebhookVerifier | None
     zoho_crm_source: ZohoCrmSource | None
     braintree: BraintreeClient | None  # Braintree API access, when credentials are set
+    zoho: ZohoServices | None = None  # set by register_services
 
 
 def _secret(value: object) -> str:

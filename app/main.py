@@ -87,6 +87,9 @@ def create_app(
         try:
             yield
         finally:
+            # Stops a background Zoho sync (it writes through `attio`) and closes its client.
+            if app.state.bridge.zoho is not None:
+                await app.state.bridge.zoho.aclose()
             await attio.aclose()
             log.info("bridge.stopped")
 

@@ -9,14 +9,13 @@ from fastapi import APIRouter, Depends, Request
 from app.errors import NotFoundError
 from app.routes._intake import bridge_of
 from app.routes.admin import require_admin
-from app.services.zoho import services_for
 from app.services.zoho.services import ZohoServices
 
 router = APIRouter(prefix="/admin/sync", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
 def _zoho(request: Request) -> ZohoServices:
-    services = services_for(bridge_of(request))
+    services = bridge_of(request).zoho
     if services is None:
         raise NotFoundError("The Zoho services are not registered on this bridge")
     return services

@@ -18,4 +18,4 @@ def register_services(bridge: Bridge) -> None:
     """Register every service's handlers with `bridge.dispatcher`."""
     braintree.register(bridge)
     attio.register(bridge)
-    zoho.register(bridge)
+    bridge.zoho = zoho.register(bridge)

@@ -73,8 +73,15 @@ class ZohoHandlers:
         """A signed Books/Inventory item webhook: assert the item, or mark it inactive."""
         record = _record(event)
         item_id = _item_id(record, "item_id")
+        origin = ZohoOrigin(self._source.value)
         if is_deletion(event):
-            await self._writer.deactivate(item_id, modified_at=event.occurred_at)
+            if is_complete_item(record):
+                # The deletion carries the item's last content: write it, inactive. Skipping
+                # it would lose an edit whose own delivery failed and is replayed later (the
+                # deletion's newer time makes that replay stale).
+                await self._writer.apply(service_from_item(record, origin).deactivated())
+            else:
+                await self._writer.deactivate(item_id, modified_at=event.occurred_at)
             return
         if not is_complete_item(record):
             fetched = await self._zoho().get_item(self._source, item_id)
@@ -82,7 +89,7 @@ class ZohoHandlers:
                 await self._writer.deactivate(item_id)
                 return
             record = fetched
-        await self._writer.apply(service_from_item(record, ZohoOrigin(self._source.value)))
+        await self._writer.apply(service_from_item(record, origin))
 
     async def crm_product(self, event: WebhookEvent) -> None:
         """A CRM notification carries ids only: fetch the product and assert it."""

@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.services.zoho import services_for
 from app.services.zoho.services import ZohoServices
 from tests.conftest import make_sandbox
 from tests.e2e.conftest import Harness, bootstrap, bridge_settings, harness
@@ -23,7 +22,7 @@ CRM_CHANNEL_ID = "1000000068001"
 
 
 def zoho_of(h: Harness) -> ZohoServices:
-    services = services_for(h.bridge)
+    services = h.bridge.zoho
     assert services is not None
     return services
 

@@ -88,6 +88,18 @@ def test_deleted_item_is_marked_inactive_never_deleted(harness: Harness) -> None
     assert harness.sandbox.requests.count(method="DELETE") == 0
 
 
+def test_deletion_carrying_the_last_content_writes_it_inactive(harness: Harness) -> None:
+    post_item(harness, ITEM)
+    # The edit to v2 is delivered late (after the deletion that carries v2's content).
+    v2 = {**ITEM, "name": "Workshop v2", "last_modified_time": "2026-05-03T09:00:00-0700"}
+    deletion = {**v2, "last_modified_time": "2026-05-04T09:00:00-0700"}
+    post_item(harness, deletion, query="action=deleted")
+    post_item(harness, v2)
+    record = services(harness)["2000000000101"]
+    assert record["name"] == "Workshop v2" and record["status"] == "inactive"
+    assert record["zoho_last_modified_at"] == "2026-05-04T16:00:00.000000000Z"
+
+
 def test_deletion_of_an_unknown_item_writes_nothing(harness: Harness) -> None:
     assert post_item(harness, {"item_id": "999", "deleted": True})["processed"] == 1
     assert harness.writes_to("services") == 0
