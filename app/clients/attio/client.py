@@ -11,18 +11,17 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState
 
 from app.clients.attio.errors import (
     AttioAPIError,
-    AttioError,
     AttioRateLimitError,
     AttioTransportError,
 )
 from app.clients.attio.ratelimit import RateLimiter
+from app.clients.retrying import retrying, url_segment
 from app.log import get_logger
 from app.metrics import ATTIO_LATENCY, ATTIO_REQUESTS, ATTIO_RETRIES
 
@@ -41,14 +40,6 @@ _RATE_LIMIT_FALLBACK_SECONDS = 1.0
 _MAX_RETRY_AFTER_SECONDS = 60.0
 
 
-def _segment(value: str) -> str:
-    return quote(value, safe="")
-
-
-def _is_retryable(error: BaseException) -> bool:
-    return isinstance(error, AttioError) and error.retryable
-
-
 def backoff_seconds(state: RetryCallState) -> float:
     """How long to wait before the next attempt.
 
@@ -61,18 +52,6 @@ def backoff_seconds(state: RetryCallState) -> float:
         return min(base, _MAX_RETRY_AFTER_SECONDS) + random.uniform(0.0, 0.1)
     ceiling = min(8.0, 0.25 * 2 ** (state.attempt_number - 1))
     return random.uniform(ceiling / 2, ceiling)
-
-
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    ATTIO_RETRIES.labels(type(error).__name__).inc()
-    log.warning(
-        "attio.request.retry",
-        attempt=state.attempt_number,
-        wait_seconds=round(state.upcoming_sleep, 3),
-        error=str(error),
-        error_class=type(error).__name__,
-    )
 
 
 class AttioClient:
@@ -140,14 +119,13 @@ class AttioClient:
         """Send one API call with limiting and retries; return the decoded JSON body."""
         is_read = method == "GET" or path.endswith(_READ_PATH_SUFFIXES)
         limiter = self.read_limiter if is_read else self.write_limiter
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
+        policy = retrying(
+            attempts=self._max_attempts,
             wait=self._wait,
-            retry=retry_if_exception(_is_retryable),
-            before_sleep=_log_retry,
-            reraise=True,
+            log_event="attio.request.retry",
+            on_retry=lambda error: ATTIO_RETRIES.labels(type(error).__name__).inc(),
         )
-        async for attempt in retrying:
+        async for attempt in policy:
             with attempt:
                 return await self._send_once(limiter, method, path, params=params, json=json)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
@@ -223,7 +201,7 @@ class AttioClient:
         return (await self.request("GET", "/v2/objects"))["data"]
 
     async def get_object(self, obj: str) -> dict[str, Any]:
-        return (await self.request("GET", f"/v2/objects/{_segment(obj)}"))["data"]
+        return (await self.request("GET", f"/v2/objects/{url_segment(obj)}"))["data"]
 
     async def create_object(
         self, *, api_slug: str, singular_noun: str, plural_noun: str
@@ -240,7 +218,7 @@ class AttioClient:
     async def list_attributes(
         self, obj: str, *, page_size: int = 100, show_archived: bool = False
     ) -> list[dict[str, Any]]:
-        path = f"/v2/objects/{_segment(obj)}/attributes"
+        path = f"/v2/objects/{url_segment(obj)}/attributes"
 
         async def fetch(limit: int, offset: int) -> list[Any]:
             params = {"limit": limit, "offset": offset, "show_archived": str(show_archived).lower()}
@@ -249,15 +227,15 @@ class AttioClient:
         return [attribute async for attribute in self._paginate(fetch, page_size)]
 
     async def create_attribute(self, obj: str, definition: Mapping[str, Any]) -> dict[str, Any]:
-        path = f"/v2/objects/{_segment(obj)}/attributes"
+        path = f"/v2/objects/{url_segment(obj)}/attributes"
         return (await self.request("POST", path, json={"data": dict(definition)}))["data"]
 
     async def list_select_options(self, obj: str, attribute: str) -> list[dict[str, Any]]:
-        path = f"/v2/objects/{_segment(obj)}/attributes/{_segment(attribute)}/options"
+        path = f"/v2/objects/{url_segment(obj)}/attributes/{url_segment(attribute)}/options"
         return (await self.request("GET", path, params={"show_archived": "true"}))["data"]
 
     async def create_select_option(self, obj: str, attribute: str, title: str) -> dict[str, Any]:
-        path = f"/v2/objects/{_segment(obj)}/attributes/{_segment(attribute)}/options"
+        path = f"/v2/objects/{url_segment(obj)}/attributes/{url_segment(attribute)}/options"
         return (await self.request("POST", path, json={"data": {"title": title}}))["data"]
 
     # -- webhooks ----------------------------------------------------------------------------
@@ -280,11 +258,11 @@ class AttioClient:
         self, webhook_id: str, *, target_url: str, subscriptions: list[dict[str, Any]]
     ) -> dict[str, Any]:
         body = {"data": {"target_url": target_url, "subscriptions": subscriptions}}
-        path = f"/v2/webhooks/{_segment(webhook_id)}"
+        path = f"/v2/webhooks/{url_segment(webhook_id)}"
         return (await self.request("PATCH", path, json=body))["data"]
 
     async def delete_webhook(self, webhook_id: str) -> None:
-        await self.request("DELETE", f"/v2/webhooks/{_segment(webhook_id)}")
+        await self.request("DELETE", f"/v2/webhooks/{url_segment(webhook_id)}")
 
     # -- records -----------------------------------------------------------------------------
 
@@ -293,25 +271,27 @@ class AttioClient:
 
         The idempotent write: a retry or a redelivered event lands on the same record.
         """
-        path = f"/v2/objects/{_segment(obj)}/records"
+        path = f"/v2/objects/{url_segment(obj)}/records"
         body = {"data": {"values": dict(values)}}
         params = {"matching_attribute": matching_attribute}
         return (await self.request("PUT", path, params=params, json=body))["data"]
 
     async def get_record(self, obj: str, record_id: str) -> Record:
-        path = f"/v2/objects/{_segment(obj)}/records/{_segment(record_id)}"
+        path = f"/v2/objects/{url_segment(obj)}/records/{url_segment(record_id)}"
         return (await self.request("GET", path))["data"]
 
     async def update_record(
         self, obj: str, record_id: str, values: Values, *, overwrite_multiselect: bool = False
     ) -> Record:
         """PATCH appends to multiselect values; `overwrite_multiselect` uses PUT, which replaces."""
-        path = f"/v2/objects/{_segment(obj)}/records/{_segment(record_id)}"
+        path = f"/v2/objects/{url_segment(obj)}/records/{url_segment(record_id)}"
         method = "PUT" if overwrite_multiselect else "PATCH"
         return (await self.request(method, path, json={"data": {"values": dict(values)}}))["data"]
 
     async def delete_record(self, obj: str, record_id: str) -> None:
-        await self.request("DELETE", f"/v2/objects/{_segment(obj)}/records/{_segment(record_id)}")
+        await self.request(
+            "DELETE", f"/v2/objects/{url_segment(obj)}/records/{url_segment(record_id)}"
+        )
 
     async def query_records(
         self,
@@ -327,7 +307,7 @@ class AttioClient:
             body["filter"] = dict(filter)
         if sorts:
             body["sorts"] = [dict(sort) for sort in sorts]
-        path = f"/v2/objects/{_segment(obj)}/records/query"
+        path = f"/v2/objects/{url_segment(obj)}/records/query"
         return (await self.request("POST", path, json=body))["data"]
 
     def iter_records(

@@ -14,17 +14,16 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState
 
+from app.clients.retrying import retrying, url_segment
 from app.clients.zoho.auth import AccessToken, ZohoTokenManager
 from app.clients.zoho.datacenters import api_domain_for_accounts
 from app.clients.zoho.envelope import error_from_response, json_or_none, needs_new_token
 from app.clients.zoho.errors import (
     ZohoAPIError,
-    ZohoError,
     ZohoNotConfiguredError,
     ZohoNotFoundError,
     ZohoRateLimitError,
@@ -57,14 +56,6 @@ _MAX_WAIT_SECONDS = 60.0
 THROTTLE_PAUSE_SECONDS = 2.0
 
 
-def _segment(value: str) -> str:
-    return quote(value, safe="")
-
-
-def _is_retryable(error: BaseException) -> bool:
-    return isinstance(error, ZohoError) and error.retryable
-
-
 def zoho_backoff(state: RetryCallState) -> float:
     """Throttling waits long (2, 4, 8... s, capped), other failures short; both with jitter."""
     error = state.outcome.exception() if state.outcome else None
@@ -75,17 +66,6 @@ def zoho_backoff(state: RetryCallState) -> float:
     else:
         ceiling = min(8.0, 0.5 * 2 ** (state.attempt_number - 1))
     return random.uniform(ceiling / 2, ceiling)
-
-
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    log.warning(
-        "zoho.request.retry",
-        attempt=state.attempt_number,
-        wait_seconds=round(state.upcoming_sleep, 3),
-        error=str(error),
-        error_class=type(error).__name__,
-    )
 
 
 def zoho_configured(settings: Settings) -> bool:
@@ -186,14 +166,10 @@ class ZohoClient:
         json: Any = None,
     ) -> dict[str, Any] | None:
         """One API call with limiting and retries: the JSON object, or None for HTTP 204."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(_is_retryable),
-            before_sleep=_log_retry,
-            reraise=True,
+        policy = retrying(
+            attempts=self._max_attempts, wait=self._wait, log_event="zoho.request.retry"
         )
-        async for attempt in retrying:
+        async for attempt in policy:
             with attempt:
                 return await self._send_authorized(method, path, params=params, json=json)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
@@ -321,7 +297,7 @@ class ZohoClient:
         params = {"organization_id": self._organization()}
         try:
             body = await self.request(
-                "GET", f"{items_path(source)}/{_segment(item_id)}", params=params
+                "GET", f"{items_path(source)}/{url_segment(item_id)}", params=params
             )
         except ZohoNotFoundError:
             return None
@@ -335,7 +311,7 @@ class ZohoClient:
         try:
             body = await self.request(
                 "GET",
-                f"{CRM_PRODUCTS_PATH}/{_segment(product_id)}",
+                f"{CRM_PRODUCTS_PATH}/{url_segment(product_id)}",
                 params={"fields": ",".join(CRM_PRODUCT_FIELDS)},
             )
         except ZohoNotFoundError:

@@ -1,0 +1,57 @@
+"""What every external API client shares: safe path segments and the retry loop.
+
+Each client's errors carry `retryable`; this module turns that into one tenacity policy with
+the same logging, so the Attio and Zoho clients differ only in how long they wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import quote
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from app.log import get_logger
+
+log = get_logger(__name__)
+
+WaitStrategy = Callable[[RetryCallState], float]
+
+
+def url_segment(value: str) -> str:
+    """An id or slug made safe for one URL path segment."""
+    return quote(value, safe="")
+
+
+def _is_retryable(error: BaseException) -> bool:
+    return bool(getattr(error, "retryable", False))
+
+
+def retrying(
+    *,
+    attempts: int,
+    wait: WaitStrategy,
+    log_event: str,
+    on_retry: Callable[[BaseException | None], None] | None = None,
+) -> AsyncRetrying:
+    """Retry only errors that say they are retryable; log (and count) every retry."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        if on_retry is not None:
+            on_retry(error)
+        log.warning(
+            log_event,
+            attempt=state.attempt_number,
+            wait_seconds=round(state.upcoming_sleep, 3),
+            error=str(error),
+            error_class=type(error).__name__,
+        )
+
+    return AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait,
+        retry=retry_if_exception(_is_retryable),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
