@@ -214,6 +214,7 @@ PAYMENTS_OBJECT = ObjectSpec(
         _currency("dispute_amount", "Amount disputed"),
         _date("dispute_reply_by", "Dispute reply by"),
         _select("dispute_outcome", "Dispute outcome", DISPUTE_OUTCOMES),
+        _timestamp("dispute_event_at", "Dispute event at", "Time of the newest dispute applied"),
         *_LAST_EVENT,
     ),
 )

@@ -28,7 +28,8 @@ from app.events.model import Source, WebhookEvent
 from app.log import get_logger
 from app.metrics import STALE_EVENTS
 from app.schema.definitions import PAYMENTS, SERVICES, SUBSCRIPTIONS
-from app.services.braintree.ordering import KeyedLocks, is_redelivery, is_stale, new_facts
+from app.services.braintree.catalogue import ServiceCatalogue
+from app.services.braintree.ordering import KeyedLocks, is_stale, new_facts
 from app.services.braintree.people import Discover, PayerResolver, PersonLink, find_one
 from app.services.braintree.transforms import (
     CHARGE_KINDS,
@@ -49,6 +50,7 @@ from app.services.braintree.transforms import (
     subscription_payer,
     subscription_values,
     text,
+    timestamp,
     transaction_of,
     transaction_payer,
 )
@@ -62,6 +64,9 @@ SUBSCRIPTION_KEY = "braintree_subscription_id"
 PAYMENT_KEY = "braintree_transaction_id"
 
 
+DISPUTE_STAMP = "dispute_event_at"
+
+
 class BraintreeService:
     """The Braintree handlers, sharing one Attio client, one Braintree client and the locks."""
 
@@ -70,6 +75,7 @@ class BraintreeService:
         self._braintree = braintree
         self._people = PayerResolver(attio, braintree)
         self._locks = KeyedLocks()
+        self._catalogue = ServiceCatalogue(attio)
 
     def register(self, dispatcher: Dispatcher) -> None:
         dispatcher.register(Source.braintree, SUBSCRIPTION_KINDS, self.on_subscription)
@@ -99,19 +105,15 @@ class BraintreeService:
                 stale=stale,
             )
             values = {**subscription_values(subscription), **_link(payer)}
-            looked_up = False
             if stale:
                 values = _facts_only(values, existing, SUBSCRIPTION_FACTS, SUBSCRIPTION_KEY)
             else:
-                redelivery = is_redelivery(existing, event.event_type, event.occurred_at)
-                service, looked_up = await self._service_link(subscription, existing, redelivery)
+                service = await self._service_link(subscription, existing)
                 values |= event_stamp(event.event_type, event.occurred_at) | service
             record = await self._write(SUBSCRIPTIONS, SUBSCRIPTION_KEY, values, existing)
             transaction = newest_transaction(subscription)
             if event.event_type in CHARGE_KINDS and transaction is not None:
-                await self._record_charge(
-                    event, transaction, record, payer, guard=not looked_up, counted=stale
-                )
+                await self._record_charge(event, transaction, record, payer, counted=stale)
 
     async def _record_charge(
         self,
@@ -120,16 +122,12 @@ class BraintreeService:
         subscription: Record,
         payer: PersonLink | None,
         *,
-        guard: bool,
         counted: bool,
     ) -> None:
         """The charge's transaction is a new fact, even when the subscription has newer state.
 
-        With `guard` (the read budget allows it) the payment is read first, so that a newer
-        transaction or dispute notification's state is kept. Unguarded (the first delivery of
-        a charge that needed the service lookup), the charge's status is written as is, which
-        loses newer state only if the charge is first applied days late: settlement,
-        disbursement and disputes follow a charge by days.
+        The payment is read first, so that a newer transaction notification's state (a
+        settlement delivered before the charge) is kept.
         """
         transaction_id = text(getattr(transaction, "id", None))
         if transaction_id is None:
@@ -138,38 +136,27 @@ class BraintreeService:
         values = payment_values(transaction, event.event_type, event.occurred_at)
         values |= _link(payer) | {"subscription": reference(SUBSCRIPTIONS, record_id(subscription))}
         async with self._locks.hold(f"{PAYMENTS}:{transaction_id}"):
-            existing = None
-            if guard:
-                existing = await find_one(self._attio, PAYMENTS, PAYMENT_KEY, transaction_id)
+            existing = await find_one(self._attio, PAYMENTS, PAYMENT_KEY, transaction_id)
             if self._stale(event, existing, PAYMENTS, transaction_id, count=not counted):
                 values = _facts_only(values, existing, PAYMENT_FACTS, PAYMENT_KEY)
             else:
                 values |= event_stamp(event.event_type, event.occurred_at)
             await self._write(PAYMENTS, PAYMENT_KEY, values, existing)
 
-    async def _service_link(
-        self, subscription: Any, existing: Record | None, redelivery: bool
-    ) -> tuple[Values, bool]:
-        """The `services` record whose SKU is the plan id, and whether Attio was asked.
-
-        No lookup when the notification names no plan, or the plan is unchanged and either
-        linked already or this is a redelivery (its first delivery looked the plan up). That
-        leaves a duplicate or a replay the read that guards its payment.
-        """
+    async def _service_link(self, subscription: Any, existing: Record | None) -> Values:
+        """The `services` record whose SKU is the plan id (from the cached catalogue)."""
         plan_id = text(getattr(subscription, "plan_id", None))
         if plan_id is None:
-            return {}, False
+            return {}
         linked = first_value(existing, "service") if existing is not None else None
         same_plan = existing is not None and first_value(existing, "plan_id") == plan_id
-        if same_plan and (linked is not None or redelivery):
-            return {}, False
-        services = await self._attio.query_records(SERVICES, filter={"sku": plan_id}, limit=2)
-        if len(services) > 1:
-            log.warning("braintree.service.ambiguous", plan_id=plan_id)
-        if services:
-            return {"service": reference(SERVICES, record_id(services[0]))}, True
+        if same_plan and linked is not None:
+            return {}
+        service_id = await self._catalogue.service_for(plan_id)
+        if service_id is not None:
+            return {"service": reference(SERVICES, service_id)}
         # A plan change to a plan without a service must not keep the old plan's service.
-        return ({"service": []} if linked is not None else {}), True
+        return {"service": []} if linked is not None else {}
 
     def _discover_by_payment_method(self, subscription: Any) -> Discover:
         """A subscription names no customer, but its payment method belongs to one."""
@@ -256,7 +243,9 @@ class BraintreeService:
             )
         async with self._locks.hold(f"{PAYMENTS}:{transaction_id}"):
             existing = await find_one(self._attio, PAYMENTS, PAYMENT_KEY, transaction_id)
-            stale = self._stale(event, existing, PAYMENTS, transaction_id)
+            # Disputes keep their own clock: they carry no transaction status, so they must not
+            # make a later settlement look stale (nor a settlement an older dispute outcome).
+            stale = self._stale(event, existing, PAYMENTS, transaction_id, stamp=DISPUTE_STAMP)
             payer = await self._people.resolve(
                 None,
                 known=PersonLink.of(existing),
@@ -273,8 +262,8 @@ class BraintreeService:
             state = dispute_values(dispute, event.event_type)
             if stale:
                 state = new_facts(state, existing, PAYMENT_FACTS)
-            else:
-                state |= event_stamp(event.event_type, event.occurred_at)
+            elif (when := timestamp(event.occurred_at)) is not None:
+                state[DISPUTE_STAMP] = when
             await self._write(PAYMENTS, PAYMENT_KEY, values | state, existing)
 
     # -- shared ------------------------------------------------------------------------------
@@ -287,8 +276,9 @@ class BraintreeService:
         object_id: str,
         *,
         count: bool = True,
+        stamp: str = "last_event_at",
     ) -> bool:
-        if not is_stale(record, event.occurred_at):
+        if not is_stale(record, event.occurred_at, stamp):
             return False
         log.info(
             "braintree.event.stale",

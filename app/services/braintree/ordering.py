@@ -28,21 +28,23 @@ from app.clients.attio.values import first_value, timestamp_value
 Values = dict[str, Any]
 
 
-def is_stale(record: Record | None, occurred_at: datetime | None) -> bool:
+def is_stale(
+    record: Record | None, occurred_at: datetime | None, stamp: str = "last_event_at"
+) -> bool:
     """Whether `record` already holds state from a notification newer than this one.
 
     Equal timestamps are not stale: a redelivery of the same notification rewrites the same
     values, and Braintree's whole-second timestamps make exact ties between kinds possible.
     A notification without a timestamp cannot prove it is newer than recorded state.
     """
-    last = _last_event_at(record) if record is not None else None
+    last = _last_event_at(record, stamp) if record is not None else None
     if last is None:
         return False
     return occurred_at is None or occurred_at < last
 
 
-def _last_event_at(record: Record) -> datetime | None:
-    last = timestamp_value(record, "last_event_at")
+def _last_event_at(record: Record, stamp: str = "last_event_at") -> datetime | None:
+    last = timestamp_value(record, stamp)
     if last is not None and last.tzinfo is None:
         # Attio's timestamps are UTC; `parse_timestamp` drops the zone after nanoseconds.
         last = last.replace(tzinfo=UTC)

@@ -80,7 +80,6 @@ def test_an_older_dispute_notification_keeps_the_outcome(harness: Harness) -> No
             "dispute_status": "won",
             "dispute_outcome": "won",
             "disbursement_date": "2024-05-04",
-            "last_event_kind": "dispute_won",
         },
     )
 

@@ -72,8 +72,8 @@ def test_a_linked_person_costs_no_lookup(harness: Harness, braintree_api: FakeBr
     post_fixture(harness, CHARGE)
     harness.sandbox.requests.clear()
     post_fixture(harness, "subscription_went_past_due")  # no customer data: the link stays
-    # The subscription, and the service (none exists for the plan, so it is looked for again).
-    assert attio_calls(harness, "read") == {"subscriptions": 1, "services": 1}
+    # Only the subscription: the services catalogue is cached for the process.
+    assert attio_calls(harness, "read") == {"subscriptions": 1}
     assert braintree_api.calls == []
     person_id = harness.records("people")[0]["record_id"]
     assert harness.records("subscriptions")[0]["values"]["person"] == person_id
