@@ -190,3 +190,17 @@ class FakeZoho:
                 }
             )
         return httpx.Response(200, json={"watch": answers})
+
+
+# One realistic Books item, as a webhook or the items API carries it.
+ITEM = {
+    "item_id": "2000000000101",
+    "name": "Onboarding workshop",
+    "status": "active",
+    "description": "Half-day remote session",
+    "rate": 250.0,
+    "unit": "session",
+    "sku": "SVC-ONB-1",
+    "product_type": "service",
+    "last_modified_time": "2026-05-02T09:14:03-0700",
+}

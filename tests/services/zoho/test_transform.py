@@ -20,18 +20,8 @@ from app.services.zoho.transform import (
     service_from_item,
     stored_service,
 )
+from tests.services.zoho.fake_zoho import ITEM
 
-ITEM = {
-    "item_id": "2000000000101",
-    "name": "Onboarding workshop",
-    "status": "active",
-    "description": "Half-day remote session",
-    "rate": 250.0,
-    "unit": "session",
-    "sku": "SVC-ONB-1",
-    "product_type": "service",
-    "last_modified_time": "2026-05-02T09:14:03-0700",
-}
 T = datetime(2026, 5, 2, 16, 14, 3, tzinfo=UTC)
 
 

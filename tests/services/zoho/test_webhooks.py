@@ -7,20 +7,8 @@ from typing import Any
 
 from tests.e2e.conftest import Harness
 from tests.services.zoho.conftest import CRM_CHANNEL_ID, CRM_TOKEN, zoho_of
-from tests.services.zoho.fake_zoho import FakeZoho
+from tests.services.zoho.fake_zoho import ITEM, FakeZoho
 from tests.signing import FORM_CONTENT_TYPE, zoho_signed_headers
-
-ITEM = {
-    "item_id": "2000000000101",
-    "name": "Onboarding workshop",
-    "status": "active",
-    "description": "Half-day remote session",
-    "rate": 250.0,
-    "unit": "session",
-    "sku": "SVC-ONB-1",
-    "product_type": "service",
-    "last_modified_time": "2026-05-02T09:14:03-0700",
-}
 
 
 def post_item(h: Harness, item: dict[str, Any], *, query: str = "") -> dict[str, Any]:
