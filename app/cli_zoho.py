@@ -12,11 +12,10 @@ from typing import Annotated, Any
 
 import typer
 
-from app.clients.zoho import WatchChannel, WatchResult, ZohoClient
+from app.clients.zoho import ItemsSource, WatchChannel, WatchResult, ZohoClient
 from app.clients.zoho.watch import DEFAULT_EVENTS
 from app.config import Settings, secret_is_set
 from app.errors import ConfigurationError
-from app.services.zoho.services import items_source_of
 from app.sync.progress import progress_observer
 from app.sync.report import SyncReport
 from app.sync.zoho import DEFAULT_CONCURRENCY, ZohoServicesSync
@@ -76,7 +75,7 @@ def sync_zoho(
                 bridge.attio,
                 zoho,
                 bridge.ledger,
-                source=items_source_of(settings),
+                source=ItemsSource(settings.zoho_items_source),
                 concurrency=concurrency,
             )
             with progress_observer() as observer:
@@ -105,7 +104,7 @@ def _channel_settings(
         raise ConfigurationError(
             "The channel id must be listed in ZOHO_CRM_CHANNEL_IDS, or callbacks are refused"
         )
-    url = notify_url or getattr(settings, "zoho_crm_notify_url", None)
+    url = notify_url or settings.zoho_crm_notify_url
     if not url:
         raise ConfigurationError(
             "Give --notify-url or set ZOHO_CRM_NOTIFY_URL (https://<bridge>/webhooks/zoho/crm)"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from tenacity import RetryCallState
 
-from app.clients.retrying import retrying, url_segment
+from app.clients.retrying import PooledClient, retrying, url_segment
 from app.clients.zoho.auth import AccessToken, ZohoTokenManager
 from app.clients.zoho.datacenters import api_domain_for_accounts
 from app.clients.zoho.envelope import error_from_response, json_or_none, needs_new_token
@@ -79,7 +79,7 @@ def zoho_configured(settings: Settings) -> bool:
     )
 
 
-class ZohoClient:
+class ZohoClient(PooledClient):
     def __init__(
         self,
         *,
@@ -136,20 +136,9 @@ class ZohoClient:
             accounts_url=settings.zoho_accounts_url,
             api_base_url=settings.zoho_api_base_url,
             organization_id=settings.zoho_organization_id,
-            requests_per_minute=int(
-                getattr(settings, "zoho_requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE)
-            ),
+            requests_per_minute=settings.zoho_requests_per_minute,
             transport=transport,
         )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> ZohoClient:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
 
     # -- transport ---------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from app.clients.attio.client import Record
@@ -44,11 +44,7 @@ def is_stale(
 
 
 def _last_event_at(record: Record, stamp: str = "last_event_at") -> datetime | None:
-    last = timestamp_value(record, stamp)
-    if last is not None and last.tzinfo is None:
-        # Attio's timestamps are UTC; `parse_timestamp` drops the zone after nanoseconds.
-        last = last.replace(tzinfo=UTC)
-    return last
+    return timestamp_value(record, stamp)
 
 
 def is_redelivery(record: Record | None, kind: str, occurred_at: datetime | None) -> bool:

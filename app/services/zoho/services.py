@@ -23,10 +23,6 @@ ITEM_EVENT_TYPE = "item"  # Books/Inventory webhooks wrap the record as {"item":
 CRM_PRODUCT_EVENTS = "crm.Products.*"
 
 
-def items_source_of(settings: object) -> ItemsSource:
-    return ItemsSource(getattr(settings, "zoho_items_source", ItemsSource.books))
-
-
 class ZohoServices:
     def __init__(
         self,
@@ -51,7 +47,7 @@ class ZohoServices:
         return cls(
             attio=bridge.attio,
             ledger=bridge.ledger,
-            items_source=items_source_of(settings),
+            items_source=ItemsSource(settings.zoho_items_source),
             zoho_factory=lambda: ZohoClient.from_settings(settings),
         )
 
