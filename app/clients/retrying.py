@@ -1,4 +1,5 @@
-"""What every external API client shares: safe path segments and the retry loop.
+"""What every external API client shares: its pooled HTTP client's lifecycle, safe path
+segments and the retry loop.
 
 Each client's errors carry `retryable`; this module turns that into one tenacity policy with
 the same logging, so the Attio and Zoho clients differ only in how long they wait.
@@ -7,8 +8,10 @@ the same logging, so the Attio and Zoho clients differ only in how long they wai
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Self
 from urllib.parse import quote
 
+import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from app.log import get_logger
@@ -16,6 +19,21 @@ from app.log import get_logger
 log = get_logger(__name__)
 
 WaitStrategy = Callable[[RetryCallState], float]
+
+
+class PooledClient:
+    """Owns one pooled `httpx.AsyncClient` (`self._http`); close it, or use `async with`."""
+
+    _http: httpx.AsyncClient
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
 
 
 def url_segment(value: str) -> str:

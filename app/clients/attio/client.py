@@ -21,7 +21,7 @@ from app.clients.attio.errors import (
     AttioTransportError,
 )
 from app.clients.attio.ratelimit import RateLimiter
-from app.clients.retrying import retrying, url_segment
+from app.clients.retrying import PooledClient, retrying, url_segment
 from app.log import get_logger
 from app.metrics import ATTIO_LATENCY, ATTIO_REQUESTS, ATTIO_RETRIES
 
@@ -54,7 +54,7 @@ def backoff_seconds(state: RetryCallState) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-class AttioClient:
+class AttioClient(PooledClient):
     def __init__(
         self,
         *,
@@ -96,15 +96,6 @@ class AttioClient:
             max_attempts=settings.attio_max_attempts,
             transport=transport,
         )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> AttioClient:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
 
     # -- transport ---------------------------------------------------------------------------
 
