@@ -90,8 +90,8 @@ class BraintreeService:
         """Assert the subscription; for a charge, also its newest transaction as a payment.
 
         A charge whose transaction names the customer by email costs two reads (the
-        subscription, for the order guard; then the service lookup, or the payment when the
-        service needs no lookup) and three writes (person, subscription, payment).
+        subscription and the payment, each for its order guard; the service link comes from
+        the cached catalogue) and three writes (person, subscription, payment).
         """
         subscription = _subject(event, "subscription")
         subscription_id = _object_id(event, subscription, "subscription")
