@@ -233,6 +233,7 @@ def serve(
         port=port or settings.port,
         reload=reload,
         log_config=None,  # our structlog setup handles uvicorn's loggers
+        access_log=False,  # every webhook already logs its outcome with the request id
         timeout_graceful_shutdown=20,
     )
 
