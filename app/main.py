@@ -14,7 +14,7 @@ from app.clients.attio import AttioClient
 from app.config import Settings, get_settings
 from app.error_handlers import install_error_handlers
 from app.log import configure_logging, get_logger
-from app.middleware import RequestIdMiddleware
+from app.middleware import RequestContextMiddleware
 from app.routes import admin, admin_sync, attio, braintree, health, zoho
 from app.schema import SchemaBootstrap
 from app.services.readiness import ReadinessProbe
@@ -107,7 +107,7 @@ def create_app(
     app.state.readiness = ReadinessProbe(app.state.attio, app.state.schema)
     app.state.bridge = build_bridge(settings, app.state.attio, **bridge_overrides)
     install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestContextMiddleware)
     for module in (health, attio, braintree, zoho, admin, admin_sync):
         app.include_router(module.router)
     return app

@@ -53,3 +53,10 @@ STALE_EVENTS = Counter(
     ["source", "event_type"],
     registry=REGISTRY,
 )
+REQUEST_OWN_SECONDS = Histogram(
+    "bridge_request_own_seconds",
+    "Time the bridge spent on a request besides waiting on Attio, by route.",
+    ["route"],
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+    registry=REGISTRY,
+)

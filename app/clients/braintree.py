@@ -13,6 +13,7 @@ ledger and is retried.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +23,7 @@ from braintree.exceptions.not_found_error import NotFoundError
 
 from app.errors import BridgeError
 from app.log import get_logger
+from app.timing import add_upstream_seconds
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -77,17 +79,23 @@ class BraintreeClient:
 
     async def update_customer(self, customer_id: str, changes: dict[str, str]) -> None:
         """Change a customer's fields (`first_name`, `email`, ...) as given."""
-        result = await anyio.to_thread.run_sync(
-            self._gateway.customer.update, customer_id, changes, abandon_on_cancel=True
-        )
+        result = await self._in_thread(self._gateway.customer.update, customer_id, changes)
         if not getattr(result, "is_success", False):
             # The SDK's message lists the failed validations; it holds no credentials.
             message = getattr(result, "message", "no reason given")
             raise BraintreeRejectedError(f"Braintree refused the customer update: {message}")
 
+    async def _in_thread(self, call: Callable[..., T], *args: Any) -> T:
+        """Run a blocking SDK call off the event loop, timed as Braintree's share."""
+        started = time.perf_counter()
+        try:
+            return await anyio.to_thread.run_sync(call, *args, abandon_on_cancel=True)
+        finally:
+            add_upstream_seconds("braintree", time.perf_counter() - started)
+
     async def _find(self, what: str, call: Callable[[str], T], key: str) -> T | None:
         try:
-            return await anyio.to_thread.run_sync(call, key, abandon_on_cancel=True)
+            return await self._in_thread(call, key)
         except NotFoundError:
             log.info("braintree.api.not_found", resource=what)
             return None

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from app.metrics import REGISTRY
 from app.schema import SCHEMA
 
 ATTIO = "https://attio.test"
@@ -112,3 +113,36 @@ def test_openapi_docs_served(app: FastAPI) -> None:
     with TestClient(app) as client:
         assert client.get("/docs").status_code == 200
         assert "/readyz" in client.get("/openapi.json").json()["paths"]
+
+
+def server_timing(response: httpx.Response) -> dict[str, float]:
+    metrics = (part.strip().split(";dur=") for part in response.headers["server-timing"].split(","))
+    return {name: float(ms) for name, ms in metrics}
+
+
+def test_server_timing_splits_attio_wait_from_own_work(
+    app: FastAPI, attio: respx.MockRouter
+) -> None:
+    attio.get("/v2/self").respond(json={"active": True})
+    complete_schema_routes(attio)
+    observed = (
+        REGISTRY.get_sample_value("bridge_request_own_seconds_count", {"route": "/readyz"}) or 0.0
+    )
+    with TestClient(app) as client:
+        health = client.get("/healthz")
+        ready = client.get("/readyz")
+    assert set(server_timing(health)) == {"own"}  # no API call, all of it is the bridge's
+    timing = server_timing(ready)
+    assert set(timing) == {"attio", "own"}
+    assert timing["attio"] > 0 and timing["own"] >= 0
+    assert (
+        REGISTRY.get_sample_value("bridge_request_own_seconds_count", {"route": "/readyz"})
+        == observed + 1
+    )
+
+
+def test_server_timing_lists_each_api_waited_on() -> None:
+    from app.timing import RequestTiming
+
+    timing = RequestTiming(upstream={"attio": 0.0412, "braintree": 0.120})
+    assert timing.server_timing(0.0019) == b"attio;dur=41.20, braintree;dur=120.00, own;dur=1.90"

@@ -24,6 +24,7 @@ from app.clients.attio.ratelimit import RateLimiter
 from app.clients.retrying import PooledClient, retrying, url_segment
 from app.log import get_logger
 from app.metrics import ATTIO_LATENCY, ATTIO_REQUESTS, ATTIO_RETRIES
+from app.timing import add_upstream_seconds
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -140,7 +141,9 @@ class AttioClient(PooledClient):
         except httpx.TransportError as exc:
             ATTIO_REQUESTS.labels(method, "transport_error").inc()
             raise AttioTransportError(f"Could not reach Attio for {method} {path}: {exc}") from exc
-        elapsed = time.perf_counter() - started
+        finally:
+            elapsed = time.perf_counter() - started
+            add_upstream_seconds("attio", elapsed)
         elapsed_ms = round(elapsed * 1000, 1)
         status = response.status_code
         ATTIO_LATENCY.labels(method).observe(elapsed)

@@ -33,6 +33,7 @@ from app.clients.zoho.items import ITEMS_PAGE_SIZE, ItemsSource, items_path
 from app.clients.zoho.ratelimit import MinuteWindowLimiter
 from app.clients.zoho.watch import WATCH_PATH, WatchChannel, WatchResult, watch_result
 from app.log import get_logger
+from app.timing import add_upstream_seconds
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -199,7 +200,10 @@ class ZohoClient(PooledClient):
             raise ZohoTransportError(f"Zoho did not answer {method} {path} in time") from exc
         except httpx.TransportError as exc:
             raise ZohoTransportError(f"Could not reach Zoho for {method} {path}: {exc}") from exc
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        finally:
+            elapsed = time.perf_counter() - started
+            add_upstream_seconds("zoho", elapsed)
+        elapsed_ms = round(elapsed * 1000, 1)
         error = error_from_response(response)
         if error is not None:
             if isinstance(error, ZohoRateLimitError):
