@@ -133,7 +133,12 @@ def verify_zoho_crm_token(
         )
     if not isinstance(token, str) or not token:
         raise SignatureError("Zoho CRM notification carries no token")
-    if not hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
+    try:
+        presented = token.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON escapes can carry lone surrogates ("\ud800"), which have no UTF-8 form.
+        raise SignatureError("Zoho CRM notification token is not valid text") from None
+    if not hmac.compare_digest(presented, expected.encode("utf-8")):
         raise SignatureError("Zoho CRM notification token does not match")
     channel = _channel_text(channel_id)
     known = {text for text in (_channel_text(c) for c in known_channel_ids) if text is not None}

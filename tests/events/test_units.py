@@ -63,6 +63,14 @@ async def test_attio_source_marks_own_writes() -> None:
     assert events[0].ignore_reason
 
 
+@pytest.mark.parametrize("actor_id", [[OWN_ACTOR], {"id": OWN_ACTOR}, None, 7])
+async def test_attio_source_actor_id_that_is_not_a_string_is_not_ours(actor_id: object) -> None:
+    event = {**attio_event(), "actor": {"type": "api-token", "id": actor_id}}
+    source = AttioSource(ATTIO_TEST_SECRET, own_actor_ids=[OWN_ACTOR])
+    events = await source.events_from(attio_raw({"events": [event]}))
+    assert events[0].ignore_reason is None
+
+
 async def test_attio_source_key_without_idempotency_header_is_stable() -> None:
     source = AttioSource(ATTIO_TEST_SECRET)
     raw = attio_raw({"events": [attio_event()]}, key=None)
@@ -201,6 +209,14 @@ async def test_zoho_crm_source_one_event_per_id() -> None:
 async def test_zoho_crm_source_rejects_wrong_token_or_channel(overrides: dict) -> None:
     with pytest.raises(SignatureError):
         await ZohoCrmSource(CRM_TOKEN, ["1000000068001"]).events_from(crm_raw(**overrides))
+
+
+@pytest.mark.parametrize("server_time", [1e300, 10**30, -(10**20), float("inf"), float("nan")])
+async def test_zoho_crm_source_unrepresentable_server_time_is_no_time(server_time: float) -> None:
+    source = ZohoCrmSource(CRM_TOKEN, ["1000000068001"])
+    events = await source.events_from(crm_raw(server_time=server_time))
+    assert [e.occurred_at for e in events] == [None, None]
+    assert events[0].event_key.startswith("zoho:crm:Products:5725767000003000064:sha256-")
 
 
 async def test_zoho_crm_source_rejects_unusable_ids() -> None:

@@ -184,6 +184,16 @@ def test_zoho_crm_wrong_token_gets_401(client: TestClient) -> None:
     assert response.status_code == 401
 
 
+def test_zoho_crm_token_with_a_lone_surrogate_gets_401(client: TestClient) -> None:
+    # Valid UTF-8 JSON whose escape decodes to a string with no UTF-8 form.
+    body = b'{"token": "\\ud800", "channel_id": "77", "module": "Products", "ids": ["1"]}'
+    response = client.post(
+        "/webhooks/zoho/crm", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_signature"
+
+
 def test_braintree_tampered_payload_gets_401(client: TestClient) -> None:
     form = braintree_sample_form("subscription_went_active", "sub_1")
     tampered = form.replace(b"bt_payload=C", b"bt_payload=D", 1)

@@ -340,6 +340,7 @@ def test_crm_token_accepted(token: str, channel_id: str | int, known: object) ->
         (CRM_TOKEN, CRM_TOKEN, True, CHANNELS),
         (CRM_TOKEN, CRM_TOKEN, "1000000068001", ()),
         ("t\u00f6ken", "token", "1000000068001", CHANNELS),
+        ("\ud800", CRM_TOKEN, "1000000068001", CHANNELS),
     ],
     ids=[
         "other-token",
@@ -359,6 +360,7 @@ def test_crm_token_accepted(token: str, channel_id: str | int, known: object) ->
         "bool-channel",
         "no-known-channels",
         "non-ascii-token",
+        "lone-surrogate-token",
     ],
 )
 def test_crm_token_rejected(

@@ -36,7 +36,13 @@ class AttioSource:
         if not isinstance(item, dict) or not isinstance(item.get("event_type"), str):
             raise MalformedPayloadError(f"Attio event #{index} has no `event_type`")
         actor = item.get("actor") if isinstance(item.get("actor"), dict) else {}
-        is_own_write = actor.get("type") == "api-token" and actor.get("id") in self._own_actor_ids
+        actor_id = actor.get("id")
+        # Only a string can be one of our ids (a list or object here would not even hash).
+        is_own_write = (
+            actor.get("type") == "api-token"
+            and isinstance(actor_id, str)
+            and actor_id in self._own_actor_ids
+        )
         return WebhookEvent(
             source=self.source,
             event_type=item["event_type"],

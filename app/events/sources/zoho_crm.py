@@ -18,6 +18,16 @@ from app.signatures import verify_zoho_crm_token
 ZOHO_CRM_KEY_PREFIX = "zoho:crm:"
 
 
+def _from_epoch_ms(value: object) -> datetime | None:
+    """`server_time` as a datetime; None when absent or not a representable instant."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError):  # e.g. 1e300, Infinity, NaN in the JSON
+        return None
+
+
 class ZohoCrmSource:
     source = Source.zoho
 
@@ -37,11 +47,7 @@ class ZohoCrmSource:
         if not isinstance(ids, list) or not all(isinstance(i, str | int) for i in ids):
             raise MalformedPayloadError("Zoho CRM notification `ids` must be a list of ids")
         server_time = data.get("server_time")
-        occurred_at = (
-            datetime.fromtimestamp(server_time / 1000, UTC)
-            if isinstance(server_time, int | float) and not isinstance(server_time, bool)
-            else None
-        )
+        occurred_at = _from_epoch_ms(server_time)
         when = str(server_time) if occurred_at else f"sha256-{body_digest(body)}"
         return [
             WebhookEvent(
