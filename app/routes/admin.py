@@ -13,6 +13,7 @@ from app.events.ledger import LedgerStatus
 from app.events.model import Source
 from app.log import redactor
 from app.routes._intake import bridge_of
+from app.routes._openapi import ERROR_BODY, VALIDATION_ERROR
 
 
 def require_admin(request: Request) -> None:
@@ -27,7 +28,19 @@ def require_admin(request: Request) -> None:
         raise UnauthorizedError("Missing or invalid admin token")
 
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+# What `require_admin` answers on every admin route, besides each route's own responses.
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong bearer token", "content": ERROR_BODY},
+    404: {"description": "Admin API disabled, or nothing found", "content": ERROR_BODY},
+    422: VALIDATION_ERROR,
+}
+
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_RESPONSES,
+)
 
 
 class ReplayFilter(BaseModel):
@@ -53,7 +66,10 @@ async def list_events(
     return {"count": len(entries), "events": [entry.summary() for entry in entries]}
 
 
-@router.post("/events/replay")
+@router.post(
+    "/events/replay",
+    responses={400: {"description": "Body could not be read as JSON", "content": ERROR_BODY}},
+)
 async def replay_events(request: Request, selection: ReplayFilter) -> dict[str, Any]:
     """Replay every ledger record matching the filter (`dry_run`: only say which)."""
     bridge = bridge_of(request)

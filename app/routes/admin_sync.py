@@ -8,10 +8,15 @@ from fastapi import APIRouter, Depends, Request
 
 from app.errors import NotFoundError
 from app.routes._intake import bridge_of
-from app.routes.admin import require_admin
+from app.routes.admin import ADMIN_RESPONSES, require_admin
 from app.services.zoho.services import ZohoServices
 
-router = APIRouter(prefix="/admin/sync", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/admin/sync",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_RESPONSES,
+)
 
 
 def _zoho(request: Request) -> ZohoServices:
