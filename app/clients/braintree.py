@@ -23,7 +23,7 @@ from braintree.exceptions.not_found_error import NotFoundError
 
 from app.errors import BridgeError
 from app.log import get_logger
-from app.timing import add_upstream_seconds
+from app.timing import add_wait_seconds
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -91,7 +91,7 @@ class BraintreeClient:
         try:
             return await anyio.to_thread.run_sync(call, *args, abandon_on_cancel=True)
         finally:
-            add_upstream_seconds("braintree", time.perf_counter() - started)
+            add_wait_seconds("braintree", time.perf_counter() - started)
 
     async def _find(self, what: str, call: Callable[[str], T], key: str) -> T | None:
         try:

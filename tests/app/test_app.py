@@ -133,7 +133,8 @@ def test_server_timing_splits_attio_wait_from_own_work(
         ready = client.get("/readyz")
     assert set(server_timing(health)) == {"own"}  # no API call, all of it is the bridge's
     timing = server_timing(ready)
-    assert set(timing) == {"attio", "own"}
+    # Readiness makes several reads: the later ones queue at the client's read limiter.
+    assert {"attio", "own"} <= set(timing) <= {"attio", "attio-limiter", "own"}
     assert timing["attio"] > 0 and timing["own"] >= 0
     assert (
         REGISTRY.get_sample_value("bridge_request_own_seconds_count", {"route": "/readyz"})
@@ -144,5 +145,5 @@ def test_server_timing_splits_attio_wait_from_own_work(
 def test_server_timing_lists_each_api_waited_on() -> None:
     from app.timing import RequestTiming
 
-    timing = RequestTiming(upstream={"attio": 0.0412, "braintree": 0.120})
+    timing = RequestTiming(waits={"attio": 0.0412, "braintree": 0.120})
     assert timing.server_timing(0.0019) == b"attio;dur=41.20, braintree;dur=120.00, own;dur=1.90"

@@ -24,7 +24,7 @@ from app.clients.attio.ratelimit import RateLimiter
 from app.clients.retrying import PooledClient, retrying, url_segment
 from app.log import get_logger
 from app.metrics import ATTIO_LATENCY, ATTIO_REQUESTS, ATTIO_RETRIES
-from app.timing import add_upstream_seconds
+from app.timing import add_wait_seconds, queued
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -131,7 +131,7 @@ class AttioClient(PooledClient):
         params: Mapping[str, Any] | None,
         json: Any,
     ) -> Any:
-        await limiter.acquire()
+        await queued("attio-limiter", limiter.acquire())
         started = time.perf_counter()
         try:
             response = await self._http.request(method, path, params=params, json=json)
@@ -143,7 +143,7 @@ class AttioClient(PooledClient):
             raise AttioTransportError(f"Could not reach Attio for {method} {path}: {exc}") from exc
         finally:
             elapsed = time.perf_counter() - started
-            add_upstream_seconds("attio", elapsed)
+            add_wait_seconds("attio", elapsed)
         elapsed_ms = round(elapsed * 1000, 1)
         status = response.status_code
         ATTIO_LATENCY.labels(method).observe(elapsed)

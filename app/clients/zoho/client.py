@@ -33,7 +33,7 @@ from app.clients.zoho.items import ITEMS_PAGE_SIZE, ItemsSource, items_path
 from app.clients.zoho.ratelimit import MinuteWindowLimiter
 from app.clients.zoho.watch import WATCH_PATH, WatchChannel, WatchResult, watch_result
 from app.log import get_logger
-from app.timing import add_upstream_seconds
+from app.timing import add_wait_seconds, queued
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -188,7 +188,7 @@ class ZohoClient(PooledClient):
         params: Mapping[str, Any] | None,
         json: Any,
     ) -> dict[str, Any] | None:
-        await self.limiter.acquire()
+        await queued("zoho-limiter", self.limiter.acquire())
         url = f"{self.base_url_for(token)}{path}"
         headers = {"Authorization": f"Zoho-oauthtoken {token.value}"}
         started = time.perf_counter()
@@ -202,7 +202,7 @@ class ZohoClient(PooledClient):
             raise ZohoTransportError(f"Could not reach Zoho for {method} {path}: {exc}") from exc
         finally:
             elapsed = time.perf_counter() - started
-            add_upstream_seconds("zoho", elapsed)
+            add_wait_seconds("zoho", elapsed)
         elapsed_ms = round(elapsed * 1000, 1)
         error = error_from_response(response)
         if error is not None:
