@@ -29,7 +29,7 @@ from app.log import get_logger
 from app.metrics import STALE_EVENTS
 from app.schema.definitions import PAYMENTS, SERVICES, SUBSCRIPTIONS
 from app.services.braintree.catalogue import ServiceCatalogue
-from app.services.braintree.ordering import KeyedLocks, is_stale, new_facts
+from app.services.braintree.ordering import is_stale, new_facts
 from app.services.braintree.people import Discover, PayerResolver, PersonLink, find_one
 from app.services.braintree.transforms import (
     CHARGE_KINDS,
@@ -54,6 +54,7 @@ from app.services.braintree.transforms import (
     transaction_of,
     transaction_payer,
 )
+from app.services.locks import KeyedLocks
 
 if TYPE_CHECKING:
     from app.bridge import Bridge

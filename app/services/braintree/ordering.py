@@ -3,7 +3,8 @@
 Each record keeps `last_event_at` (the notification's own timestamp). A notification older than
 that is stale: its state changes are skipped, but facts Attio does not have yet are still
 written (`new_facts`). Read-compare-write of one record is serialised per record key within the
-process (`KeyedLocks`), so two notifications for the same subscription cannot interleave.
+process (`app.services.locks`), so two notifications for the same subscription cannot
+interleave.
 
 Across instances there is no lock: Attio has no conditional writes. Two deliveries for the same
 record processed at the same instant on two instances can both pass the guard, and the later
@@ -15,10 +16,7 @@ blueprint runs one instance.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -66,31 +64,3 @@ def new_facts(values: Values, record: Record | None, facts: Collection[str]) -> 
         and value not in (None, [])
         and (record is None or first_value(record, slug) is None)
     }
-
-
-@dataclass
-class _Entry:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
-
-
-class KeyedLocks:
-    """One asyncio lock per key, kept only while someone holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, _Entry] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        entry = self._entries.setdefault(key, _Entry())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                yield
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._entries[key]
-
-    def __len__(self) -> int:
-        return len(self._entries)

@@ -13,7 +13,7 @@ from enum import StrEnum
 from app.clients.attio import AttioClient
 from app.log import get_logger
 from app.schema import SERVICES
-from app.services.zoho.locks import KeyedLocks
+from app.services.locks import KeyedLocks
 from app.services.zoho.model import ServiceState, StoredService
 from app.services.zoho.transform import (
     attio_values,

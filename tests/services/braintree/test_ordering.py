@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from app.services.braintree.ordering import KeyedLocks, is_stale, new_facts
+from app.services.braintree.ordering import is_stale, new_facts
 from app.services.braintree.transforms import PAYMENT_FACTS
 
 T1 = datetime(2024, 5, 2, 10, 15, tzinfo=UTC)
@@ -54,35 +53,3 @@ def test_new_facts_fill_gaps_only() -> None:
         "amount": "48.00",
         "braintree_customer_id": "c1",
     }
-
-
-async def test_keyed_locks_serialise_one_key_and_forget_it() -> None:
-    locks = KeyedLocks()
-    order: list[str] = []
-
-    async def work(key: str, name: str, pause: float) -> None:
-        async with locks.hold(key):
-            order.append(f"{name}+")
-            await asyncio.sleep(pause)
-            order.append(f"{name}-")
-
-    await asyncio.gather(work("a", "first", 0.02), work("a", "second", 0), work("b", "other", 0))
-    assert order.index("first-") < order.index("second+")
-    assert order.index("other+") < order.index("first-")  # other keys do not wait
-    assert len(locks) == 0
-
-
-async def test_keyed_lock_is_released_on_cancel() -> None:
-    locks = KeyedLocks()
-
-    async def hold_forever() -> None:
-        async with locks.hold("a"):
-            await asyncio.sleep(10)
-
-    holder = asyncio.create_task(hold_forever())
-    await asyncio.sleep(0)
-    holder.cancel()
-    await asyncio.gather(holder, return_exceptions=True)
-    async with asyncio.timeout(1), locks.hold("a"):
-        pass
-    assert len(locks) == 0
