@@ -436,6 +436,39 @@ async def test_limiter_spaces_starts_evenly_and_never_slows_an_idle_caller() -> 
     assert clock.now == before
 
 
+class LateClock(VirtualClock):
+    """Every sleep overshoots, as an event loop's timers do (epoll counts whole milliseconds)."""
+
+    def __init__(self, overshoot: float) -> None:
+        super().__init__()
+        self.overshoot = overshoot
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds + self.overshoot
+
+
+async def test_limiter_late_wake_ups_do_not_lower_the_rate() -> None:
+    clock = LateClock(overshoot=0.001)
+    limiter = RateLimiter(24, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(241):
+        await limiter.acquire()
+        starts.append(clock.now)
+    # 240 intervals of 1/24 s: ten seconds, plus one overshoot, not 240 of them.
+    assert starts[-1] == pytest.approx(10.0 + 0.001)
+
+
+async def test_limiter_never_makes_up_a_stall_with_a_burst() -> None:
+    clock = LateClock(overshoot=0.5 / 24)  # woken half an interval late, every time
+    limiter = RateLimiter(24, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(50):
+        await limiter.acquire()
+        starts.append(clock.now)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 1 / 24 - 1e-9
+
+
 async def test_webhook_endpoints(client: AttioClient, api: respx.MockRouter) -> None:
     hook = {"id": {"workspace_id": "ws", "webhook_id": "wh-1"}, "target_url": "https://b/x"}
     listing = api.get("/v2/webhooks").respond(json={"data": [hook]})
