@@ -8,7 +8,6 @@ safe to retry. Writes are asserts (upserts by a unique attribute), never search-
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ from app.clients.attio.ratelimit import RateLimiter
 from app.clients.retrying import PooledClient, retrying, url_segment
 from app.log import get_logger
 from app.metrics import ATTIO_LATENCY, ATTIO_REQUESTS, ATTIO_RETRIES
-from app.timing import add_wait_seconds, queued
+from app.timing import queued
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -132,18 +131,13 @@ class AttioClient(PooledClient):
         json: Any,
     ) -> Any:
         await queued("attio-limiter", limiter.acquire())
-        started = time.perf_counter()
         try:
-            response = await self._http.request(method, path, params=params, json=json)
-        except httpx.TimeoutException as exc:
+            response, elapsed = await self._exchange(
+                "attio", AttioTransportError, method, path, params=params, json=json
+            )
+        except AttioTransportError:
             ATTIO_REQUESTS.labels(method, "transport_error").inc()
-            raise AttioTransportError(f"Attio did not answer {method} {path} in time") from exc
-        except httpx.TransportError as exc:
-            ATTIO_REQUESTS.labels(method, "transport_error").inc()
-            raise AttioTransportError(f"Could not reach Attio for {method} {path}: {exc}") from exc
-        finally:
-            elapsed = time.perf_counter() - started
-            add_wait_seconds("attio", elapsed)
+            raise
         elapsed_ms = round(elapsed * 1000, 1)
         status = response.status_code
         ATTIO_LATENCY.labels(method).observe(elapsed)

@@ -33,7 +33,7 @@ from app.clients.zoho.items import ITEMS_PAGE_SIZE, ItemsSource, items_path
 from app.clients.zoho.ratelimit import MinuteWindowLimiter
 from app.clients.zoho.watch import WATCH_PATH, WatchChannel, WatchResult, watch_result
 from app.log import get_logger
-from app.timing import add_wait_seconds, queued
+from app.timing import queued
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -191,18 +191,9 @@ class ZohoClient(PooledClient):
         await queued("zoho-limiter", self.limiter.acquire())
         url = f"{self.base_url_for(token)}{path}"
         headers = {"Authorization": f"Zoho-oauthtoken {token.value}"}
-        started = time.perf_counter()
-        try:
-            response = await self._http.request(
-                method, url, params=params, json=json, headers=headers
-            )
-        except httpx.TimeoutException as exc:
-            raise ZohoTransportError(f"Zoho did not answer {method} {path} in time") from exc
-        except httpx.TransportError as exc:
-            raise ZohoTransportError(f"Could not reach Zoho for {method} {path}: {exc}") from exc
-        finally:
-            elapsed = time.perf_counter() - started
-            add_wait_seconds("zoho", elapsed)
+        response, elapsed = await self._exchange(
+            "zoho", ZohoTransportError, method, path, url, params=params, json=json, headers=headers
+        )
         elapsed_ms = round(elapsed * 1000, 1)
         error = error_from_response(response)
         if error is not None:
