@@ -57,6 +57,12 @@ def sandbox_app() -> FastAPI:
 
 
 @pytest.fixture
+def sandbox(sandbox_app: FastAPI) -> SandboxState:
+    state: SandboxState = sandbox_app.state.sandbox
+    return state
+
+
+@pytest.fixture
 async def sandbox_client(
     sandbox_app: FastAPI,
 ) -> AsyncIterator[tuple[AttioClient, SandboxState]]:

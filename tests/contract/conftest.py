@@ -8,24 +8,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
 from tests.contract.openapi import OpenAPIValidator, ValidatingTransport, subset_validator
 
 
 @pytest.fixture
 def validator() -> OpenAPIValidator:
     return subset_validator()
-
-
-@pytest.fixture
-def sandbox_app() -> FastAPI:
-    return create_sandbox_app(SandboxConfig(faults=FaultConfig(rate_limits=False)))
-
-
-@pytest.fixture
-def sandbox(sandbox_app: FastAPI) -> SandboxState:
-    state: SandboxState = sandbox_app.state.sandbox
-    return state
 
 
 @pytest.fixture

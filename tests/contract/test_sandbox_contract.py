@@ -7,6 +7,8 @@ import pytest
 
 from app.sandbox import SandboxState
 from tests.contract.openapi import ValidatingTransport
+from tests.sandbox.support import attribute_body as attribute
+from tests.sandbox.support import write_body as values
 
 MISSING_ID = "7a1c9e5e-0000-4000-8000-000000000000"
 PEOPLE = "/v2/objects/people/records"
@@ -17,24 +19,6 @@ DEALS = "/v2/objects/deals/records"
 def assert_clean(transport: ValidatingTransport) -> None:
     assert transport.checked > 0
     assert not transport.violations, "\n".join(str(v) for v in transport.violations)
-
-
-def attribute(api_slug: str, attribute_type: str, **overrides: object) -> dict:
-    data = {
-        "title": api_slug.replace("_", " ").title(),
-        "description": f"The {api_slug}",
-        "api_slug": api_slug,
-        "type": attribute_type,
-        "is_required": False,
-        "is_unique": False,
-        "is_multiselect": False,
-        "config": {},
-    }
-    return {"data": data | overrides}
-
-
-def values(**attribute_values: object) -> dict:
-    return {"data": {"values": attribute_values}}
 
 
 async def expect(response: httpx.Response, status: int) -> dict:

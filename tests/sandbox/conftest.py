@@ -8,19 +8,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
+from app.sandbox import FaultConfig, SandboxConfig, create_sandbox_app
 from tests.sandbox.support import AUTH, BASE_URL
 
 
 @pytest.fixture
 def sandbox_app() -> FastAPI:
+    """The sandbox exactly as configured by default (the shared one pins a seed)."""
     return create_sandbox_app(SandboxConfig(faults=FaultConfig(rate_limits=False)))
-
-
-@pytest.fixture
-def sandbox(sandbox_app: FastAPI) -> SandboxState:
-    state: SandboxState = sandbox_app.state.sandbox
-    return state
 
 
 @pytest.fixture
