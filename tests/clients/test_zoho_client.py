@@ -23,6 +23,7 @@ from app.clients.zoho import (
 )
 from app.clients.zoho.client import zoho_backoff
 from app.clients.zoho.ratelimit import MinuteWindowLimiter
+from app.timing import RequestTiming, current_timing
 
 ACCOUNTS = "https://accounts.zoho.com"
 API = "https://www.zohoapis.com"
@@ -538,3 +539,16 @@ def test_channel_expiry_stays_under_zohos_one_week_maximum() -> None:
         timedelta(days=30), channel_id="1", notify_url="u", token="t", now=now
     )
     assert long.expires_at - now < timedelta(days=7)
+
+
+async def test_zoho_calls_count_as_a_zoho_wait_of_the_request_served(
+    zoho_api: respx.MockRouter,
+) -> None:
+    zoho_api.post(f"{ACCOUNTS}/oauth/v2/token").respond(json=token_body())
+    zoho_api.get(f"{ITEMS}/7").respond(json={"code": 0, "item": {"item_id": "7"}})
+    timing = RequestTiming()
+    current_timing.set(timing)  # as the request middleware does
+    async with make_client() as client:
+        await client.get_item(ItemsSource.books, "7")
+    assert set(timing.waits) == {"zoho"}  # the token refresh is not the items API
+    assert timing.waits["zoho"] > 0

@@ -11,6 +11,7 @@ from braintree.exceptions.authentication_error import AuthenticationError
 from braintree.exceptions.not_found_error import NotFoundError
 
 from app.clients.braintree import BraintreeClient, BraintreeRejectedError
+from app.timing import RequestTiming, current_timing
 from tests.e2e.conftest import bridge_settings
 from tests.services.braintree.support import FakeBraintreeApi
 
@@ -104,3 +105,11 @@ async def test_update_customer_and_a_refused_change() -> None:
     with pytest.raises(BraintreeRejectedError, match="invalid format") as refused:
         await client.update_customer("c1", {"email": "nope"})
     assert refused.value.status_code == 422  # permanent for the ledger: no retry can fix it
+
+
+async def test_sdk_calls_count_as_a_braintree_wait_of_the_request_served() -> None:
+    timing = RequestTiming()
+    current_timing.set(timing)  # as the request middleware does
+    await BraintreeClient(fake_gateway()).find_customer("c1")  # type: ignore[arg-type]
+    assert set(timing.waits) == {"braintree"}
+    assert timing.waits["braintree"] > 0
