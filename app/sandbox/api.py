@@ -265,17 +265,20 @@ async def get_record(request: Request, obj: str, record_id: str) -> JSONResponse
 
 @router.patch("/objects/{obj}/records/{record_id}")
 async def patch_record(request: Request, obj: str, record_id: str) -> JSONResponse:
-    store = sandbox_state(request).store
-    store.get_record(obj, record_id)
-    record = store.update_record(obj, record_id, await record_values(request), append=True)
-    return ok(render_record(store, record))
+    return await _update_record(request, obj, record_id, append=True)
 
 
 @router.put("/objects/{obj}/records/{record_id}")
 async def put_record(request: Request, obj: str, record_id: str) -> JSONResponse:
+    return await _update_record(request, obj, record_id, append=False)
+
+
+async def _update_record(
+    request: Request, obj: str, record_id: str, *, append: bool
+) -> JSONResponse:
     store = sandbox_state(request).store
-    store.get_record(obj, record_id)
-    record = store.update_record(obj, record_id, await record_values(request), append=False)
+    store.get_record(obj, record_id)  # a missing record is a 404 before the body is judged
+    record = store.update_record(obj, record_id, await record_values(request), append=append)
     return ok(render_record(store, record))
 
 
