@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import settings
 
 from app.clients.attio import AttioClient
 from app.config import Settings
 from app.sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
+
+# In CI (`CI` set, as `.ci/run` does) Hypothesis derives each test's examples from its source:
+# a run is reproducible and cannot fail on an example no earlier run tried. Local runs draw new
+# examples every time, and FUZZ_SCALE=N multiplies the fuzz tests' example counts for a longer hunt.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
+FUZZ_SCALE = max(1, int(os.environ.get("FUZZ_SCALE") or 1))
 
 SANDBOX_URL = "http://attio.sandbox"
 ADMIN_TOKEN = "admin-token-0123456789"

@@ -6,7 +6,7 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from app.errors import NotFoundError, UnauthorizedError
 from app.events.ledger import LedgerStatus
@@ -43,12 +43,22 @@ router = APIRouter(
 )
 
 
+def _integral_float_as_int(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# JSON Schema's integer: 5 and 5.0 are integers, true and "5" are not (lax pydantic takes all four).
+JsonInteger = Annotated[int, BeforeValidator(_integral_float_as_int), Field(strict=True)]
+
+
 class ReplayFilter(BaseModel):
     status: LedgerStatus = LedgerStatus.failed
     source: Source | None = None
     event_type: str | None = None
-    limit: int = Field(100, ge=1, le=1000)
-    dry_run: bool = False
+    # A wrong JSON type is a mistake to refuse, not a value to coerce: lax mode reads
+    # `"limit": true` as 1 and `"dry_run": 0` as false. The enums take their JSON strings.
+    limit: JsonInteger = Field(100, ge=1, le=1000)
+    dry_run: bool = Field(False, strict=True)
 
 
 @router.get("/events")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from app.clients.attio.errors import AttioServerError
 from app.errors import MalformedPayloadError
 from app.events.model import Source, WebhookEvent
@@ -191,6 +193,19 @@ def test_admin_bulk_replay_with_filter_and_dry_run(harness: Harness) -> None:
     ).json()
     assert done["counts"]["replayed"] == 2
     assert {r["status"] for r in ledger(harness).values()} == {"replayed"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"limit": True}, {"limit": 5.5}, {"limit": "5"}, {"dry_run": "false"}, {"dry_run": 0}],
+)
+def test_bulk_replay_refuses_a_filter_of_the_wrong_json_type(harness: Harness, body: dict) -> None:
+    # `"limit": true` read as 1, or `"dry_run": 0` read as False, would replay what was not asked.
+    harness.bridge.dispatcher.register(Source.attio, "record.updated", FlakyHandler(failures=2))
+    post_attio(harness, attio_delivery("record.updated"), key="d1")
+    response = harness.client.post("/admin/events/replay", json=body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert {r["status"] for r in ledger(harness).values()} == {"failed"}
 
 
 def test_replaying_an_edited_ledger_record_is_refused(harness: Harness) -> None:

@@ -25,13 +25,13 @@ from schemathesis import APIOperation, Case, GenerationMode
 
 from app.main import create_app
 from app.sandbox import SandboxState
-from tests.conftest import ADMIN_TOKEN, make_sandbox
+from tests.conftest import ADMIN_TOKEN, FUZZ_SCALE, make_sandbox
 from tests.e2e.conftest import bootstrap, bridge_settings
 from tests.services.zoho.fake_zoho import FakeZoho
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 TAGS = ("health", "webhooks", "admin")  # the route tags; each has its test below
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 25 * FUZZ_SCALE
 
 
 @dataclass

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.main import create_app
+from tests.conftest import FUZZ_SCALE
 from tests.routes.test_intake_rules import ATTIO
 from tests.routes.test_intake_rules import settings as bridge_settings
 
@@ -62,7 +63,7 @@ def client():
 
 
 @settings(
-    max_examples=300,
+    max_examples=300 * FUZZ_SCALE,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -94,7 +95,9 @@ def test_random_requests_never_5xx_and_never_reach_attio(
 
 
 @settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100 * FUZZ_SCALE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(challenge=st.text(max_size=80))
 def test_random_braintree_challenges_never_5xx(client: TestClient, challenge: str) -> None:
