@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, Field
 
 from app.errors import NotFoundError, UnauthorizedError
@@ -35,12 +37,28 @@ ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: VALIDATION_ERROR,
 }
 
-router = APIRouter(
-    prefix="/admin",
-    tags=["admin"],
-    dependencies=[Depends(require_admin)],
-    responses=ADMIN_RESPONSES,
-)
+
+class AdminRoute(APIRoute):
+    """Checks the token before FastAPI reads the body: a dependency would run after the body is
+    parsed, so a caller without the token could still learn that a body was malformed."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authenticated(request: Request) -> Response:
+            require_admin(request)
+            return await handler(request)
+
+        return authenticated
+
+
+def admin_router(prefix: str) -> APIRouter:
+    return APIRouter(
+        prefix=prefix, tags=["admin"], route_class=AdminRoute, responses=ADMIN_RESPONSES
+    )
+
+
+router = admin_router("/admin")
 
 
 def _integral_float_as_int(value: object) -> object:

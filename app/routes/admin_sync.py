@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 
 from app.errors import NotFoundError
 from app.routes._intake import bridge_of
-from app.routes.admin import ADMIN_RESPONSES, require_admin
+from app.routes.admin import admin_router
 from app.services.zoho.services import ZohoServices
 
-router = APIRouter(
-    prefix="/admin/sync",
-    tags=["admin"],
-    dependencies=[Depends(require_admin)],
-    responses=ADMIN_RESPONSES,
-)
+router = admin_router("/admin/sync")
 
 
 def _zoho(request: Request) -> ZohoServices:

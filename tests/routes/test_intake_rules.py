@@ -228,6 +228,17 @@ def test_admin_without_valid_token_gets_401(client: TestClient, authorization: s
     assert ADMIN not in response.text
 
 
+@pytest.mark.parametrize("body", [b"{not json", b'{"limit": "many"}', b"\xff\xfe"])
+@pytest.mark.parametrize("path", ["/admin/events/replay", "/admin/sync/zoho"])
+def test_admin_checks_the_token_before_reading_the_body(
+    client: TestClient, path: str, body: bytes
+) -> None:
+    # A 400/422 would tell a caller without the token that the route exists and reads JSON.
+    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+
+
 def test_admin_disabled_without_token(attio: respx.MockRouter) -> None:
     with TestClient(create_app(settings(ADMIN_TOKEN=""))) as client:
         response = client.get("/admin/events", headers={"Authorization": f"Bearer {ADMIN}"})
