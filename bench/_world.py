@@ -61,28 +61,36 @@ def _iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def braintree_delivery(kind: str, subject_id: str, at: datetime, xml: str) -> Delivery:
+def braintree_delivery(kind: str, subject_id: str, at: datetime, subject_xml: str) -> Delivery:
+    """A notification of `kind` at `at` around `subject_xml`, signed through the SDK."""
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<notification>
+  <kind>{kind}</kind>
+  <timestamp type="datetime">{_iso_z(at)}</timestamp>
+  <subject>{subject_xml}</subject>
+</notification>"""
     signature, payload = braintree_signed_xml(xml.encode())
-    return Delivery(
-        label=f"braintree:{kind}:{subject_id}",
-        source="braintree",
-        path="/webhooks/braintree",
-        body=braintree_form_body(signature, payload),
-        headers={"Content-Type": FORM_CONTENT_TYPE},
-        event_keys=(f"braintree:{kind}:{subject_id}:{at.isoformat()}",),
-    )
+    event_key = f"braintree:{kind}:{subject_id}:{at.isoformat()}"
+    return _braintree_form_delivery(kind, subject_id, signature, payload, (event_key,))
 
 
 def sdk_sample_delivery(kind: str, subject_id: str) -> Delivery:
     """A notification exactly as the SDK's `sample_notification` builds it (time: now)."""
     signature, payload = braintree_sample(kind, subject_id)
+    # The SDK stamps the current time: the event key is not known in advance.
+    return _braintree_form_delivery(kind, subject_id, signature, payload, ())
+
+
+def _braintree_form_delivery(
+    kind: str, subject_id: str, signature: str, payload: bytes, event_keys: tuple[str, ...]
+) -> Delivery:
     return Delivery(
         label=f"braintree:{kind}:{subject_id}",
         source="braintree",
         path="/webhooks/braintree",
         body=braintree_form_body(signature, payload),
         headers={"Content-Type": FORM_CONTENT_TYPE},
-        event_keys=(),  # the SDK stamps the current time; the key is not known in advance
+        event_keys=event_keys,
     )
 
 
@@ -385,11 +393,7 @@ class _Subscription:
         past_due = 1 if state == "Past Due" else None
         next_billing = None if state == "Canceled" else (at + timedelta(days=30)).date()
         transactions = txn.xml(for_kind=kind) if txn else ""
-        xml = f"""<?xml version="1.0" encoding="UTF-8"?>
-<notification>
-  <kind>{kind}</kind>
-  <timestamp type="datetime">{_iso_z(at)}</timestamp>
-  <subject>
+        xml = f"""
     <subscription>
       <id>{self.id}</id>
       <status>{state}</status>
@@ -406,9 +410,7 @@ class _Subscription:
       <add-ons type="array"></add-ons>
       <discounts type="array"></discounts>
       <transactions type="array">{transactions}</transactions>
-    </subscription>
-  </subject>
-</notification>"""
+    </subscription>"""
         effects = [
             Effect(
                 "subscriptions",
@@ -525,12 +527,7 @@ class _Transaction:
         return self._notification("transaction_disbursed", at, details, facts)
 
     def _notification(self, kind: str, at: datetime, extra: str, facts: dict) -> Notification:
-        xml = f"""<?xml version="1.0" encoding="UTF-8"?>
-<notification>
-  <kind>{kind}</kind>
-  <timestamp type="datetime">{_iso_z(at)}</timestamp>
-  <subject>{self.xml(for_kind=kind, status="settled", extra=extra)}</subject>
-</notification>"""
+        xml = self.xml(for_kind=kind, status="settled", extra=extra)
         effects = [Effect("payments", self.id, at, kind, state={"status": "settled"}, facts=facts)]
         if kind != "transaction_disbursed":
             effects.append(_person_effect(self.sub.customer, at))
@@ -545,11 +542,7 @@ class _Dispute:
     def notify(self, kind: str, at: datetime, status: str) -> Notification:
         price = self.txn.sub.plan.price
         reply_by = (at + timedelta(days=14)).date()
-        xml = f"""<?xml version="1.0" encoding="UTF-8"?>
-<notification>
-  <kind>{kind}</kind>
-  <timestamp type="datetime">{_iso_z(at)}</timestamp>
-  <subject>
+        xml = f"""
     <dispute>
       <id>{self.id}</id>
       <amount>{price}</amount>
@@ -567,9 +560,7 @@ class _Dispute:
         <amount>{price}</amount>
         <created-at>{_iso_z(self.txn.created)}</created-at>
       </transaction>
-    </dispute>
-  </subject>
-</notification>"""
+    </dispute>"""
         outcome = kind.removeprefix("dispute_")
         state = {"dispute_status": status, "dispute_outcome": outcome}
         facts = {
