@@ -30,6 +30,18 @@ from tests.signing import (
 
 FORM = {"Content-Type": FORM_CONTENT_TYPE}
 
+# Every subscription kind the bridge handles (the SDK's names).
+SUBSCRIPTION_KINDS = [
+    "subscription_canceled",
+    "subscription_charged_successfully",
+    "subscription_charged_unsuccessfully",
+    "subscription_expired",
+    "subscription_trial_ended",
+    "subscription_went_active",
+    "subscription_went_past_due",
+    "subscription_billing_skipped",
+]
+
 
 def fixture_xml(name: str, **replace: str) -> bytes:
     """A fixture's XML with literal text replaced (`timestamp=…` replaces the notification's)."""

@@ -30,7 +30,7 @@ from app.services.braintree.transforms import (
     timestamp,
     transaction_of,
 )
-from tests.services.braintree.support import fixture, sample
+from tests.services.braintree.support import SUBSCRIPTION_KINDS, fixture, sample
 
 WHEN = datetime(2024, 5, 6, 3, 0, tzinfo=UTC)
 
@@ -54,16 +54,7 @@ SUBSCRIPTION_CASES: list[tuple[str, Any, dict[str, Any]]] = [
     # The SDK's samples carry an id and (for charges) a bare transaction, nothing else.
     *[
         (kind, lambda k=kind: sample(k, "sub_1"), {"braintree_subscription_id": "sub_1"})
-        for kind in (
-            "subscription_canceled",
-            "subscription_charged_successfully",
-            "subscription_charged_unsuccessfully",
-            "subscription_expired",
-            "subscription_trial_ended",
-            "subscription_went_active",
-            "subscription_went_past_due",
-            "subscription_billing_skipped",
-        )
+        for kind in SUBSCRIPTION_KINDS
     ],
     (
         "fixture: subscription_charged_successfully",

@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
 from tests.services.braintree.support import (
+    SUBSCRIPTION_KINDS,
     FakeBraintreeApi,
     add_service,
     assert_has,
@@ -28,14 +29,7 @@ CHARGE = "subscription_charged_successfully"
 CHARGE_KEY = f"braintree:{CHARGE}:sub_7kq2mv:2024-05-02T10:15:00+00:00"
 
 HANDLED_KINDS = [
-    "subscription_canceled",
-    "subscription_charged_successfully",
-    "subscription_charged_unsuccessfully",
-    "subscription_expired",
-    "subscription_trial_ended",
-    "subscription_went_active",
-    "subscription_went_past_due",
-    "subscription_billing_skipped",
+    *SUBSCRIPTION_KINDS,
     "transaction_settled",
     "transaction_settlement_declined",
     "transaction_disbursed",
