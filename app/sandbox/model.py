@@ -5,8 +5,11 @@ Plain mutable dataclasses owned by the store; nothing here knows about HTTP or J
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+from app.sandbox.clock import now_timestamp
 
 
 @dataclass(slots=True)
@@ -16,23 +19,23 @@ class SelectOption:
     is_archived: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class AttributeDef:
-    id: str
     object_id: str
     title: str
-    description: str | None
     api_slug: str
     type: str
-    is_required: bool
-    is_unique: bool
-    is_multiselect: bool
-    created_at: str
+    description: str | None = None
+    is_required: bool = False
+    is_unique: bool = False
+    is_multiselect: bool = False
     is_system: bool = False
     is_writable: bool = True
     currency_code: str | None = None
     currency_display: str | None = None
     allowed_object_ids: list[str] | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    created_at: str = field(default_factory=now_timestamp)
     # Keyed by option id, in creation order.
     options: dict[str, SelectOption] = field(default_factory=dict)
 

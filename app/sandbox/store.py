@@ -150,16 +150,12 @@ class Workspace:
     ) -> AttributeDef:
         """A standard attribute: system-defined, and writable only where Attio allows it."""
         attribute = AttributeDef(
-            id=str(uuid.uuid4()),
             object_id=obj.id,
             title=title,
-            description=None,
             api_slug=api_slug,
             type=attribute_type,
-            is_required=False,
             is_unique=unique,
             is_multiselect=multi,
-            created_at=now_timestamp(),
             is_system=True,
             is_writable=writable,
         )
@@ -225,16 +221,14 @@ class Workspace:
                     raise validation_error(f'Allowed object "{ref}" does not exist.')
                 allowed_object_ids.append(target.id)
         attribute = AttributeDef(
-            id=str(uuid.uuid4()),
             object_id=obj.id,
             title=title,
-            description=description,
             api_slug=api_slug,
             type=attribute_type,
+            description=description,
             is_required=is_required,
             is_unique=is_unique,
             is_multiselect=is_multiselect,
-            created_at=now_timestamp(),
             currency_code=(currency_code or "USD") if attribute_type == "currency" else None,
             currency_display=(currency_display or "symbol")
             if attribute_type == "currency"
