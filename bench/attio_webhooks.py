@@ -26,6 +26,7 @@ import httpx
 
 from app.clients.attio import AttioClient
 from bench._processes import free_port, wait_until_up
+from bench._stats import percentile
 from tests.signing import ATTIO_TEST_SECRET, attio_signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,11 +112,6 @@ async def load(bridge_url: str, record_ids: list[str], requests: int, concurrenc
 async def sandbox_calls(base_url: str) -> dict:
     async with httpx.AsyncClient(base_url=base_url) as client:
         return (await client.get("/_sandbox/requests", params={"recent": 0})).json()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -43,6 +43,7 @@ import httpx
 from app.log import configure_logging
 from bench._braintree_api import BraintreeData, braintree_api
 from bench._stack import API_KEY, SandboxOptions, Stack, bridge_environment, seed_crm
+from bench._stats import percentile
 from bench._world import AttioIds, Delivery, World, attio_delivery, attio_events, build_world
 
 WARM_UP_EVENTS = 200
@@ -152,11 +153,6 @@ def parse_server_timing(header: str) -> dict[str, float]:
         if name and duration:
             timing[name] = float(duration)
     return timing
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def cpu_seconds(pid: int) -> float:
