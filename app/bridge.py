@@ -23,10 +23,10 @@ from app.events.sources import (
 from app.events.sources.zoho_crm import ZOHO_CRM_KEY_PREFIX
 from app.services import register_services
 from app.signatures import BraintreeWebhookVerifier
-from app.sync.failures import SYNC_KEY_PREFIX, ZohoSyncFailureSource
+from app.events.sources.zoho_sync import SYNC_KEY_PREFIX, ZohoSyncFailureSource
 
 if TYPE_CHECKING:
-    from app.services.zoho.services import ZohoServices
+    from app.services.zoho.service import ZohoServices
 
 
 @dataclass

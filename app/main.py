@@ -17,7 +17,7 @@ from app.log import configure_logging, get_logger
 from app.middleware import RequestContextMiddleware
 from app.routes import admin, admin_sync, attio, braintree, health, zoho
 from app.schema import SchemaBootstrap
-from app.services.readiness import ReadinessProbe
+from app.schema.readiness import ReadinessProbe
 
 log = get_logger(__name__)
 

@@ -9,7 +9,7 @@ from fastapi import Request
 from app.errors import NotFoundError
 from app.routes._intake import bridge_of
 from app.routes.admin import admin_router
-from app.services.zoho.services import ZohoServices
+from app.services.zoho.service import ZohoServices
 
 router = admin_router("/admin/sync")
 

@@ -20,10 +20,10 @@ from app.clients.attio.errors import (
     AttioTransportError,
 )
 from app.clients.attio.ratelimit import RateLimiter
-from app.clients.retrying import PooledClient, retrying, url_segment
+from app.clients.pooled import PooledClient, url_segment
+from app.errors import BridgeError
 from app.log import get_logger
 from app.metrics import ATTIO_LATENCY, ATTIO_REQUESTS, ATTIO_RETRIES
-from app.timing import queued
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -55,6 +55,9 @@ def backoff_seconds(state: RetryCallState) -> float:
 
 
 class AttioClient(PooledClient):
+    api = "attio"
+    transport_error = AttioTransportError
+
     def __init__(
         self,
         *,
@@ -110,59 +113,29 @@ class AttioClient(PooledClient):
         """Send one API call with limiting and retries; return the decoded JSON body."""
         is_read = method == "GET" or path.endswith(_READ_PATH_SUFFIXES)
         limiter = self.read_limiter if is_read else self.write_limiter
-        policy = retrying(
-            attempts=self._max_attempts,
-            wait=self._wait,
-            log_event="attio.request.retry",
-            on_retry=lambda error: ATTIO_RETRIES.labels(type(error).__name__).inc(),
-        )
-        async for attempt in policy:
-            with attempt:
-                return await self._send_once(limiter, method, path, params=params, json=json)
-        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
-    async def _send_once(
-        self,
-        limiter: RateLimiter,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None,
-        json: Any,
-    ) -> Any:
-        await queued("attio-limiter", limiter.acquire())
-        try:
-            response, elapsed = await self._exchange(
-                "attio", AttioTransportError, method, path, params=params, json=json
-            )
-        except AttioTransportError:
+        async def send() -> Any:
+            response = await self._send_once(limiter, method, path, params=params, json=json)
+            return response.json() if response.content else {}
+
+        return await self._with_retries(
+            send, on_retry=lambda error: ATTIO_RETRIES.labels(type(error).__name__).inc()
+        )
+
+    def _error_of(self, response: httpx.Response) -> AttioAPIError | None:
+        return AttioAPIError.from_response(response) if response.status_code >= 400 else None
+
+    def _pause_for(self, error: BridgeError) -> float | None:
+        if not isinstance(error, AttioRateLimitError):
+            return None
+        return error.retry_after if error.retry_after is not None else _RATE_LIMIT_FALLBACK_SECONDS
+
+    def _observe(self, method: str, status: int | None, elapsed: float) -> None:
+        if status is None:
             ATTIO_REQUESTS.labels(method, "transport_error").inc()
-            raise
-        elapsed_ms = round(elapsed * 1000, 1)
-        status = response.status_code
+            return
         ATTIO_LATENCY.labels(method).observe(elapsed)
         ATTIO_REQUESTS.labels(method, "429" if status == 429 else f"{status // 100}xx").inc()
-        if response.status_code >= 400:
-            error = AttioAPIError.from_response(response)
-            if isinstance(error, AttioRateLimitError):
-                limiter.pause(
-                    error.retry_after
-                    if error.retry_after is not None
-                    else _RATE_LIMIT_FALLBACK_SECONDS
-                )
-            log.info(
-                "attio.request.error",
-                method=method,
-                path=path,
-                status=response.status_code,
-                code=error.attio_code,
-                elapsed_ms=elapsed_ms,
-            )
-            raise error
-        log.debug(
-            "attio.request", method=method, path=path, status=response.status_code, ms=elapsed_ms
-        )
-        return response.json() if response.content else {}
 
     async def _paginate(
         self, fetch: Callable[[int, int], Awaitable[list[Any]]], page_size: int

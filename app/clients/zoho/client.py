@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from tenacity import RetryCallState
 
-from app.clients.retrying import PooledClient, retrying, url_segment
+from app.clients.pooled import PooledClient, url_segment
 from app.clients.zoho.auth import AccessToken, ZohoTokenManager
 from app.clients.zoho.datacenters import api_domain_for_accounts
 from app.clients.zoho.envelope import error_from_response, json_or_none, needs_new_token
@@ -32,8 +32,9 @@ from app.clients.zoho.errors import (
 from app.clients.zoho.items import ITEMS_PAGE_SIZE, ItemsSource, items_path
 from app.clients.zoho.ratelimit import MinuteWindowLimiter
 from app.clients.zoho.watch import WATCH_PATH, WatchChannel, WatchResult, watch_result
+from app.config import secret_is_set
+from app.errors import BridgeError
 from app.log import get_logger
-from app.timing import queued
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -71,8 +72,6 @@ def zoho_backoff(state: RetryCallState) -> float:
 
 def zoho_configured(settings: Settings) -> bool:
     """Whether the API credentials are set (the organization id is checked per call)."""
-    from app.config import secret_is_set
-
     return bool(
         settings.zoho_client_id
         and secret_is_set(settings.zoho_client_secret)
@@ -81,6 +80,9 @@ def zoho_configured(settings: Settings) -> bool:
 
 
 class ZohoClient(PooledClient):
+    api = "zoho"
+    transport_error = ZohoTransportError
+
     def __init__(
         self,
         *,
@@ -156,20 +158,16 @@ class ZohoClient(PooledClient):
         json: Any = None,
     ) -> dict[str, Any] | None:
         """One API call with limiting and retries: the JSON object, or None for HTTP 204."""
-        policy = retrying(
-            attempts=self._max_attempts, wait=self._wait, log_event="zoho.request.retry"
+        return await self._with_retries(
+            lambda: self._send_authorized(method, path, params=params, json=json)
         )
-        async for attempt in policy:
-            with attempt:
-                return await self._send_authorized(method, path, params=params, json=json)
-        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def _send_authorized(
         self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any
     ) -> dict[str, Any] | None:
         token = await self.tokens.get()
         try:
-            return await self._send_once(token, method, path, params=params, json=json)
+            return await self._call(token, method, path, params=params, json=json)
         except ZohoAPIError as exc:
             if not needs_new_token(exc):
                 raise
@@ -177,9 +175,9 @@ class ZohoClient(PooledClient):
             log.warning("zoho.token.refused", path=path, code=exc.zoho_code)
             self.tokens.invalidate(token)
             token = await self.tokens.get()
-            return await self._send_once(token, method, path, params=params, json=json)
+            return await self._call(token, method, path, params=params, json=json)
 
-    async def _send_once(
+    async def _call(
         self,
         token: AccessToken,
         method: str,
@@ -188,27 +186,11 @@ class ZohoClient(PooledClient):
         params: Mapping[str, Any] | None,
         json: Any,
     ) -> dict[str, Any] | None:
-        await queued("zoho-limiter", self.limiter.acquire())
         url = f"{self.base_url_for(token)}{path}"
         headers = {"Authorization": f"Zoho-oauthtoken {token.value}"}
-        response, elapsed = await self._exchange(
-            "zoho", ZohoTransportError, method, path, url, params=params, json=json, headers=headers
+        response = await self._send_once(
+            self.limiter, method, path, url, params=params, json=json, headers=headers
         )
-        elapsed_ms = round(elapsed * 1000, 1)
-        error = error_from_response(response)
-        if error is not None:
-            if isinstance(error, ZohoRateLimitError):
-                self.limiter.pause(error.retry_after or self._throttle_pause)
-            log.info(
-                "zoho.request.error",
-                method=method,
-                path=path,
-                status=response.status_code,
-                code=error.zoho_code,
-                elapsed_ms=elapsed_ms,
-            )
-            raise error
-        log.debug("zoho.request", method=method, path=path, status=response.status_code)
         if response.status_code == 204:
             return None
         body = json_or_none(response)
@@ -219,6 +201,14 @@ class ZohoClient(PooledClient):
                 body=response.text[:500],
             )
         return body
+
+    def _error_of(self, response: httpx.Response) -> ZohoAPIError | None:
+        return error_from_response(response)
+
+    def _pause_for(self, error: BridgeError) -> float | None:
+        if not isinstance(error, ZohoRateLimitError):
+            return None
+        return error.retry_after or self._throttle_pause
 
     # -- Books / Inventory items -------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.bridge import Bridge
-    from app.services.zoho.services import ZohoServices
+    from app.services.zoho.service import ZohoServices
 
 __all__ = ["register"]
 
@@ -18,7 +18,7 @@ __all__ = ["register"]
 def register(bridge: Bridge) -> ZohoServices:
     # Imported here: the sync engine imports this package's pure modules (model, transform),
     # so importing it at the top would make a cycle through `app.sync`.
-    from app.services.zoho.services import ZohoServices
+    from app.services.zoho.service import ZohoServices
 
     services = ZohoServices.from_bridge(bridge)
     services.register(bridge.dispatcher)

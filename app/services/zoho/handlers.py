@@ -15,7 +15,7 @@ from app.errors import MalformedPayloadError
 from app.events.model import WebhookEvent
 from app.log import get_logger
 from app.services.zoho.model import ZohoOrigin
-from app.services.zoho.transform import service_from_crm_product, service_from_item
+from app.services.zoho.transforms import service_from_crm_product, service_from_item
 from app.services.zoho.writer import ServiceWriter
 
 log = get_logger(__name__)

@@ -15,7 +15,7 @@ from app.log import get_logger
 from app.schema import SERVICES
 from app.services.locks import KeyedLocks
 from app.services.zoho.model import ServiceState, StoredService
-from app.services.zoho.transform import (
+from app.services.zoho.transforms import (
     attio_values,
     changed_attributes,
     is_stale,

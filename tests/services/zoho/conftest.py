@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.services.zoho.services import ZohoServices
+from app.services.zoho.service import ZohoServices
 from tests.conftest import make_sandbox
 from tests.e2e.conftest import Harness, bootstrap, bridge_settings, harness
 from tests.services.zoho.fake_zoho import FakeZoho

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import app.cli_zoho as cli_zoho
+import app.cli.zoho as cli_zoho
 from app.config import get_settings
 from tests.services.zoho.fake_zoho import FakeZoho
 

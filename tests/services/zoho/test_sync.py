@@ -14,15 +14,15 @@ import typer
 from typer.testing import CliRunner
 
 import app.cli as cli_module
-import app.cli_zoho as cli_zoho
+import app.cli.zoho as cli_zoho
 from app.clients.attio import AttioClient, AttioServerError, AttioValidationError
 from app.config import get_settings
 from app.events.ledger import Ledger
 from app.events.replay import Replayer
-from app.sync.failures import ZohoSyncFailureSource
-from app.sync.progress import BarProgress, LogProgress, progress_observer
-from app.sync.report import SyncReport
-from app.sync.zoho import ZohoServicesSync
+from app.events.sources.zoho_sync import ZohoSyncFailureSource
+from app.services.zoho.sync.progress import BarProgress, LogProgress, progress_observer
+from app.services.zoho.sync.report import SyncReport
+from app.services.zoho.sync.engine import ZohoServicesSync
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
 from tests.services.zoho.conftest import zoho_of
@@ -339,7 +339,7 @@ async def test_progress_is_a_bar_on_a_terminal_and_log_lines_otherwise(harness: 
 def test_log_progress_is_throttled() -> None:
     from structlog.testing import capture_logs
 
-    from app.sync.report import Phase, SyncProgress
+    from app.services.zoho.sync.report import Phase, SyncProgress
 
     observer = LogProgress(interval=60)
     progress = SyncProgress(source="books", dry_run=False)

@@ -10,7 +10,7 @@ import pytest
 
 from app.errors import MalformedPayloadError
 from app.services.zoho.model import SERVICE_ATTRIBUTES, ServiceState, ServiceStatus, ZohoOrigin
-from app.services.zoho.transform import (
+from app.services.zoho.transforms import (
     attio_values,
     changed_attributes,
     is_stale,

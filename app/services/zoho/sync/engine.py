@@ -31,20 +31,20 @@ from app.events.processor import describe, is_permanent
 from app.log import get_logger
 from app.schema import SERVICES
 from app.services.zoho.model import ServiceState, StoredService, ZohoOrigin
-from app.services.zoho.transform import (
+from app.services.zoho.transforms import (
     attio_values,
     changed_attributes,
     is_stale,
     service_from_item,
     stored_service,
 )
-from app.sync.failures import (
+from app.events.sources.zoho_sync import (
     SYNC_EVENT_TYPE,
     event_for_entry,
     item_id_from_key,
     sync_failure_event,
 )
-from app.sync.report import (
+from app.services.zoho.sync.report import (
     MAX_REPORTED_FAILURES,
     FailedItem,
     OpKind,

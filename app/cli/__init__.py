@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from app.bridge import Bridge, build_bridge
-from app.cli_zoho import sync_cli, zoho_cli
+from app.cli.zoho import sync_cli, zoho_cli
 from app.clients.attio import AttioClient
 from app.config import Settings, get_settings
 from app.errors import BridgeError, ConfigurationError

@@ -16,9 +16,9 @@ from app.clients.zoho import ItemsSource, WatchChannel, WatchResult, ZohoClient
 from app.clients.zoho.watch import DEFAULT_EVENTS
 from app.config import Settings, secret_is_set
 from app.errors import ConfigurationError
-from app.sync.progress import progress_observer
-from app.sync.report import SyncReport
-from app.sync.zoho import DEFAULT_CONCURRENCY, ZohoServicesSync
+from app.services.zoho.sync.progress import progress_observer
+from app.services.zoho.sync.report import SyncReport
+from app.services.zoho.sync.engine import DEFAULT_CONCURRENCY, ZohoServicesSync
 
 sync_cli = typer.Typer(
     help="Backfill and reconcile Attio from a source system.", no_args_is_help=True

@@ -12,9 +12,9 @@ from app.events.ledger import Ledger
 from app.events.model import Source
 from app.services.zoho.handlers import ZohoHandlers
 from app.services.zoho.writer import ServiceWriter
-from app.sync.failures import SYNC_EVENT_TYPE
-from app.sync.runner import SyncRunner
-from app.sync.zoho import ZohoServicesSync
+from app.events.sources.zoho_sync import SYNC_EVENT_TYPE
+from app.services.zoho.sync.runner import SyncRunner
+from app.services.zoho.sync.engine import ZohoServicesSync
 
 if TYPE_CHECKING:
     from app.bridge import Bridge
