@@ -1,12 +1,17 @@
-"""Wires the bridge's parts together, once per process, for the web app and the CLI alike."""
+"""Wires the bridge's parts together, once per process, for the web app and the CLI alike.
+
+The one place that knows every part: each service is built with exactly the collaborators it
+needs and registered with the dispatcher here; nothing below this module imports it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, Self
 
 from app.clients.attio import AttioClient
 from app.clients.braintree import BraintreeClient
+from app.clients.zoho import ItemsSource, ZohoClient
 from app.config import Settings, secret_is_set
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, RetrySchedule
@@ -14,19 +19,23 @@ from app.events.model import Source
 from app.events.processor import EventProcessor
 from app.events.replay import Replayer
 from app.events.sources import (
+    SYNC_KEY_PREFIX,
+    ZOHO_CRM_KEY_PREFIX,
     AttioSource,
     BraintreeSource,
     EventSource,
     ZohoCrmSource,
     ZohoSource,
+    ZohoSyncFailureSource,
 )
-from app.events.sources.zoho_crm import ZOHO_CRM_KEY_PREFIX
-from app.services import register_services
+from app.services.attio import AttioEventService
+from app.services.braintree import BraintreeService
+from app.services.zoho import ZohoService
 from app.signatures import BraintreeWebhookVerifier
-from app.events.sources.zoho_sync import SYNC_KEY_PREFIX, ZohoSyncFailureSource
 
-if TYPE_CHECKING:
-    from app.services.zoho.service import ZohoServices
+
+class HandlerSet(Protocol):
+    def register(self, dispatcher: Dispatcher) -> None: ...
 
 
 @dataclass
@@ -41,11 +50,22 @@ class Bridge:
     braintree_verifier: BraintreeWebhookVerifier | None
     zoho_crm_source: ZohoCrmSource | None
     braintree: BraintreeClient | None  # Braintree API access, when credentials are set
-    zoho: ZohoServices | None = None  # set by register_services
+    zoho: ZohoService
+
+    async def aclose(self) -> None:
+        """Close what the bridge opened: a background Zoho sync and the Zoho client. The Attio
+        client belongs to whoever passed it in (the app's lifespan, a CLI command)."""
+        await self.zoho.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
 
 
-def _secret(value: object) -> str:
-    return value.get_secret_value() if value is not None else ""  # type: ignore[attr-defined]
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
 
 
 def build_sources(
@@ -71,6 +91,11 @@ def build_sources(
     return sources, verifier
 
 
+def register_handlers(dispatcher: Dispatcher, *services: HandlerSet) -> None:
+    for service in services:
+        service.register(dispatcher)
+
+
 _FROM_SETTINGS: Any = object()
 
 
@@ -78,6 +103,8 @@ def build_bridge(
     settings: Settings, attio: AttioClient, *, braintree: BraintreeClient | None = _FROM_SETTINGS
 ) -> Bridge:
     """`braintree` replaces the client built from settings (tests fake it at the SDK edge)."""
+    if braintree is _FROM_SETTINGS:
+        braintree = BraintreeClient.from_settings(settings)
     dispatcher = Dispatcher()
     ledger = Ledger(attio, RetrySchedule(tuple(settings.event_retry_schedule)))
     processor = EventProcessor(
@@ -89,27 +116,35 @@ def build_bridge(
         zoho_crm = ZohoCrmSource(
             _secret(settings.zoho_crm_notify_token), settings.zoho_crm_channel_ids
         )
-    bridge = Bridge(
+    replayer = Replayer(
+        ledger,
+        processor,
+        sources,
+        by_key_prefix={ZOHO_CRM_KEY_PREFIX: zoho_crm, SYNC_KEY_PREFIX: ZohoSyncFailureSource()},
+    )
+    zoho = ZohoService(
+        attio=attio,
+        ledger=ledger,
+        items_source=ItemsSource(settings.zoho_items_source),
+        zoho_factory=lambda: ZohoClient.from_settings(settings),
+    )
+    customers = braintree if settings.attio_to_braintree_enabled else None
+    register_handlers(
+        dispatcher,
+        BraintreeService(attio, braintree),
+        AttioEventService(attio, ledger, customers),
+        zoho,
+    )
+    return Bridge(
         settings=settings,
         attio=attio,
         dispatcher=dispatcher,
         ledger=ledger,
         processor=processor,
-        replayer=Replayer(
-            ledger,
-            processor,
-            sources,
-            by_key_prefix={
-                ZOHO_CRM_KEY_PREFIX: zoho_crm,
-                SYNC_KEY_PREFIX: ZohoSyncFailureSource(),
-            },
-        ),
+        replayer=replayer,
         sources=sources,
         braintree_verifier=verifier,
         zoho_crm_source=zoho_crm,
-        braintree=(
-            BraintreeClient.from_settings(settings) if braintree is _FROM_SETTINGS else braintree
-        ),
+        braintree=braintree,
+        zoho=zoho,
     )
-    register_services(bridge)
-    return bridge

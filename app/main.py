@@ -87,9 +87,8 @@ def create_app(
         try:
             yield
         finally:
-            # Stops a background Zoho sync (it writes through `attio`) and closes its client.
-            if app.state.bridge.zoho is not None:
-                await app.state.bridge.zoho.aclose()
+            # The bridge first: a background Zoho sync writes through `attio`.
+            await app.state.bridge.aclose()
             await attio.aclose()
             log.info("bridge.stopped")
 

@@ -32,8 +32,8 @@ from app.clients.zoho.client import zoho_backoff
 from app.events.ledger import Ledger
 from app.log import configure_logging
 from app.schema import SchemaBootstrap
-from app.services.zoho.sync.report import SyncReport
 from app.services.zoho.sync.engine import ZohoServicesSync
+from app.services.zoho.sync.report import SyncReport
 from bench._processes import free_port, wait_until_up
 from bench.attio_webhooks import process
 from tests.services.zoho.fake_zoho import FakeZoho

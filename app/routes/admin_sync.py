@@ -6,19 +6,15 @@ from typing import Any
 
 from fastapi import Request
 
-from app.errors import NotFoundError
 from app.routes._intake import bridge_of
 from app.routes.admin import admin_router
-from app.services.zoho.service import ZohoServices
+from app.services.zoho import ZohoService
 
 router = admin_router("/admin/sync")
 
 
-def _zoho(request: Request) -> ZohoServices:
-    services = bridge_of(request).zoho
-    if services is None:
-        raise NotFoundError("The Zoho services are not registered on this bridge")
-    return services
+def _zoho(request: Request) -> ZohoService:
+    return bridge_of(request).zoho
 
 
 @router.post("/zoho", status_code=202, responses={409: {}, 503: {}})

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from app.clients.attio import AttioClient, AttioError
-from app.schema import SchemaBootstrap
+from app.schema.bootstrap import SchemaBootstrap
 
 
 @dataclass(frozen=True)

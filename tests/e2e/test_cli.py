@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import app.cli as cli_module
+import app.cli._common as cli_common
 from app.cli import cli
 from app.config import get_settings
 from app.events.model import Source
@@ -25,7 +25,7 @@ def cli_env(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
     get_settings.cache_clear()
     monkeypatch.setattr(
-        cli_module,
+        cli_common,
         "attio_client_for_cli",
         lambda _settings: sandbox_attio_client(harness.sandbox_app),
     )

@@ -147,7 +147,7 @@ def test_correctly_signed_requests_are_accepted(
     attio: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With no service handlers registered, each event is acknowledged as ignored."""
-    monkeypatch.setattr("app.bridge.register_services", lambda _bridge: None)
+    monkeypatch.setattr("app.bridge.register_handlers", lambda *_: None)
     zoho = json.dumps({"item": {"item_id": "1", "last_modified_time": "2026-01-01T00:00:00Z"}})
     requests = [
         ("/webhooks/attio", attio_body(), attio_signed_headers(attio_body())),

@@ -1,7 +1,8 @@
 """Turn a provider's raw request into normalized events: verify first, then parse.
 
 Routes and replays go through the same source objects, so a replayed ledger record is checked
-exactly as strictly as a live delivery.
+exactly as strictly as a live delivery. Records that a provider's webhook source cannot rebuild
+(Zoho CRM notifications, failed sync items) are recognised by their key prefix.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from app.events.model import RawRequest, Source, WebhookEvent
 from app.events.sources.attio import AttioSource
 from app.events.sources.braintree import BraintreeSource
 from app.events.sources.zoho import ZohoSource
-from app.events.sources.zoho_crm import ZohoCrmSource
+from app.events.sources.zoho_crm import ZOHO_CRM_KEY_PREFIX, ZohoCrmSource
+from app.events.sources.zoho_sync import SYNC_KEY_PREFIX, ZohoSyncFailureSource
 
 
 class EventSource(Protocol):
@@ -23,4 +25,13 @@ class EventSource(Protocol):
         ...
 
 
-__all__ = ["AttioSource", "BraintreeSource", "EventSource", "ZohoCrmSource", "ZohoSource"]
+__all__ = [
+    "SYNC_KEY_PREFIX",
+    "ZOHO_CRM_KEY_PREFIX",
+    "AttioSource",
+    "BraintreeSource",
+    "EventSource",
+    "ZohoCrmSource",
+    "ZohoSource",
+    "ZohoSyncFailureSource",
+]

@@ -7,10 +7,11 @@ the bridge's own token never get here (the Attio source marks them ignored).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from app.clients.attio import AttioClient, AttioNotFoundError
 from app.clients.attio.values import Record, first_value, record_id
+from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger
 from app.events.model import Source, WebhookEvent
 from app.log import get_logger
@@ -21,9 +22,6 @@ from app.services.attio.transforms import (
     customer_fields,
     person_reference,
 )
-
-if TYPE_CHECKING:
-    from app.bridge import Bridge
 
 log = get_logger(__name__)
 
@@ -83,11 +81,11 @@ class AttioEventService:
         self._customers = customers  # None: CRM edits do not reach Braintree
         self._ids = SchemaIds(attio)
 
-    def register(self, bridge: Bridge) -> None:
+    def register(self, dispatcher: Dispatcher) -> None:
         for event_type in ("record.created", "record.updated"):
-            bridge.dispatcher.register(Source.attio, event_type, self.on_record_changed)
-        bridge.dispatcher.register(Source.attio, "record.merged", self.on_record_merged)
-        bridge.dispatcher.register(Source.attio, "record.deleted", self.on_record_deleted)
+            dispatcher.register(Source.attio, event_type, self.on_record_changed)
+        dispatcher.register(Source.attio, "record.merged", self.on_record_merged)
+        dispatcher.register(Source.attio, "record.deleted", self.on_record_deleted)
 
     # -- created / updated -------------------------------------------------------------------
 

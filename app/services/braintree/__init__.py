@@ -5,6 +5,6 @@ writes Attio; `people` finds the paying person; `ordering` keeps older notificat
 overwriting newer state.
 """
 
-from app.services.braintree.handlers import BraintreeService, register
+from app.services.braintree.handlers import BraintreeService
 
-__all__ = ["BraintreeService", "register"]
+__all__ = ["BraintreeService"]

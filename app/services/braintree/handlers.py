@@ -16,7 +16,7 @@ ledger retries the event.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.clients.attio import AttioClient
 from app.clients.attio.client import Record
@@ -55,9 +55,6 @@ from app.services.braintree.transforms import (
     transaction_payer,
 )
 from app.services.locks import KeyedLocks
-
-if TYPE_CHECKING:
-    from app.bridge import Bridge
 
 log = get_logger(__name__)
 
@@ -321,10 +318,3 @@ def _object_id(event: WebhookEvent, subject: Any, name: str) -> str:
     if object_id is None:
         raise MalformedPayloadError(f"Braintree {event.event_type} notification's {name} has no id")
     return object_id
-
-
-def register(bridge: Bridge) -> BraintreeService:
-    """Connect the Braintree handlers to the bridge's dispatcher."""
-    service = BraintreeService(bridge.attio, bridge.braintree)
-    service.register(bridge.dispatcher)
-    return service

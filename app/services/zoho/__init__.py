@@ -1,25 +1,12 @@
-"""Zoho → Attio service offerings: transforms, webhook handlers and the services writer.
+"""Zoho -> Attio service offerings: webhooks, CRM notifications, backfill and reconciliation.
 
-`register(bridge)` connects the handlers to the bridge's dispatcher and returns the services
-object, which the bridge keeps as `bridge.zoho` (the admin sync route and shutdown use it).
+service.py     `ZohoService`: the handlers, the writer and the sync runner, wired once
+handlers.py    dispatcher handlers for item webhooks, CRM notifications and sync replays
+transforms.py  pure: Zoho item / CRM product <-> the comparable `ServiceState` <-> Attio
+writer.py      writes one service to Attio (stale-guarded, per-record lock)
+sync/          the diff-based backfill and reconciliation, its report and background runs
 """
 
-from __future__ import annotations
+from app.services.zoho.service import ZohoService
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from app.bridge import Bridge
-    from app.services.zoho.service import ZohoServices
-
-__all__ = ["register"]
-
-
-def register(bridge: Bridge) -> ZohoServices:
-    # Imported here: the sync engine imports this package's pure modules (model, transform),
-    # so importing it at the top would make a cycle through `app.sync`.
-    from app.services.zoho.service import ZohoServices
-
-    services = ZohoServices.from_bridge(bridge)
-    services.register(bridge.dispatcher)
-    return services
+__all__ = ["ZohoService"]

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from app.clients.attio import AttioClient
 from app.clients.zoho import ItemsSource, ZohoClient
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger
 from app.events.model import Source
-from app.services.zoho.handlers import ZohoHandlers
-from app.services.zoho.writer import ServiceWriter
 from app.events.sources.zoho_sync import SYNC_EVENT_TYPE
-from app.services.zoho.sync.runner import SyncRunner
+from app.services.zoho.handlers import ZohoHandlers
 from app.services.zoho.sync.engine import ZohoServicesSync
-
-if TYPE_CHECKING:
-    from app.bridge import Bridge
+from app.services.zoho.sync.runner import SyncRunner
+from app.services.zoho.writer import ServiceWriter
 
 ITEM_EVENT_TYPE = "item"  # Books/Inventory webhooks wrap the record as {"item": {...}}
 CRM_PRODUCT_EVENTS = "crm.Products.*"
 
 
-class ZohoServices:
+class ZohoService:
     def __init__(
         self,
         *,
@@ -40,16 +36,6 @@ class ZohoServices:
         self._zoho: ZohoClient | None = None
         self.handlers = ZohoHandlers(self.writer, self.zoho, self.items_source)
         self.sync_runner = SyncRunner(self.new_sync)
-
-    @classmethod
-    def from_bridge(cls, bridge: Bridge) -> ZohoServices:
-        settings = bridge.settings
-        return cls(
-            attio=bridge.attio,
-            ledger=bridge.ledger,
-            items_source=ItemsSource(settings.zoho_items_source),
-            zoho_factory=lambda: ZohoClient.from_settings(settings),
-        )
 
     def zoho(self) -> ZohoClient:
         """The process's Zoho client, created on first use (one token cache, one limiter)."""

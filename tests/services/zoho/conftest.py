@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.services.zoho.service import ZohoServices
+from app.services.zoho.service import ZohoService
 from tests.conftest import make_sandbox
 from tests.e2e.conftest import Harness, bootstrap, bridge_settings, harness
 from tests.services.zoho.fake_zoho import FakeZoho
@@ -21,7 +21,7 @@ CRM_TOKEN = "crm-channel-token-0123456789"
 CRM_CHANNEL_ID = "1000000068001"
 
 
-def zoho_of(h: Harness) -> ZohoServices:
+def zoho_of(h: Harness) -> ZohoService:
     services = h.bridge.zoho
     assert services is not None
     return services

@@ -8,6 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+import app.cli._common as cli_common
 import app.cli.zoho as cli_zoho
 from app.config import get_settings
 from tests.services.zoho.fake_zoho import FakeZoho
@@ -21,7 +22,7 @@ def zoho(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
     monkeypatch.setenv("ZOHO_CRM_NOTIFY_TOKEN", "crm-channel-token-0123456789")
     monkeypatch.setenv("ZOHO_CRM_CHANNEL_IDS", "1000000068001")
-    monkeypatch.setattr(cli_zoho, "zoho_client_for_cli", lambda _s: fake.client())
+    monkeypatch.setattr(cli_common, "zoho_client_for_cli", lambda _s: fake.client())
     get_settings.cache_clear()
     yield fake
     get_settings.cache_clear()

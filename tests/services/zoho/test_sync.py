@@ -13,16 +13,16 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import app.cli as cli_module
-import app.cli.zoho as cli_zoho
+import app.cli._common as cli_common
+import app.cli.sync as cli_sync
 from app.clients.attio import AttioClient, AttioServerError, AttioValidationError
 from app.config import get_settings
 from app.events.ledger import Ledger
 from app.events.replay import Replayer
 from app.events.sources.zoho_sync import ZohoSyncFailureSource
+from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.progress import BarProgress, LogProgress, progress_observer
 from app.services.zoho.sync.report import SyncReport
-from app.services.zoho.sync.engine import ZohoServicesSync
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
 from tests.services.zoho.conftest import zoho_of
@@ -59,11 +59,11 @@ def sync_command(harness: Harness, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
     get_settings.cache_clear()
     monkeypatch.setattr(
-        cli_module, "attio_client_for_cli", lambda _s: sandbox_attio_client(harness.sandbox_app)
+        cli_common, "attio_client_for_cli", lambda _s: sandbox_attio_client(harness.sandbox_app)
     )
-    monkeypatch.setattr(cli_zoho, "zoho_client_for_cli", lambda _s: zoho.client())
+    monkeypatch.setattr(cli_common, "zoho_client_for_cli", lambda _s: zoho.client())
     root = typer.Typer()
-    root.add_typer(cli_zoho.sync_cli, name="sync")
+    root.add_typer(cli_sync.sync_cli, name="sync")
 
     def invoke(*args: str):
         return CliRunner().invoke(root, ["sync", "zoho", *args])

@@ -28,22 +28,15 @@ from app.clients.zoho import ItemsSource, ZohoClient
 from app.events.ledger import Ledger, LedgerEntry, LedgerStatus
 from app.events.model import Source
 from app.events.processor import describe, is_permanent
-from app.log import get_logger
-from app.schema import SERVICES
-from app.services.zoho.model import ServiceState, StoredService, ZohoOrigin
-from app.services.zoho.transforms import (
-    attio_values,
-    changed_attributes,
-    is_stale,
-    service_from_item,
-    stored_service,
-)
 from app.events.sources.zoho_sync import (
     SYNC_EVENT_TYPE,
     event_for_entry,
     item_id_from_key,
     sync_failure_event,
 )
+from app.log import get_logger
+from app.schema import SERVICES
+from app.services.zoho.model import ServiceState, StoredService, ZohoOrigin
 from app.services.zoho.sync.report import (
     MAX_REPORTED_FAILURES,
     FailedItem,
@@ -52,6 +45,13 @@ from app.services.zoho.sync.report import (
     PlannedWrite,
     SyncProgress,
     SyncReport,
+)
+from app.services.zoho.transforms import (
+    attio_values,
+    changed_attributes,
+    is_stale,
+    service_from_item,
+    stored_service,
 )
 
 log = get_logger(__name__)

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from app.log import get_logger
-from app.services.zoho.sync.report import Phase, SyncProgress
 from app.services.zoho.sync.engine import Observer
+from app.services.zoho.sync.report import Phase, SyncProgress
 
 log = get_logger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 from app.errors import BridgeError
 from app.events.processor import describe
 from app.log import get_logger
-from app.services.zoho.sync.report import Phase, SyncProgress, SyncReport
 from app.services.zoho.sync.engine import ZohoServicesSync
+from app.services.zoho.sync.report import Phase, SyncProgress, SyncReport
 
 log = get_logger(__name__)
 

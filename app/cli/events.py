@@ -1,0 +1,108 @@
+"""`attio-bridge events list | replay | retry-due`: the ledger of failed events."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from app.cli import _common
+from app.cli._common import JsonOption
+from app.events.ledger import LedgerStatus
+from app.events.model import Source
+from app.events.replay import ReplayReport, ReplayStatus
+
+events_cli = typer.Typer(help="The event ledger: list, replay and retry failed events.")
+
+
+def _print_report(report: ReplayReport, *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    for result in report.results:
+        typer.echo(f"{result.status.value:<13} {result.event_key}  {result.detail or ''}".rstrip())
+    counts = ", ".join(f"{k}={v}" for k, v in report.counts().items() if v)
+    typer.echo(f"{len(report.results)} event(s): {counts or 'nothing to do'}")
+
+
+StatusOption = Annotated[LedgerStatus | None, typer.Option(help="Only records with this status.")]
+SourceOption = Annotated[Source | None, typer.Option(help="Only events from this provider.")]
+TypeOption = Annotated[str | None, typer.Option(help="Only this event type.")]
+LimitOption = Annotated[int, typer.Option(min=1, max=1000, help="At most this many records.")]
+
+
+@events_cli.command("list")
+def events_list(
+    status: StatusOption = None,
+    source: SourceOption = None,
+    event_type: TypeOption = None,
+    limit: LimitOption = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """List ledger records, newest attempt first."""
+    settings = _common.load_settings()
+
+    async def go() -> list[dict[str, Any]]:
+        async with _common.cli_bridge(settings) as bridge:
+            entries = await bridge.ledger.list(
+                status=status, source=source, event_type=event_type, limit=limit
+            )
+        return [entry.summary() for entry in entries]
+
+    rows = _common.run(go)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(
+            f"{row['status']:<15} {row['attempts']:>2}x  {row['last_attempt_at'] or '-':<27} "
+            f"{row['event_key']}  {row['error'] or ''}".rstrip()
+        )
+    typer.echo(f"{len(rows)} record(s)")
+
+
+@events_cli.command("replay")
+def events_replay(
+    event_key: Annotated[str | None, typer.Argument(help="Replay this one event.")] = None,
+    status: StatusOption = None,
+    source: SourceOption = None,
+    event_type: TypeOption = None,
+    limit: LimitOption = 100,
+    dry_run: Annotated[bool, typer.Option(help="Only say what would be replayed.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay one event by key, or every record matching the filters (e.g. --status failed)."""
+    if event_key is None and status is None and source is None and event_type is None:
+        typer.secho("error: give an EVENT_KEY or at least one filter", fg="red", err=True)
+        raise typer.Exit(2)
+    settings = _common.load_settings()
+
+    async def go() -> ReplayReport:
+        async with _common.cli_bridge(settings) as bridge:
+            if event_key is not None:
+                result = await bridge.replayer.replay_key(event_key, dry_run=dry_run)
+                return ReplayReport([result])
+            entries = await bridge.ledger.list(
+                status=status, source=source, event_type=event_type, limit=limit
+            )
+            return await bridge.replayer.replay_many(entries, dry_run=dry_run)
+
+    report = _common.run(go)
+    _print_report(report, as_json=as_json)
+    unsuccessful = {ReplayStatus.failed, ReplayStatus.dead, ReplayStatus.refused}
+    if any(result.status in unsuccessful for result in report.results):
+        raise typer.Exit(1)
+
+
+@events_cli.command("retry-due")
+def events_retry_due(limit: LimitOption = 500, as_json: JsonOption = False) -> None:
+    """Re-attempt failed events whose next attempt time has passed (run by cron)."""
+    settings = _common.load_settings()
+
+    async def go() -> ReplayReport:
+        async with _common.cli_bridge(settings) as bridge:
+            return await bridge.replayer.retry_due(limit=limit)
+
+    # Events failing again is normal here (they are rescheduled): exit 0 unless the run broke.
+    _print_report(_common.run(go), as_json=as_json)
