@@ -7,6 +7,7 @@ events) and says how to read an error from a response; the rest is the same for 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Protocol, Self, TypeVar
@@ -143,3 +144,13 @@ class PooledClient:
 def url_segment(value: str) -> str:
     """An id or slug made safe for one URL path segment."""
     return quote(value, safe="")
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The decoded JSON body, or None when it is empty or not JSON."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None

@@ -15,7 +15,13 @@ from enum import StrEnum
 from typing import Any
 
 from app.clients.attio import AttioClient
-from app.clients.attio.values import Record, first_value, record_id, timestamp_value
+from app.clients.attio.values import (
+    Record,
+    first_value,
+    iso_timestamp,
+    record_id,
+    timestamp_value,
+)
 from app.events.model import RawRequest, Source, WebhookEvent
 from app.log import get_logger
 from app.schema import BRIDGE_EVENTS
@@ -34,10 +40,6 @@ class LedgerStatus(StrEnum):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 @dataclass(frozen=True)
@@ -103,10 +105,10 @@ class LedgerEntry:
             "status": self.status.value,
             "error": self.error,
             "attempts": self.attempts,
-            "first_attempt_at": _iso(self.first_attempt_at),
-            "last_attempt_at": _iso(self.last_attempt_at),
-            "next_attempt_at": _iso(self.next_attempt_at),
-            "occurred_at": _iso(self.occurred_at),
+            "first_attempt_at": iso_timestamp(self.first_attempt_at),
+            "last_attempt_at": iso_timestamp(self.last_attempt_at),
+            "next_attempt_at": iso_timestamp(self.next_attempt_at),
+            "occurred_at": iso_timestamp(self.occurred_at),
         }
 
     def detail(self) -> dict[str, Any]:
@@ -176,7 +178,7 @@ class Ledger:
         conditions = {
             "$and": [
                 {"status": LedgerStatus.failed.value},
-                {"next_attempt_at": {"$lte": _iso(self.clock())}},
+                {"next_attempt_at": {"$lte": iso_timestamp(self.clock())}},
             ]
         }
         sorts = [{"direction": "asc", "attribute": "next_attempt_at"}]
@@ -213,14 +215,15 @@ class Ledger:
         attempts = (previous.attempts if previous else 0) + 1
         next_at = None if permanent else self.schedule.next_attempt_at(attempts, now)
         status = LedgerStatus.failed if next_at else LedgerStatus.dead
+        first_at = previous.first_attempt_at if previous else None
         values = {
             **self._event_values(event),
             "status": status.value,
             "error": error[:MAX_ERROR_CHARS],
             "attempts": attempts,
-            "first_attempt_at": _iso(previous.first_attempt_at if previous else now) or _iso(now),
-            "last_attempt_at": _iso(now),
-            "next_attempt_at": _iso(next_at) if next_at else [],
+            "first_attempt_at": iso_timestamp(first_at or now),
+            "last_attempt_at": iso_timestamp(now),
+            "next_attempt_at": iso_timestamp(next_at) if next_at else [],
         }
         record = await self._client.assert_record(
             BRIDGE_EVENTS, matching_attribute="event_key", values=values
@@ -241,7 +244,7 @@ class Ledger:
             **self._event_values(event),
             "status": LedgerStatus.replayed.value,
             "attempts": (previous.attempts if previous else 0) + 1,
-            "last_attempt_at": _iso(now),
+            "last_attempt_at": iso_timestamp(now),
             "next_attempt_at": [],
         }
         await self._client.assert_record(
@@ -258,8 +261,8 @@ class Ledger:
             "status": LedgerStatus.needs_attention.value,
             "error": reason[:MAX_ERROR_CHARS],
             "attempts": 1,
-            "first_attempt_at": _iso(now),
-            "last_attempt_at": _iso(now),
+            "first_attempt_at": iso_timestamp(now),
+            "last_attempt_at": iso_timestamp(now),
         }
         await self._client.assert_record(
             BRIDGE_EVENTS, matching_attribute="event_key", values=values
@@ -272,7 +275,7 @@ class Ledger:
             "event_key": event.event_key,
             "source": event.source.value,
             "event_type": event.event_type,
-            "occurred_at": _iso(event.occurred_at) if event.occurred_at else [],
+            "occurred_at": iso_timestamp(event.occurred_at) if event.occurred_at else [],
             "raw_body": event.raw.body,
             "raw_headers": event.raw.headers_json(),
             "raw_query": event.raw.query,

@@ -20,6 +20,7 @@ from app.clients.attio.errors import (
     AttioTransportError,
 )
 from app.clients.attio.ratelimit import RateLimiter
+from app.clients.attio.values import Record
 from app.clients.pooled import PooledClient, url_segment
 from app.errors import BridgeError
 from app.log import get_logger
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-Record = dict[str, Any]
-Values = Mapping[str, Any]
 
 DEFAULT_PAGE_SIZE = 500  # Attio's default and the de facto maximum for record queries
 _READ_PATH_SUFFIXES = ("/records/query", "/entries/query")
@@ -227,7 +226,9 @@ class AttioClient(PooledClient):
 
     # -- records -----------------------------------------------------------------------------
 
-    async def assert_record(self, obj: str, *, matching_attribute: str, values: Values) -> Record:
+    async def assert_record(
+        self, obj: str, *, matching_attribute: str, values: Mapping[str, Any]
+    ) -> Record:
         """Create or update the one record whose unique `matching_attribute` equals the value sent.
 
         The idempotent write: a retry or a redelivered event lands on the same record.
@@ -242,7 +243,12 @@ class AttioClient(PooledClient):
         return (await self.request("GET", path))["data"]
 
     async def update_record(
-        self, obj: str, record_id: str, values: Values, *, overwrite_multiselect: bool = False
+        self,
+        obj: str,
+        record_id: str,
+        values: Mapping[str, Any],
+        *,
+        overwrite_multiselect: bool = False,
     ) -> Record:
         """PATCH appends to multiselect values; `overwrite_multiselect` uses PUT, which replaces."""
         path = f"/v2/objects/{url_segment(obj)}/records/{url_segment(record_id)}"

@@ -17,13 +17,13 @@ renders it as a 502/503 without leaking details.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from app.clients.pooled import json_or_none
 from app.errors import BridgeError
 
 CONCURRENT_WRITE_CONFLICT = "concurrent_write_conflict"
@@ -66,7 +66,7 @@ class AttioAPIError(AttioError):
     def from_response(
         cls, response: httpx.Response, *, now: datetime | None = None
     ) -> AttioAPIError:
-        body = _json_or_none(response)
+        body = json_or_none(response)
         fields = body if isinstance(body, dict) else {}
         status = response.status_code
         message = str(fields.get("message") or f"HTTP {status} {response.reason_phrase}".strip())
@@ -145,10 +145,3 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None

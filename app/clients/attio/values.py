@@ -7,11 +7,12 @@ the type's own fields). These helpers pick the current value out of that shape.
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 Record = dict[str, Any]
+Values = dict[str, Any]  # the `values` of a record write, by attribute slug
 
 
 def plain(value: dict[str, Any]) -> Any:
@@ -67,3 +68,27 @@ def parse_timestamp(raw: str) -> datetime:
 
 def record_id(record: Record) -> str:
     return record["id"]["record_id"]
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def reference(target_object: str, target_record_id: str) -> list[dict[str, str]]:
+    """A record-reference value."""
+    return [{"target_object": target_object, "target_record_id": target_record_id}]
+
+
+def iso_timestamp(moment: datetime | None) -> str | None:
+    """An aware datetime as ISO 8601 in UTC with a `Z`, as Attio (and the admin API) show it."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def text_or_none(value: object, *, strip: bool = True) -> str | None:
+    """A text value, or None when there is none (None or blank); `strip=False` keeps the
+    value's own whitespace (free text such as a description)."""
+    if value is None:
+        return None
+    result = value if isinstance(value, str) else str(value)
+    if not result.strip():
+        return None
+    return result.strip() if strip else result

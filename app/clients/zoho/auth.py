@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
+from app.clients.pooled import json_or_none
 from app.clients.zoho.datacenters import trusted_api_domain
-from app.clients.zoho.envelope import json_or_none
 from app.clients.zoho.errors import (
     ZohoServerError,
     ZohoTokenError,

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from tenacity import RetryCallState
 
-from app.clients.pooled import PooledClient, url_segment
+from app.clients.pooled import PooledClient, json_or_none, url_segment
 from app.clients.zoho.auth import AccessToken, ZohoTokenManager
 from app.clients.zoho.datacenters import api_domain_for_accounts
-from app.clients.zoho.envelope import error_from_response, json_or_none, needs_new_token
+from app.clients.zoho.envelope import error_from_response, needs_new_token
 from app.clients.zoho.errors import (
     ZohoAPIError,
     ZohoNotConfiguredError,

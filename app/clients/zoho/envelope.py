@@ -6,12 +6,12 @@ failures with HTTP 200 and a non-zero `code`, and CRM's bodies carry `"status": 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
 from app.clients.attio.errors import parse_retry_after
+from app.clients.pooled import json_or_none
 from app.clients.zoho.errors import (
     ZohoAPIError,
     ZohoAuthError,
@@ -27,15 +27,6 @@ AUTH_CODES: frozenset[int | str] = TOKEN_CODES | {"OAUTH_SCOPE_MISMATCH", "NO_PE
 THROTTLE_CODES: frozenset[int | str] = frozenset({"TOO_MANY_REQUESTS", "LIMIT_EXCEEDED", 45})
 NOT_FOUND_CODES: frozenset[int | str] = frozenset({1002})
 _THROTTLE_WORDS = ("maximum number of requests", "too many requests", "rate limit exceeded")
-
-
-def json_or_none(response: httpx.Response) -> Any:
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
 
 
 def _finance_error_code(code: object) -> bool:

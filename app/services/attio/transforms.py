@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.clients.attio.values import Record, current_values, first_value
+from app.clients.attio.values import Record, current_values, first_value, reference
+from app.schema.definitions import PEOPLE
 
 # The Braintree customer fields the bridge keeps in step with the Attio person.
 CUSTOMER_FIELDS = ("first_name", "last_name", "email", "phone", "company")
@@ -49,4 +50,4 @@ def customer_changes(wanted: Mapping[str, str | None], customer: Any) -> dict[st
 
 
 def person_reference(record_id: str) -> list[dict[str, str]]:
-    return [{"target_object": "people", "target_record_id": record_id}]
+    return reference(PEOPLE, record_id)

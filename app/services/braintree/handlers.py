@@ -19,8 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.clients.attio import AttioClient
-from app.clients.attio.client import Record
-from app.clients.attio.values import first_value, record_id
+from app.clients.attio.values import Record, Values, first_value, record_id, reference
 from app.clients.braintree import BraintreeClient
 from app.errors import MalformedPayloadError
 from app.events.dispatcher import Dispatcher
@@ -40,13 +39,11 @@ from app.services.braintree.transforms import (
     SUBSCRIPTION_KINDS,
     TRANSACTION_KINDS,
     Payer,
-    Values,
     dispute_values,
     disputed_payment_values,
     event_stamp,
     newest_transaction,
     payment_values,
-    reference,
     subscription_payer,
     subscription_values,
     text,

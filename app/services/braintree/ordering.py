@@ -18,12 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
 
-from app.clients.attio.client import Record
-from app.clients.attio.values import first_value, timestamp_value
-
-Values = dict[str, Any]
+from app.clients.attio.values import Record, Values, first_value, timestamp_value
 
 
 def is_stale(

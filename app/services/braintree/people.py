@@ -17,17 +17,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from app.clients.attio import AttioAPIError, AttioClient
-from app.clients.attio.client import Record
-from app.clients.attio.values import first_value, record_id
+from app.clients.attio.values import Record, Values, first_value, record_id, reference
 from app.clients.braintree import BraintreeClient
 from app.log import get_logger
 from app.schema.definitions import PEOPLE
 from app.services.braintree.transforms import (
     Payer,
-    Values,
     payer_from_customer,
     person_values,
-    reference,
 )
 
 log = get_logger(__name__)

@@ -20,14 +20,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from app.clients.attio.values import Values, text_or_none
 from app.schema.definitions import (
     DISPUTE_OUTCOMES,
     DISPUTE_STATUSES,
     SUBSCRIPTION_STATUSES,
     TRANSACTION_STATUSES,
 )
-
-Values = dict[str, Any]
 
 # Dispatcher registrations (see the handlers): the kinds this service writes to Attio.
 SUBSCRIPTION_KINDS = "subscription_*"
@@ -91,11 +90,8 @@ def _raw(obj: Any, name: str) -> Any:
 
 
 def text(value: Any) -> str | None:
-    """A non-blank string, or None."""
-    if value is None or value is _MISSING:
-        return None
-    result = str(value).strip()
-    return result or None
+    """A non-blank string, or None (an attribute the SDK object lacks included)."""
+    return None if value is _MISSING else text_or_none(value)
 
 
 def money(value: Any) -> str | None:
@@ -166,10 +162,6 @@ def _put(values: Values, slug: str, obj: Any, name: str, convert: Callable[[Any]
     converted = convert(raw)
     if converted is not None:
         values[slug] = converted
-
-
-def reference(target_object: str, record_id: str) -> list[dict[str, str]]:
-    return [{"target_object": target_object, "target_record_id": record_id}]
 
 
 def event_stamp(kind: str, occurred_at: datetime | None) -> Values:

@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from app.clients.attio.values import Record, first_value, record_id, timestamp_value
+from app.clients.attio.values import (
+    Record,
+    first_value,
+    iso_timestamp,
+    record_id,
+    text_or_none,
+    timestamp_value,
+)
 from app.errors import MalformedPayloadError
 from app.services.zoho.model import (
     PRODUCT_TYPES,
@@ -44,10 +51,7 @@ def parse_zoho_timestamp(value: object) -> datetime | None:
 
 
 def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else str(value)
-    return text if text.strip() else None
+    return text_or_none(value, strip=False)  # Zoho's own text, whitespace and all
 
 
 def parse_rate(value: object) -> Decimal | None:
@@ -203,7 +207,7 @@ def _attio_value(attribute: str, value: Any) -> Any:
     if attribute == "rate":
         return float(value)
     if attribute == "zoho_last_modified_at":
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso_timestamp(value)
     return str(value)
 
 

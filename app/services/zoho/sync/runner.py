@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from app.clients.attio.values import iso_timestamp
 from app.errors import BridgeError
 from app.events.processor import describe
 from app.log import get_logger
@@ -31,10 +32,6 @@ class RunStatus(StrEnum):
     failed = "failed"  # aborted, or could not start
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
 @dataclass
 class SyncRun:
     progress: SyncProgress
@@ -48,8 +45,8 @@ class SyncRun:
         return {
             "run_id": self.run_id,
             "status": self.status.value,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
+            "started_at": iso_timestamp(self.started_at),
+            "finished_at": iso_timestamp(self.finished_at),
             "progress": self.progress.as_dict(),
             "summary": self.report.as_dict() if self.report else None,
         }
