@@ -24,7 +24,7 @@ from app.clients.attio.values import (
 )
 from app.events.model import RawRequest, Source, WebhookEvent
 from app.log import get_logger
-from app.schema import BRIDGE_EVENTS
+from app.schema import BRIDGE_EVENTS, EVENT_KEY
 
 log = get_logger(__name__)
 
@@ -143,7 +143,7 @@ class Ledger:
 
     async def get(self, event_key: str) -> LedgerEntry | None:
         rows = await self._client.query_records(
-            BRIDGE_EVENTS, filter={"event_key": event_key}, limit=1
+            BRIDGE_EVENTS, filter={EVENT_KEY: event_key}, limit=1
         )
         return LedgerEntry.from_record(rows[0]) if rows else None
 
@@ -226,7 +226,7 @@ class Ledger:
             "next_attempt_at": iso_timestamp(next_at) if next_at else [],
         }
         record = await self._client.assert_record(
-            BRIDGE_EVENTS, matching_attribute="event_key", values=values
+            BRIDGE_EVENTS, matching_attribute=EVENT_KEY, values=values
         )
         if status is LedgerStatus.failed:
             self._failed_keys.add(event.event_key)
@@ -247,9 +247,7 @@ class Ledger:
             "last_attempt_at": iso_timestamp(now),
             "next_attempt_at": [],
         }
-        await self._client.assert_record(
-            BRIDGE_EVENTS, matching_attribute="event_key", values=values
-        )
+        await self._client.assert_record(BRIDGE_EVENTS, matching_attribute=EVENT_KEY, values=values)
         self._failed_keys.discard(event.event_key)
         log.info("ledger.event.replayed", **event.log_fields())
 
@@ -264,9 +262,7 @@ class Ledger:
             "first_attempt_at": iso_timestamp(now),
             "last_attempt_at": iso_timestamp(now),
         }
-        await self._client.assert_record(
-            BRIDGE_EVENTS, matching_attribute="event_key", values=values
-        )
+        await self._client.assert_record(BRIDGE_EVENTS, matching_attribute=EVENT_KEY, values=values)
         log.warning("ledger.event.needs_attention", reason=reason, **event.log_fields())
 
     @staticmethod

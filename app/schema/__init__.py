@@ -3,10 +3,15 @@
 from app.schema.bootstrap import SchemaBootstrap, SchemaReport
 from app.schema.definitions import (
     BRIDGE_EVENTS,
+    EVENT_KEY,
+    PAYMENT_KEY,
     PAYMENTS,
     PEOPLE,
+    PERSON_KEY,
     SCHEMA,
+    SERVICE_KEY,
     SERVICES,
+    SUBSCRIPTION_KEY,
     SUBSCRIPTIONS,
     AttributeSpec,
     ObjectSpec,
@@ -14,11 +19,16 @@ from app.schema.definitions import (
 
 __all__ = [
     "BRIDGE_EVENTS",
+    "EVENT_KEY",
     "PAYMENTS",
+    "PAYMENT_KEY",
     "PEOPLE",
+    "PERSON_KEY",
     "SCHEMA",
     "SERVICES",
+    "SERVICE_KEY",
     "SUBSCRIPTIONS",
+    "SUBSCRIPTION_KEY",
     "AttributeSpec",
     "ObjectSpec",
     "SchemaBootstrap",

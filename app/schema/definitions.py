@@ -15,6 +15,13 @@ SUBSCRIPTIONS = "subscriptions"
 PAYMENTS = "payments"
 BRIDGE_EVENTS = "bridge_events"
 
+# Each object's unique key: every write is an assert (upsert) matching on it.
+PERSON_KEY = "email_addresses"
+SERVICE_KEY = "zoho_item_id"
+SUBSCRIPTION_KEY = "braintree_subscription_id"
+PAYMENT_KEY = "braintree_transaction_id"
+EVENT_KEY = "event_key"
+
 
 @dataclass(frozen=True)
 class AttributeSpec:
@@ -134,7 +141,7 @@ PEOPLE_OBJECT = ObjectSpec(
     PEOPLE,
     "Person",
     "People",
-    unique_key="email_addresses",
+    unique_key=PERSON_KEY,
     standard=True,
     attributes=(
         AttributeSpec(
@@ -151,10 +158,10 @@ SERVICES_OBJECT = ObjectSpec(
     SERVICES,
     "Service",
     "Services",
-    unique_key="zoho_item_id",
+    unique_key=SERVICE_KEY,
     attributes=(
         _text("name", "Name"),
-        _text("zoho_item_id", "Zoho item ID", "Item id in Zoho (source of truth)", unique=True),
+        _text(SERVICE_KEY, "Zoho item ID", "Item id in Zoho (source of truth)", unique=True),
         _text("sku", "SKU", "Zoho SKU; Braintree plan ids match it"),
         _text("description", "Description"),
         _currency("rate", "Rate"),
@@ -170,9 +177,9 @@ SUBSCRIPTIONS_OBJECT = ObjectSpec(
     SUBSCRIPTIONS,
     "Subscription",
     "Subscriptions",
-    unique_key="braintree_subscription_id",
+    unique_key=SUBSCRIPTION_KEY,
     attributes=(
-        _text("braintree_subscription_id", "Braintree subscription ID", unique=True),
+        _text(SUBSCRIPTION_KEY, "Braintree subscription ID", unique=True),
         _select("status", "Status", SUBSCRIPTION_STATUSES),
         _text("plan_id", "Plan ID"),
         _currency("price", "Price"),
@@ -194,9 +201,9 @@ PAYMENTS_OBJECT = ObjectSpec(
     PAYMENTS,
     "Payment",
     "Payments",
-    unique_key="braintree_transaction_id",
+    unique_key=PAYMENT_KEY,
     attributes=(
-        _text("braintree_transaction_id", "Braintree transaction ID", unique=True),
+        _text(PAYMENT_KEY, "Braintree transaction ID", unique=True),
         _currency("amount", "Amount"),
         _text("currency_code", "Currency", "ISO code of the amounts"),
         _select("status", "Status", TRANSACTION_STATUSES),
@@ -223,9 +230,9 @@ BRIDGE_EVENTS_OBJECT = ObjectSpec(
     BRIDGE_EVENTS,
     "Bridge event",
     "Bridge events",
-    unique_key="event_key",
+    unique_key=EVENT_KEY,
     attributes=(
-        _text("event_key", "Event key", "Deduplication key of the webhook event", unique=True),
+        _text(EVENT_KEY, "Event key", "Deduplication key of the webhook event", unique=True),
         _select("source", "Source", EVENT_SOURCES),
         _text("event_type", "Event type"),
         _select("status", "Status", EVENT_STATUSES),

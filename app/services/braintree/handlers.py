@@ -26,7 +26,13 @@ from app.events.dispatcher import Dispatcher
 from app.events.model import Source, WebhookEvent
 from app.log import get_logger
 from app.metrics import STALE_EVENTS
-from app.schema.definitions import PAYMENTS, SERVICES, SUBSCRIPTIONS
+from app.schema.definitions import (
+    PAYMENT_KEY,
+    PAYMENTS,
+    SERVICES,
+    SUBSCRIPTION_KEY,
+    SUBSCRIPTIONS,
+)
 from app.services.braintree.catalogue import ServiceCatalogue
 from app.services.braintree.ordering import is_stale, new_facts
 from app.services.braintree.people import Discover, PayerResolver, PersonLink, find_one
@@ -54,9 +60,6 @@ from app.services.braintree.transforms import (
 from app.services.locks import KeyedLocks
 
 log = get_logger(__name__)
-
-SUBSCRIPTION_KEY = "braintree_subscription_id"
-PAYMENT_KEY = "braintree_transaction_id"
 
 
 DISPUTE_STAMP = "dispute_event_at"

@@ -20,7 +20,7 @@ from app.clients.attio import AttioAPIError, AttioClient
 from app.clients.attio.values import Record, Values, first_value, record_id, reference
 from app.clients.braintree import BraintreeClient
 from app.log import get_logger
-from app.schema.definitions import PEOPLE
+from app.schema.definitions import PEOPLE, PERSON_KEY
 from app.services.braintree.transforms import (
     Payer,
     payer_from_customer,
@@ -120,7 +120,7 @@ class PayerResolver:
         """Create or update the person by email; the response's id is the reference to use."""
         try:
             person = await self._attio.assert_record(
-                PEOPLE, matching_attribute="email_addresses", values=person_values(payer)
+                PEOPLE, matching_attribute=PERSON_KEY, values=person_values(payer)
             )
         except AttioAPIError as exc:
             if exc.attio_code != UNIQUENESS_CONFLICT or not payer.customer_id:

@@ -20,6 +20,7 @@ from app.clients.attio.values import (
     timestamp_value,
 )
 from app.errors import MalformedPayloadError
+from app.schema import SERVICE_KEY
 from app.services.zoho.model import (
     PRODUCT_TYPES,
     SERVICE_ATTRIBUTES,
@@ -215,7 +216,7 @@ def attio_values(
     state: ServiceState, attributes: Iterable[str] = SERVICE_ATTRIBUTES
 ) -> dict[str, Any]:
     """The values of an assert by `zoho_item_id`, limited to `attributes`."""
-    values: dict[str, Any] = {"zoho_item_id": state.zoho_item_id}
+    values: dict[str, Any] = {SERVICE_KEY: state.zoho_item_id}
     for attribute in attributes:
         value = getattr(state, attribute)
         if attribute == "zoho_last_modified_at" and value is None:

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from app.clients.attio import AttioClient
 from app.log import get_logger
-from app.schema import SERVICES
+from app.schema import SERVICE_KEY, SERVICES
 from app.services.locks import KeyedLocks
 from app.services.zoho.model import ServiceState, StoredService
 from app.services.zoho.transforms import (
@@ -23,7 +23,6 @@ from app.services.zoho.transforms import (
 )
 
 log = get_logger(__name__)
-MATCHING_ATTRIBUTE = "zoho_item_id"
 
 
 class WriteOutcome(StrEnum):
@@ -41,7 +40,7 @@ class ServiceWriter:
 
     async def current(self, zoho_item_id: str) -> StoredService | None:
         rows = await self._attio.query_records(
-            SERVICES, filter={MATCHING_ATTRIBUTE: zoho_item_id}, limit=1
+            SERVICES, filter={SERVICE_KEY: zoho_item_id}, limit=1
         )
         return stored_service(rows[0]) if rows else None
 
@@ -76,7 +75,7 @@ class ServiceWriter:
             log.info("zoho.service.unchanged", zoho_item_id=desired.zoho_item_id)
             return WriteOutcome.unchanged
         await self._attio.assert_record(
-            SERVICES, matching_attribute=MATCHING_ATTRIBUTE, values=attio_values(desired, changed)
+            SERVICES, matching_attribute=SERVICE_KEY, values=attio_values(desired, changed)
         )
         outcome = WriteOutcome.updated if stored else WriteOutcome.created
         log.info(

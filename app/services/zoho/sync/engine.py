@@ -35,7 +35,7 @@ from app.events.sources.zoho_sync import (
     sync_failure_event,
 )
 from app.log import get_logger
-from app.schema import SERVICES
+from app.schema import SERVICE_KEY, SERVICES
 from app.services.zoho.model import ServiceState, StoredService, ZohoOrigin
 from app.services.zoho.sync.report import (
     MAX_REPORTED_FAILURES,
@@ -60,7 +60,6 @@ DEFAULT_CONCURRENCY = 16
 PAGE_BUFFER = 4  # Zoho pages held for the planner (200 items each)
 # Zoho pages requested at once: paging one round trip at a time dominated reconciliations.
 ZOHO_READ_AHEAD = 4
-MATCHING_ATTRIBUTE = "zoho_item_id"
 Observer = Callable[[SyncProgress], None]
 
 
@@ -330,7 +329,7 @@ class _Run:
             return
         await self.sync.attio.assert_record(
             SERVICES,
-            matching_attribute=MATCHING_ATTRIBUTE,
+            matching_attribute=SERVICE_KEY,
             values=attio_values(op.desired, op.changed),
         )
         self.counts.add(op.kind)
