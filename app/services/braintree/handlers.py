@@ -16,6 +16,9 @@ ledger retries the event.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from app.clients.attio import AttioClient
@@ -61,6 +64,18 @@ from app.services.locks import KeyedLocks
 
 log = get_logger(__name__)
 
+_UNIQUE_KEYS = {SUBSCRIPTIONS: SUBSCRIPTION_KEY, PAYMENTS: PAYMENT_KEY}
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The record an event applies to, read under its lock."""
+
+    obj: str
+    key: str
+    existing: Record | None
+    stale: bool  # the record holds newer state than the event
+
 
 DISPUTE_STAMP = "dispute_event_at"
 
@@ -93,25 +108,19 @@ class BraintreeService:
         """
         subscription = _subject(event, "subscription")
         subscription_id = _object_id(event, subscription, "subscription")
-        async with self._locks.hold(f"{SUBSCRIPTIONS}:{subscription_id}"):
-            existing = await find_one(self._attio, SUBSCRIPTIONS, SUBSCRIPTION_KEY, subscription_id)
-            stale = self._stale(event, existing, SUBSCRIPTIONS, subscription_id)
-            payer = await self._people.resolve(
+        async with self._target(event, SUBSCRIPTIONS, subscription_id) as target:
+            payer = await self._payer(
+                target,
                 subscription_payer(subscription),
-                known=PersonLink.of(existing),
-                discover=self._discover_by_payment_method(subscription),
-                stale=stale,
+                self._discover_by_payment_method(subscription),
             )
             values = {**subscription_values(subscription), **_link(payer)}
-            if stale:
-                values = _facts_only(values, existing, SUBSCRIPTION_FACTS, SUBSCRIPTION_KEY)
-            else:
-                service = await self._service_link(subscription, existing)
-                values |= event_stamp(event.event_type, event.occurred_at) | service
-            record = await self._write(SUBSCRIPTIONS, SUBSCRIPTION_KEY, values, existing)
+            if not target.stale:
+                values |= await self._service_link(subscription, target.existing)
+            record = await self._write_event(event, target, values, SUBSCRIPTION_FACTS)
             transaction = newest_transaction(subscription)
             if event.event_type in CHARGE_KINDS and transaction is not None:
-                await self._record_charge(event, transaction, record, payer, counted=stale)
+                await self._record_charge(event, transaction, record, payer, counted=target.stale)
 
     async def _record_charge(
         self,
@@ -133,13 +142,8 @@ class BraintreeService:
             return
         values = payment_values(transaction, event.event_type, event.occurred_at)
         values |= _link(payer) | {"subscription": reference(SUBSCRIPTIONS, record_id(subscription))}
-        async with self._locks.hold(f"{PAYMENTS}:{transaction_id}"):
-            existing = await find_one(self._attio, PAYMENTS, PAYMENT_KEY, transaction_id)
-            if self._stale(event, existing, PAYMENTS, transaction_id, count=not counted):
-                values = _facts_only(values, existing, PAYMENT_FACTS, PAYMENT_KEY)
-            else:
-                values |= event_stamp(event.event_type, event.occurred_at)
-            await self._write(PAYMENTS, PAYMENT_KEY, values, existing)
+        async with self._target(event, PAYMENTS, transaction_id, count=not counted) as target:
+            await self._write_event(event, target, values, PAYMENT_FACTS)
 
     async def _service_link(self, subscription: Any, existing: Record | None) -> Values:
         """The `services` record whose SKU is the plan id (from the cached catalogue)."""
@@ -182,22 +186,15 @@ class BraintreeService:
                 f"Braintree {event.event_type} notification carries no transaction"
             )
         transaction_id = _object_id(event, transaction, "transaction")
-        async with self._locks.hold(f"{PAYMENTS}:{transaction_id}"):
-            existing = await find_one(self._attio, PAYMENTS, PAYMENT_KEY, transaction_id)
-            stale = self._stale(event, existing, PAYMENTS, transaction_id)
-            payer = await self._people.resolve(
+        async with self._target(event, PAYMENTS, transaction_id) as target:
+            payer = await self._payer(
+                target,
                 transaction_payer(transaction),
-                known=PersonLink.of(existing),
-                discover=self._discover_by_transaction(transaction_id),
-                stale=stale,
+                self._discover_by_transaction(transaction_id),
             )
             values = payment_values(transaction, event.event_type, event.occurred_at)
-            values |= _link(payer) | await self._subscription_link(transaction, existing)
-            if stale:
-                values = _facts_only(values, existing, PAYMENT_FACTS, PAYMENT_KEY)
-            else:
-                values |= event_stamp(event.event_type, event.occurred_at)
-            await self._write(PAYMENTS, PAYMENT_KEY, values, existing)
+            values |= _link(payer) | await self._subscription_link(transaction, target.existing)
+            await self._write_event(event, target, values, PAYMENT_FACTS)
 
     async def _subscription_link(self, transaction: Any, existing: Record | None) -> Values:
         """A subscription's payment links to it, even before any subscription notification.
@@ -239,17 +236,11 @@ class BraintreeService:
             raise MalformedPayloadError(
                 f"Braintree {event.event_type} notification names no disputed transaction"
             )
-        async with self._locks.hold(f"{PAYMENTS}:{transaction_id}"):
-            existing = await find_one(self._attio, PAYMENTS, PAYMENT_KEY, transaction_id)
-            # Disputes keep their own clock: they carry no transaction status, so they must not
-            # make a later settlement look stale (nor a settlement an older dispute outcome).
-            stale = self._stale(event, existing, PAYMENTS, transaction_id, stamp=DISPUTE_STAMP)
-            payer = await self._people.resolve(
-                None,
-                known=PersonLink.of(existing),
-                discover=self._discover_by_transaction(transaction_id),
-                stale=stale,
-            )
+        # Disputes keep their own clock: they carry no transaction status, so they must not
+        # make a later settlement look stale (nor a settlement an older dispute outcome).
+        async with self._target(event, PAYMENTS, transaction_id, stamp=DISPUTE_STAMP) as target:
+            payer = await self._payer(target, None, self._discover_by_transaction(transaction_id))
+            existing = target.existing
             # The dispute only summarises its transaction: that fills gaps, never overwrites.
             values = _facts_only(
                 disputed_payment_values(dispute) | _link(payer),
@@ -258,13 +249,47 @@ class BraintreeService:
                 PAYMENT_KEY,
             )
             state = dispute_values(dispute, event.event_type)
-            if stale:
+            if target.stale:
                 state = new_facts(state, existing, PAYMENT_FACTS)
             elif (when := timestamp(event.occurred_at)) is not None:
                 state[DISPUTE_STAMP] = when
-            await self._write(PAYMENTS, PAYMENT_KEY, values | state, existing)
+            await self._write(target, values | state)
 
     # -- shared ------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _target(
+        self,
+        event: WebhookEvent,
+        obj: str,
+        object_id: str,
+        *,
+        count: bool = True,
+        stamp: str = "last_event_at",
+    ) -> AsyncIterator[_Target]:
+        """Hold the record's lock, read it, and say whether the event is older than its state."""
+        key = _UNIQUE_KEYS[obj]
+        async with self._locks.hold(f"{obj}:{object_id}"):
+            existing = await find_one(self._attio, obj, key, object_id)
+            stale = self._stale(event, existing, obj, object_id, count=count, stamp=stamp)
+            yield _Target(obj, key, existing, stale)
+
+    async def _payer(
+        self, target: _Target, payer: Payer | None, discover: Discover
+    ) -> PersonLink | None:
+        return await self._people.resolve(
+            payer, known=PersonLink.of(target.existing), discover=discover, stale=target.stale
+        )
+
+    async def _write_event(
+        self, event: WebhookEvent, target: _Target, values: Values, facts: frozenset[str]
+    ) -> Record:
+        """The event's state, stamped with its time; only new facts when it is stale."""
+        if target.stale:
+            values = _facts_only(values, target.existing, facts, target.key)
+        else:
+            values = values | event_stamp(event.event_type, event.occurred_at)
+        return await self._write(target, values)
 
     def _stale(
         self,
@@ -290,11 +315,13 @@ class BraintreeService:
             STALE_EVENTS.labels(event.source.value, event.event_type).inc()
         return True
 
-    async def _write(self, obj: str, key: str, values: Values, existing: Record | None) -> Record:
+    async def _write(self, target: _Target, values: Values) -> Record:
         """Assert the record, unless it exists and there is nothing but its id to write."""
-        if existing is not None and set(values) <= {key}:
-            return existing
-        return await self._attio.assert_record(obj, matching_attribute=key, values=values)
+        if target.existing is not None and set(values) <= {target.key}:
+            return target.existing
+        return await self._attio.assert_record(
+            target.obj, matching_attribute=target.key, values=values
+        )
 
 
 def _link(payer: PersonLink | None) -> Values:
