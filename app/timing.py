@@ -46,7 +46,7 @@ def add_wait_seconds(name: str, seconds: float) -> None:
         timing.waits[name] = timing.waits.get(name, 0.0) + seconds
 
 
-async def queued(name: str, slot: Awaitable[None]) -> None:
+async def queued(name: str, slot: Awaitable[object]) -> None:
     """Await a rate limiter's slot, counting the wait when it was more than the asking."""
     started = time.perf_counter()
     await slot

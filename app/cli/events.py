@@ -45,7 +45,7 @@ def events_list(
 
     async def go() -> list[dict[str, Any]]:
         async with _common.cli_bridge(settings) as bridge:
-            entries = await bridge.ledger.list(
+            entries = await bridge.ledger.list_entries(
                 status=status, source=source, event_type=event_type, limit=limit
             )
         return [entry.summary() for entry in entries]
@@ -83,7 +83,7 @@ def events_replay(
             if event_key is not None:
                 result = await bridge.replayer.replay_key(event_key, dry_run=dry_run)
                 return ReplayReport([result])
-            entries = await bridge.ledger.list(
+            entries = await bridge.ledger.list_entries(
                 status=status, source=source, event_type=event_type, limit=limit
             )
             return await bridge.replayer.replay_many(entries, dry_run=dry_run)

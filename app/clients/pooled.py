@@ -35,7 +35,7 @@ class PooledClient:
     """Owns one pooled `httpx.AsyncClient` (`self._http`); close it, or use `async with`."""
 
     api: ClassVar[str]
-    transport_error: ClassVar[Callable[[str], BridgeError]]
+    transport_error: ClassVar[type[BridgeError]]
     _http: httpx.AsyncClient
     _max_attempts: int
     _wait: WaitStrategy

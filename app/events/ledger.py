@@ -147,7 +147,7 @@ class Ledger:
         )
         return LedgerEntry.from_record(rows[0]) if rows else None
 
-    async def list(
+    async def list_entries(
         self,
         *,
         status: LedgerStatus | None = None,

@@ -88,7 +88,7 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Ledger records (failed, dead, replayed, needs_attention), newest attempt first."""
-    entries = await bridge_of(request).ledger.list(
+    entries = await bridge_of(request).ledger.list_entries(
         status=status, source=source, event_type=event_type, limit=limit
     )
     return {"count": len(entries), "events": [entry.summary() for entry in entries]}
@@ -101,7 +101,7 @@ async def list_events(
 async def replay_events(request: Request, selection: ReplayFilter) -> dict[str, Any]:
     """Replay every ledger record matching the filter (`dry_run`: only say which)."""
     bridge = bridge_of(request)
-    entries = await bridge.ledger.list(
+    entries = await bridge.ledger.list_entries(
         status=selection.status,
         source=selection.source,
         event_type=selection.event_type,

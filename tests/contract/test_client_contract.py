@@ -123,7 +123,7 @@ async def test_ledger_writes_speak_attios_contract(
     assert entry is not None
     await ledger.record_failure(event, "again", permanent=False, previous=entry)
     await ledger.mark_succeeded(event, entry)
-    await ledger.list(status=None, source=Source.attio)
+    await ledger.list_entries(status=None, source=Source.attio)
     await ledger.due()
     await ledger.is_failed(event.event_key)
     await ledger.record_attention(event, "person deleted in Attio")

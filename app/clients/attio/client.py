@@ -8,7 +8,7 @@ safe to retry. Writes are asserts (upserts by a unique attribute), never search-
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -265,7 +265,7 @@ class AttioClient(PooledClient):
         obj: str,
         *,
         filter: Mapping[str, Any] | None = None,
-        sorts: list[Mapping[str, Any]] | None = None,
+        sorts: Sequence[Mapping[str, Any]] | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
         offset: int = 0,
     ) -> list[Record]:
@@ -282,7 +282,7 @@ class AttioClient(PooledClient):
         obj: str,
         *,
         filter: Mapping[str, Any] | None = None,
-        sorts: list[Mapping[str, Any]] | None = None,
+        sorts: Sequence[Mapping[str, Any]] | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> AsyncIterator[Record]:
         """Every record matching `filter`, page by page."""

@@ -48,7 +48,7 @@ def _lifetime(body: dict[str, Any]) -> float:
     """Seconds the token lives. Older responses gave `expires_in` in milliseconds."""
     raw = body.get("expires_in_sec", body.get("expires_in"))
     try:
-        seconds = float(raw)
+        seconds = float(raw)  # type: ignore[arg-type]  # None and junk land in the except
     except (TypeError, ValueError):
         return DEFAULT_LIFETIME_SECONDS
     if seconds > 86_400:  # no Zoho token lives a day: this is milliseconds

@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -221,7 +221,7 @@ class ZohoClient(PooledClient):
 
     async def iter_item_pages(
         self, source: ItemsSource, *, per_page: int = ITEMS_PAGE_SIZE, read_ahead: int = 1
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncGenerator[list[dict[str, Any]]]:
         """Every item, a page at a time, until `page_context.has_more_page` is false.
 
         `read_ahead` > 1 requests that many pages at once: Zoho gives no total, so paging is

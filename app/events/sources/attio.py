@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from app.errors import MalformedPayloadError
 from app.events.model import RawRequest, Source, WebhookEvent
@@ -35,7 +36,8 @@ class AttioSource:
     ) -> WebhookEvent:
         if not isinstance(item, dict) or not isinstance(item.get("event_type"), str):
             raise MalformedPayloadError(f"Attio event #{index} has no `event_type`")
-        actor = item.get("actor") if isinstance(item.get("actor"), dict) else {}
+        raw_actor = item.get("actor")
+        actor: dict[str, Any] = raw_actor if isinstance(raw_actor, dict) else {}
         actor_id = actor.get("id")
         # Only a string can be one of our ids (a list or object here would not even hash).
         is_own_write = (

@@ -241,7 +241,8 @@ def subscription_payer(subscription: Any) -> Payer | None:
     ordered = [newest, *(t for t in transactions if t is not newest)] if newest else []
     payers = [p for t in ordered if (p := payer_from_customer(_customer_of(t))) is not None]
     with_email = [p for p in payers if p.email]
-    return (with_email or payers or [None])[0]
+    chosen = with_email or payers
+    return chosen[0] if chosen else None
 
 
 def _customer_of(transaction: Any) -> Any:

@@ -232,7 +232,7 @@ class _Run:
             return
         try:
             for status in (LedgerStatus.failed, LedgerStatus.dead):
-                for entry in await self.sync.ledger.list(
+                for entry in await self.sync.ledger.list_entries(
                     status=status, source=Source.zoho, event_type=SYNC_EVENT_TYPE, limit=1000
                 ):
                     if item_id := item_id_from_key(entry.event_key):
