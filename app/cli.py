@@ -264,7 +264,7 @@ def sandbox(
     port: Annotated[int, typer.Option(help="Port.")] = 8100,
 ) -> None:
     """Run the Attio sandbox (an in-memory emulator of Attio's API) on its own port."""
-    from app.sandbox import serve as serve_sandbox
+    from attio_sandbox import serve as serve_sandbox
 
     _settings()
     serve_sandbox(host, port)

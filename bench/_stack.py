@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import httpx
 
 from app.clients.attio import AttioClient
-from app.sandbox.config import DEFAULT_ACTOR_ID
+from attio_sandbox.config import DEFAULT_ACTOR_ID
 from bench._processes import free_port, wait_until_up
 from bench._world import AttioIds
 from tests.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
@@ -119,7 +119,7 @@ class Stack:
     # -- the sandbox ---------------------------------------------------------------------
 
     async def start_sandbox(self) -> None:
-        args = ["-m", "app.sandbox", "--port", str(self.sandbox_port), "--api-key", API_KEY]
+        args = ["-m", "attio_sandbox", "--port", str(self.sandbox_port), "--api-key", API_KEY]
         self.sandbox = self._spawn([*args, *self.sandbox_options.args()], "sandbox.log")
         await wait_until_up(f"{self.sandbox_url}/_sandbox/faults", STARTUP_SECONDS)
 

@@ -122,7 +122,7 @@ async def main(args: argparse.Namespace) -> None:
     sandbox_args = [
         python,
         "-m",
-        "app.sandbox",
+        "attio_sandbox",
         "--port",
         str(sandbox_port),
         "--latency-ms",

@@ -141,7 +141,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     sandbox = [
-        sys.executable, "-m", "app.sandbox", "--port", str(port),
+        sys.executable, "-m", "attio_sandbox", "--port", str(port),
         "--write-rate", "25", "--read-rate", "100",
         "--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms),
         "--seed", "7",

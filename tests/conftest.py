@@ -12,7 +12,7 @@ from hypothesis import settings
 
 from app.clients.attio import AttioClient
 from app.config import Settings
-from app.sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
+from attio_sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
 
 # In CI (`CI` set, as `.ci/run` does) Hypothesis derives each test's examples from its source:
 # a run is reproducible and cannot fail on an example no earlier run tried. Local runs draw new

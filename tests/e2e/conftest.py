@@ -14,8 +14,8 @@ from app.bridge import Bridge
 from app.clients.attio import AttioClient
 from app.config import Settings
 from app.main import create_app
-from app.sandbox import SandboxState
 from app.schema import SchemaBootstrap
+from attio_sandbox import SandboxState
 from tests.conftest import (
     ADMIN_TOKEN,
     SANDBOX_URL,

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from schemathesis import APIOperation, Case, GenerationMode
 
 from app.main import create_app
-from app.sandbox import SandboxState
+from attio_sandbox import SandboxState
 from tests.conftest import ADMIN_TOKEN, FUZZ_SCALE, make_sandbox
 from tests.e2e.conftest import bootstrap, bridge_settings
 from tests.services.zoho.fake_zoho import FakeZoho

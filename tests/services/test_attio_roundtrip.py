@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app.sandbox.config import DEFAULT_ACTOR_ID
 from app.services.attio.webhooks import register_webhook
+from attio_sandbox.config import DEFAULT_ACTOR_ID
 from tests.e2e.conftest import Harness, start_harness
 from tests.services.test_attio_events import FakeBraintree
 from tests.signing import ATTIO_TEST_SECRET
