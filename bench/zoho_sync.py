@@ -34,9 +34,9 @@ from app.log import configure_logging
 from app.schema import SchemaBootstrap
 from app.sync.report import SyncReport
 from app.sync.zoho import ZohoServicesSync
-from bench._processes import free_port, wait_until_up
 from bench.attio_webhooks import process
-from tests.services.zoho.fake_zoho import FakeZoho
+from testkit.fake_zoho import FakeZoho
+from testkit.processes import free_port, wait_until_up
 
 ATTIO_WRITES_PER_SECOND = 25
 

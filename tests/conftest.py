@@ -27,8 +27,8 @@ ADMIN_TOKEN = "admin-token-0123456789"
 
 
 def make_settings(attio_base_url: str, **env: str) -> Settings:
-    """Settings with every provider enabled under the test credentials of `tests.signing`."""
-    from tests.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
+    """Settings with every provider enabled under the test credentials of `testkit.signing`."""
+    from testkit.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
 
     base = {
         "ATTIO_API_KEY": "test-key-0123456789",

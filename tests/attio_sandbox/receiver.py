@@ -14,7 +14,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 
 from attio_sandbox import SandboxState
-from tests.signing import attio_signature
+from testkit.signing import attio_signature
 
 RECEIVER_URL = "https://receiver.test/attio"
 

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from attio_sandbox import SandboxState, WebhookConfig
 from attio_sandbox import __main__ as command
 from attio_sandbox.config import DEFAULT_ACTOR_ID, DEFAULT_WORKSPACE_MEMBER_ID
+from testkit.signing import attio_signature
 from tests.attio_sandbox.receiver import RECEIVER_URL, Receiver
 from tests.attio_sandbox.support import error, write_body
-from tests.signing import attio_signature
 
 PEOPLE = "/v2/objects/people/records"
 MISSING_ID = "7a1c9e5e-0000-4000-8000-000000000000"

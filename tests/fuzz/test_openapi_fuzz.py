@@ -24,9 +24,9 @@ from schemathesis import APIOperation, Case, GenerationMode
 
 from app.main import create_app
 from attio_sandbox import SandboxState
+from testkit.fake_zoho import FakeZoho
 from tests.conftest import ADMIN_TOKEN, FUZZ_SCALE, make_sandbox
 from tests.e2e.conftest import bootstrap, bridge_settings
-from tests.services.zoho.fake_zoho import FakeZoho
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 TAGS = ("health", "webhooks", "admin")  # the route tags; each has its test below

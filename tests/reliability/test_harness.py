@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse
 from app.bridge import build_sources
 from app.config import Settings
 from app.events.model import RawRequest, Source
-from bench._braintree_api import BraintreeData, braintree_api
-from bench._senders import RedeliveryPolicy, Senders
-from bench._verify import Snapshot, check_ledger, check_records, instant
-from bench._world import AttioIds, Effect, ExpectedRecord, World, attio_events, build_world
-from tests.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
+from testkit.braintree_api import BraintreeData, braintree_api
+from testkit.senders import RedeliveryPolicy, Senders
+from testkit.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
+from testkit.verify import Snapshot, check_ledger, check_records, instant
+from testkit.world import AttioIds, Effect, ExpectedRecord, World, attio_events, build_world
 
 WORLD = build_world(300, seed=3)
 IDS = AttioIds(

@@ -10,14 +10,14 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import ADMIN_TOKEN, make_settings
-from tests.signing import (
+from testkit.signing import (
     attio_signature,
     attio_signed_headers,
     braintree_gateway,
     braintree_sample_form,
     zoho_signed_headers,
 )
+from tests.conftest import ADMIN_TOKEN, make_settings
 
 ATTIO = "https://attio.test"
 ADMIN = ADMIN_TOKEN

@@ -1,6 +1,6 @@
 """Braintree test tools: parsed notifications, signed posts, and Braintree's API faked at the SDK.
 
-Notifications are always signed by the SDK's own code (`tests.signing`) and parsed by the SDK,
+Notifications are always signed by the SDK's own code (`testkit.signing`) and parsed by the SDK,
 so the service sees exactly the objects production sees.
 """
 
@@ -18,8 +18,7 @@ from braintree.util.http import Http
 
 from app.clients.attio.values import record_id
 from app.metrics import REGISTRY
-from tests.e2e.conftest import Harness
-from tests.signing import (
+from testkit.signing import (
     BRAINTREE_FIXTURES,
     FORM_CONTENT_TYPE,
     braintree_form_body,
@@ -27,6 +26,7 @@ from tests.signing import (
     braintree_sample,
     braintree_signed_xml,
 )
+from tests.e2e.conftest import Harness
 
 FORM = {"Content-Type": FORM_CONTENT_TYPE}
 

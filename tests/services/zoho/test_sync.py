@@ -23,10 +23,10 @@ from app.sync.failures import ZohoSyncFailureSource
 from app.sync.progress import BarProgress, LogProgress, progress_observer
 from app.sync.report import SyncReport
 from app.sync.zoho import ZohoServicesSync
+from testkit.fake_zoho import FakeZoho
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
 from tests.services.zoho.conftest import zoho_of
-from tests.services.zoho.fake_zoho import FakeZoho
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

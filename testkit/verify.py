@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bench._world import Delivery, Expected
+from testkit.world import Delivery, Expected
 
 OBJECTS = ("people", "services", "subscriptions", "payments")
 UNIQUE_KEYS = {

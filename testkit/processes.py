@@ -1,4 +1,5 @@
-"""Small helpers for benchmarks that run the bridge and the sandbox as real processes."""
+"""Small helpers for runs (benchmarks, the reliability run) of the bridge and the sandbox as
+real processes."""
 
 from __future__ import annotations
 

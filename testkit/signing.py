@@ -1,11 +1,11 @@
-"""Sign requests the way Attio, Zoho and Braintree do, for any test suite.
+"""Sign requests the way Attio, Zoho and Braintree do, for the tests and the benchmarks.
 
 The Attio and Zoho signers are written from the providers' documented rules, independently of
 `app.signatures`, so tests that use them cross-check the verifiers. Braintree requests are
 always produced by the official SDK's own signing code (`WebhookTestingGateway` and the
 `Crypto` helper it uses), never by a hand-written HMAC.
 
-    from tests.signing import attio_signed_headers, braintree_sample_form, zoho_signed_headers
+    from testkit.signing import attio_signed_headers, braintree_sample_form, zoho_signed_headers
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def braintree_signed_xml(
 
 
 def braintree_fixture(name: str, **keys: str) -> tuple[str, bytes]:
-    """A signed notification from `tests/fixtures/braintree/<name>.xml`."""
+    """A signed notification from `testkit/fixtures/braintree/<name>.xml`."""
     xml = (BRAINTREE_FIXTURES / f"{name}.xml").read_bytes()
     return braintree_signed_xml(xml, **keys)
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from tests.signing import (
+from testkit.signing import (
     FORM_CONTENT_TYPE,
     attio_signed_headers,
     braintree_form_body,

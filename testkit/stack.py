@@ -1,4 +1,4 @@
-"""The processes of a benchmark run on loopback: the Attio sandbox, the bridge, the CLI.
+"""The processes of a benchmark or reliability run on loopback: sandbox, bridge and CLI.
 
 The bridge runs exactly as deployed (`python -m app serve`, uvicorn, production settings), so it
 can be SIGKILLed and restarted, and its CPU time and memory read from /proc. Every process
@@ -22,9 +22,9 @@ import httpx
 
 from app.clients.attio import AttioClient
 from attio_sandbox.config import DEFAULT_ACTOR_ID
-from bench._processes import free_port, wait_until_up
-from bench._world import AttioIds
-from tests.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
+from testkit.processes import free_port, wait_until_up
+from testkit.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
+from testkit.world import AttioIds
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "bench-attio-key-0123456789"

@@ -2,10 +2,10 @@
 
 The bridge asks Braintree who pays when a notification does not say (a subscription's payment
 method, a disputed transaction) and syncs CRM edits of paying people to their customer. A
-benchmark must not reach Braintree, so the bridge runs with `BRAINTREE_ENVIRONMENT=development`,
-which points the official SDK at `http://localhost:$GATEWAY_PORT`, and this server answers
-there with Braintree-shaped XML. The SDK's own request building, XML parsing and error mapping
-all run; only the far end is ours.
+benchmark or reliability run must not reach Braintree, so the bridge runs with
+`BRAINTREE_ENVIRONMENT=development`, which points the official SDK at
+`http://localhost:$GATEWAY_PORT`, and this server answers there with Braintree-shaped XML.
+The SDK's own request building, XML parsing and error mapping all run; only the far end is ours.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench._world import Delivery
+from testkit.world import Delivery
 
 
 @dataclass
