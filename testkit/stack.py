@@ -23,7 +23,7 @@ import httpx
 from app.clients.attio import AttioClient
 from attio_sandbox.config import DEFAULT_ACTOR_ID
 from testkit.processes import free_port, wait_until_up
-from testkit.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
+from testkit.settings import bridge_env
 from testkit.world import AttioIds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,27 +62,20 @@ class SandboxOptions:
 
 
 def bridge_environment(sandbox_url: str, braintree_port: int, **extra: str) -> dict[str, str]:
-    """Production settings with every provider enabled, Attio = the sandbox, and Braintree's
-    API = the loopback stand-in (the SDK's `development` environment is localhost:GATEWAY_PORT).
-    """
-    creds = BRAINTREE_TEST_CREDENTIALS
-    return {
-        "BRIDGE_ENV": "production",
-        "LOG_LEVEL": "INFO",
-        "ATTIO_API_KEY": API_KEY,
-        "ATTIO_BASE_URL": sandbox_url,
-        "ATTIO_WEBHOOK_SECRET": ATTIO_TEST_SECRET,
+    """Production settings with every provider enabled but Zoho CRM, Attio = the sandbox, and
+    Braintree's API = the loopback stand-in on `braintree_port`; no admin API."""
+    return bridge_env(
+        sandbox_url,
+        attio_api_key=API_KEY,
+        production=True,
+        braintree_port=braintree_port,
+        zoho_crm=False,
+        admin_token=None,
         # The sandbox's token actor is the bridge's own: its echoes are dropped.
-        "ATTIO_OWN_ACTOR_IDS": DEFAULT_ACTOR_ID,
-        "ZOHO_WEBHOOK_SECRET": ZOHO_TEST_SECRET,
-        "BRAINTREE_ENVIRONMENT": "development",
-        "GATEWAY_PORT": str(braintree_port),
-        "BRAINTREE_MERCHANT_ID": creds["merchant_id"],
-        "BRAINTREE_PUBLIC_KEY": creds["public_key"],
-        "BRAINTREE_PRIVATE_KEY": creds["private_key"],
-        "PYTHONUNBUFFERED": "1",
+        ATTIO_OWN_ACTOR_IDS=DEFAULT_ACTOR_ID,
+        PYTHONUNBUFFERED="1",
         **extra,
-    }
+    )
 
 
 @dataclass

@@ -25,7 +25,8 @@ from schemathesis import APIOperation, Case, GenerationMode
 from app.main import create_app
 from attio_sandbox import SandboxState
 from testkit.fake_zoho import FakeZoho
-from tests.conftest import ADMIN_TOKEN, FUZZ_SCALE, make_sandbox
+from testkit.settings import ADMIN_TOKEN
+from tests.conftest import FUZZ_SCALE, make_sandbox
 from tests.e2e.conftest import bootstrap, bridge_settings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from testkit.settings import ADMIN_TOKEN, make_settings
 from testkit.signing import (
     attio_signature,
     attio_signed_headers,
@@ -17,7 +18,6 @@ from testkit.signing import (
     braintree_sample_form,
     zoho_signed_headers,
 )
-from tests.conftest import ADMIN_TOKEN, make_settings
 
 ATTIO = "https://attio.test"
 ADMIN = ADMIN_TOKEN
