@@ -22,7 +22,8 @@ from typing import Any
 
 from braintree.util.xml_util import XmlUtil
 
-_ROUTES = (
+# The API paths the bridge's SDK calls reach, by what they fetch.
+ROUTES = (
     ("customer", re.compile(r"/customers/([^/?]+)$")),
     ("transaction", re.compile(r"/transactions/([^/?]+)$")),
     ("payment_method", re.compile(r"/payment_methods/any/([^/?]+)$")),
@@ -41,6 +42,23 @@ def to_xml(tag: str, fields: dict[str, Any]) -> str:
     return f"<{tag}>{''.join(element(k, v) for k, v in fields.items())}</{tag}>"
 
 
+def read(
+    what: str,
+    key: str,
+    customers: dict[str, dict[str, Any]],
+    transactions: dict[str, dict[str, Any]],
+    payment_methods: dict[str, str],
+) -> tuple[int, str]:
+    """Braintree's answer to a GET of one of `ROUTES`: the object's XML, or its 404."""
+    if what == "customer" and key in customers:
+        return 200, to_xml("customer", customers[key])
+    if what == "transaction" and key in transactions:
+        return 200, to_xml("transaction", transactions[key])
+    if what == "payment_method" and key in payment_methods:
+        return 200, to_xml("credit-card", {"token": key, "customer_id": payment_methods[key]})
+    return 404, ""
+
+
 @dataclass
 class BraintreeData:
     """What the stand-in knows: customers, transactions (by id) and payment methods (token)."""
@@ -53,7 +71,7 @@ class BraintreeData:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, verb: str, path: str, body: bytes) -> tuple[int, str]:
-        for what, pattern in _ROUTES:
+        for what, pattern in ROUTES:
             if match := pattern.search(path):
                 with self.lock:
                     self.calls[f"{verb} {what}"] += 1
@@ -71,12 +89,7 @@ class BraintreeData:
             return 200, to_xml("customer", self.customers[key])
         if verb != "GET":
             return 404, ""
-        if what == "transaction" and key in self.transactions:
-            return 200, to_xml("transaction", self.transactions[key])
-        if what == "payment_method" and key in self.payment_methods:
-            card = {"token": key, "customer_id": self.payment_methods[key]}
-            return 200, to_xml("credit-card", card)
-        return 404, ""
+        return read(what, key, self.customers, self.transactions, self.payment_methods)
 
 
 def _handler(data: BraintreeData) -> type[BaseHTTPRequestHandler]:
