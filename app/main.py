@@ -29,7 +29,7 @@ def _attio_client(settings: Settings, app: FastAPI, transport: httpx.AsyncBaseTr
     """The real Attio, or in development without a key the embedded sandbox (in-process)."""
     if transport is None and settings.uses_attio_sandbox:
         # Development only: keep it off production imports.
-        from app.sandbox import FaultConfig, SandboxConfig, create_sandbox_app
+        from attio_sandbox import FaultConfig, SandboxConfig, create_sandbox_app
 
         # In-memory and private to this process: no rate limits, so startup (the schema
         # bootstrap) is instant. `attio-bridge sandbox` enforces Attio's limits by default.

@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 
 from app.clients.attio import AttioClient
-from bench._processes import free_port, wait_until_up
 from bench._stats import percentile
-from tests.signing import ATTIO_TEST_SECRET, attio_signed_headers
+from testkit.processes import free_port, wait_until_up
+from testkit.signing import ATTIO_TEST_SECRET, attio_signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 PEOPLE = 200
@@ -122,7 +122,7 @@ async def main(args: argparse.Namespace) -> None:
     sandbox_args = [
         python,
         "-m",
-        "app.sandbox",
+        "attio_sandbox",
         "--port",
         str(sandbox_port),
         "--latency-ms",

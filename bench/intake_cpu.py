@@ -30,7 +30,7 @@ from app.config import Settings
 from app.events.dispatcher import Dispatcher
 from app.events.model import RawRequest, Source, WebhookEvent
 from app.main import create_app
-from tests.signing import (
+from testkit.signing import (
     ATTIO_TEST_SECRET,
     BRAINTREE_TEST_CREDENTIALS,
     ZOHO_TEST_SECRET,

@@ -41,10 +41,10 @@ import aiohttp
 import httpx
 
 from app.log import configure_logging
-from bench._braintree_api import BraintreeData, braintree_api
-from bench._stack import API_KEY, SandboxOptions, Stack, bridge_environment, seed_crm
 from bench._stats import percentile
-from bench._world import AttioIds, Delivery, World, attio_delivery, attio_events, build_world
+from testkit.braintree_api import BraintreeData, braintree_api
+from testkit.stack import API_KEY, SandboxOptions, Stack, bridge_environment, seed_crm
+from testkit.world import AttioIds, Delivery, World, attio_delivery, attio_events, build_world
 
 WARM_UP_EVENTS = 200
 DIRECT_READS = 500

@@ -34,9 +34,9 @@ from app.log import configure_logging
 from app.schema import SchemaBootstrap
 from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.report import SyncReport
-from bench._processes import free_port, wait_until_up
 from bench.attio_webhooks import process
-from tests.services.zoho.fake_zoho import FakeZoho
+from testkit.fake_zoho import FakeZoho
+from testkit.processes import free_port, wait_until_up
 
 ATTIO_WRITES_PER_SECOND = 25
 
@@ -141,7 +141,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     sandbox = [
-        sys.executable, "-m", "app.sandbox", "--port", str(port),
+        sys.executable, "-m", "attio_sandbox", "--port", str(port),
         "--write-rate", "25", "--read-rate", "100",
         "--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms),
         "--seed", "7",

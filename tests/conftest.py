@@ -11,8 +11,7 @@ from fastapi import FastAPI
 from hypothesis import settings
 
 from app.clients.attio import AttioClient
-from app.config import Settings
-from app.sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
+from attio_sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
 
 # In CI (`CI` set, as `.ci/run` does) Hypothesis derives each test's examples from its source:
 # a run is reproducible and cannot fail on an example no earlier run tried. Local runs draw new
@@ -23,27 +22,6 @@ if os.environ.get("CI"):
 FUZZ_SCALE = max(1, int(os.environ.get("FUZZ_SCALE") or 1))
 
 SANDBOX_URL = "http://attio.sandbox"
-ADMIN_TOKEN = "admin-token-0123456789"
-
-
-def make_settings(attio_base_url: str, **env: str) -> Settings:
-    """Settings with every provider enabled under the test credentials of `tests.signing`."""
-    from tests.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
-
-    base = {
-        "ATTIO_API_KEY": "test-key-0123456789",
-        "ATTIO_BASE_URL": attio_base_url,
-        "ATTIO_WEBHOOK_SECRET": ATTIO_TEST_SECRET,
-        "ZOHO_WEBHOOK_SECRET": ZOHO_TEST_SECRET,
-        "ZOHO_CRM_NOTIFY_TOKEN": "crm-token-0123456789",
-        "ZOHO_CRM_CHANNEL_IDS": "77",
-        "BRAINTREE_ENVIRONMENT": BRAINTREE_TEST_CREDENTIALS["environment"],
-        "BRAINTREE_MERCHANT_ID": BRAINTREE_TEST_CREDENTIALS["merchant_id"],
-        "BRAINTREE_PUBLIC_KEY": BRAINTREE_TEST_CREDENTIALS["public_key"],
-        "BRAINTREE_PRIVATE_KEY": BRAINTREE_TEST_CREDENTIALS["private_key"],
-        "ADMIN_TOKEN": ADMIN_TOKEN,
-    }
-    return Settings(_env_file=None, **{**base, **env})  # type: ignore[call-arg]
 
 
 def make_sandbox() -> FastAPI:

@@ -61,7 +61,7 @@ def sandbox(
 ) -> None:
     """Run the Attio sandbox (an in-memory emulator of Attio's API) on its own port."""
     # Development only: the sandbox is not part of the production image.
-    from app.sandbox import serve as serve_sandbox
+    from attio_sandbox import serve as serve_sandbox
 
     _common.load_settings()
     serve_sandbox(host, port)

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.signing import attio_signed_headers
+from testkit.signing import attio_signed_headers
 
 
 def test_dev_without_key_serves_ready_against_the_sandbox(

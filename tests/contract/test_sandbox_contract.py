@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.sandbox import SandboxState
+from attio_sandbox import SandboxState
+from tests.attio_sandbox.support import attribute_body as attribute
+from tests.attio_sandbox.support import write_body as values
 from tests.contract.openapi import ValidatingTransport
-from tests.sandbox.support import attribute_body as attribute
-from tests.sandbox.support import write_body as values
 
 MISSING_ID = "7a1c9e5e-0000-4000-8000-000000000000"
 PEOPLE = "/v2/objects/people/records"

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from app.sandbox import api, webhook_api
-from app.sandbox.config import DEFAULT_ACTOR_ID
+from attio_sandbox import api, webhook_api
+from attio_sandbox.config import DEFAULT_ACTOR_ID
 from tests.contract.extract_subset import OPERATIONS, SUBSET_PATH, extract
 from tests.contract.openapi import OpenAPIValidator, ValidatingTransport
 

@@ -14,20 +14,16 @@ from app.bridge import Bridge
 from app.clients.attio import AttioClient
 from app.config import Settings
 from app.main import create_app
-from app.sandbox import SandboxState
 from app.schema import SchemaBootstrap
-from tests.conftest import (
-    ADMIN_TOKEN,
-    SANDBOX_URL,
-    make_sandbox,
-    make_settings,
-    sandbox_attio_client,
-)
+from attio_sandbox import SandboxState
+from testkit.settings import ADMIN_TOKEN, make_settings
+from tests.conftest import SANDBOX_URL, make_sandbox, sandbox_attio_client
 
 __all__ = ["ADMIN_TOKEN", "Harness", "bridge_settings", "start_harness"]
 
 
 def bridge_settings(**env: str) -> Settings:
+    """`testkit.settings.make_settings` on the in-process sandbox, with fast failure paths."""
     fast = {
         # Keep failure paths fast: the client retries, but without long sleeps.
         "ATTIO_MAX_ATTEMPTS": "2",

@@ -11,10 +11,10 @@ import app.cli._common as cli_common
 from app.cli import cli
 from app.config import get_settings
 from app.events.model import Source
+from testkit.signing import ATTIO_TEST_SECRET
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import Harness
 from tests.e2e.test_ledger import FlakyHandler, attio_delivery, ledger, post_attio
-from tests.signing import ATTIO_TEST_SECRET
 
 
 @pytest.fixture

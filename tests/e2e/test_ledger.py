@@ -10,8 +10,8 @@ import pytest
 from app.clients.attio.errors import AttioServerError
 from app.errors import MalformedPayloadError
 from app.events.model import Source, WebhookEvent
+from testkit.signing import attio_signed_headers
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
-from tests.signing import attio_signed_headers
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 OWN_ACTOR = "8e2d4c1a-3b5f-4e6d-8a7b-9c0d1e2f3a4b"

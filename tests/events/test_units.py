@@ -16,7 +16,7 @@ from app.events.model import RawRequest, Source, WebhookEvent
 from app.events.processor import is_permanent
 from app.events.sources import AttioSource, BraintreeSource, ZohoCrmSource, ZohoSource
 from app.signatures import BraintreeWebhookVerifier
-from tests.signing import (
+from testkit.signing import (
     ATTIO_TEST_SECRET,
     BRAINTREE_TEST_CREDENTIALS,
     ZOHO_TEST_SECRET,

@@ -7,15 +7,15 @@ import json
 import pytest
 
 from app.events.model import Source
-from tests.e2e.conftest import ADMIN_TOKEN, start_harness
-from tests.e2e.test_ledger import FlakyHandler, attio_delivery, post_attio
-from tests.signing import (
+from testkit.signing import (
     ATTIO_TEST_SECRET,
     BRAINTREE_TEST_CREDENTIALS,
     ZOHO_TEST_SECRET,
     braintree_sample_form,
     zoho_signed_headers,
 )
+from tests.e2e.conftest import ADMIN_TOKEN, start_harness
+from tests.e2e.test_ledger import FlakyHandler, attio_delivery, post_attio
 
 SECRETS = {
     "ATTIO_API_KEY": "attio-live-key-5b1e0c7d9a",

@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 from schemathesis import APIOperation, Case, GenerationMode
 
 from app.main import create_app
-from app.sandbox import SandboxState
-from tests.conftest import ADMIN_TOKEN, FUZZ_SCALE, make_sandbox
+from attio_sandbox import SandboxState
+from testkit.fake_zoho import FakeZoho
+from testkit.settings import ADMIN_TOKEN
+from tests.conftest import FUZZ_SCALE, make_sandbox
 from tests.e2e.conftest import bootstrap, bridge_settings
-from tests.services.zoho.fake_zoho import FakeZoho
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 TAGS = ("health", "webhooks", "admin")  # the route tags; each has its test below

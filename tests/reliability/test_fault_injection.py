@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 
-from bench.reliability import ReliabilityConfig, ReliabilityResult, run
+from testkit.reliability import ReliabilityConfig, ReliabilityResult, run
 
 pytestmark = pytest.mark.reliability
 

@@ -22,11 +22,12 @@ from fastapi.responses import JSONResponse
 from app.bridge import build_sources
 from app.config import Settings
 from app.events.model import RawRequest, Source
-from bench._braintree_api import BraintreeData, braintree_api
-from bench._senders import RedeliveryPolicy, Senders
-from bench._verify import Snapshot, check_ledger, check_records, instant
-from bench._world import AttioIds, Effect, ExpectedRecord, World, attio_events, build_world
-from tests.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
+from testkit.braintree_api import BraintreeData, braintree_api
+from testkit.senders import RedeliveryPolicy, Senders
+from testkit.settings import make_settings
+from testkit.signing import BRAINTREE_TEST_CREDENTIALS
+from testkit.verify import Snapshot, check_ledger, check_records, instant
+from testkit.world import AttioIds, Effect, ExpectedRecord, World, attio_events, build_world
 
 WORLD = build_world(300, seed=3)
 IDS = AttioIds(
@@ -79,16 +80,7 @@ def test_some_events_are_delivered_out_of_order_and_some_twice() -> None:
 
 
 def _settings() -> Settings:
-    creds = BRAINTREE_TEST_CREDENTIALS
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        ATTIO_WEBHOOK_SECRET=ATTIO_TEST_SECRET,
-        ZOHO_WEBHOOK_SECRET=ZOHO_TEST_SECRET,
-        BRAINTREE_ENVIRONMENT=creds["environment"],
-        BRAINTREE_MERCHANT_ID=creds["merchant_id"],
-        BRAINTREE_PUBLIC_KEY=creds["public_key"],
-        BRAINTREE_PRIVATE_KEY=creds["private_key"],
-    )
+    return make_settings("http://attio.test", zoho_crm=False, admin_token=None)
 
 
 async def test_every_delivery_verifies_and_carries_the_event_keys_expected() -> None:

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import ADMIN_TOKEN, make_settings
-from tests.signing import (
+from testkit.settings import ADMIN_TOKEN, make_settings
+from testkit.signing import (
     attio_signature,
     attio_signed_headers,
     braintree_gateway,

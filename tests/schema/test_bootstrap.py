@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from app.clients.attio import AttioClient
-from app.sandbox import SandboxState
 from app.schema import SCHEMA, SchemaBootstrap
+from attio_sandbox import SandboxState
 from tests.conftest import sandbox_attio_client
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from app.services.attio.transforms import customer_changes, customer_fields
+from testkit.signing import attio_signed_headers
 from tests.e2e.conftest import Harness, start_harness
-from tests.signing import attio_signed_headers
 
 
 class FakeBraintree:

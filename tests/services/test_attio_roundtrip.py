@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app.sandbox.config import DEFAULT_ACTOR_ID
 from app.services.attio.webhooks import register_webhook
+from attio_sandbox.config import DEFAULT_ACTOR_ID
+from testkit.signing import ATTIO_TEST_SECRET
 from tests.e2e.conftest import Harness, start_harness
 from tests.services.test_attio_events import FakeBraintree
-from tests.signing import ATTIO_TEST_SECRET
 
 TARGET = "https://bridge.example/webhooks/attio"
 

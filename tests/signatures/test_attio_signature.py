@@ -10,7 +10,7 @@ from starlette.datastructures import Headers
 
 from app.errors import SignatureError, UnauthorizedError
 from app.signatures import attio_signature_from_headers, verify_attio_signature
-from tests.signing import ATTIO_TEST_SECRET, attio_signature, attio_signed_headers
+from testkit.signing import ATTIO_TEST_SECRET, attio_signature, attio_signed_headers
 
 BODY = (
     b'{"webhook_id":"7d1a9c2e-4b3f-4f1e-9a43-2c1b7e8d9f01","events":[{"event_type":'

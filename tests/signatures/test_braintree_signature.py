@@ -15,7 +15,7 @@ from app.errors import (
     SignatureError,
 )
 from app.signatures import BraintreeWebhookVerifier, braintree_form_fields
-from tests.signing import (
+from testkit.signing import (
     BRAINTREE_TEST_CREDENTIALS,
     braintree_fixture,
     braintree_form_body,

@@ -14,7 +14,7 @@ from app.signatures import (
     zoho_signature_from_headers,
     zoho_signing_message,
 )
-from tests.signing import ZOHO_TEST_SECRET, zoho_signature, zoho_signed_headers
+from testkit.signing import ZOHO_TEST_SECRET, zoho_signature, zoho_signed_headers
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

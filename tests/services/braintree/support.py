@@ -1,6 +1,6 @@
 """Braintree test tools: parsed notifications, signed posts, and Braintree's API faked at the SDK.
 
-Notifications are always signed by the SDK's own code (`tests.signing`) and parsed by the SDK,
+Notifications are always signed by the SDK's own code (`testkit.signing`) and parsed by the SDK,
 so the service sees exactly the objects production sees.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 
 import braintree
@@ -18,8 +17,8 @@ from braintree.util.http import Http
 
 from app.clients.attio.values import record_id
 from app.metrics import REGISTRY
-from tests.e2e.conftest import Harness
-from tests.signing import (
+from testkit.braintree_api import ROUTES, read
+from testkit.signing import (
     BRAINTREE_FIXTURES,
     FORM_CONTENT_TYPE,
     braintree_form_body,
@@ -27,6 +26,7 @@ from tests.signing import (
     braintree_sample,
     braintree_signed_xml,
 )
+from tests.e2e.conftest import Harness
 
 FORM = {"Content-Type": FORM_CONTENT_TYPE}
 
@@ -150,19 +150,6 @@ def add_person(harness: Harness, email: str, customer_id: str) -> str:
 # -- Braintree's API, faked where the SDK sends HTTP --------------------------------------
 
 
-def _xml(tag: str, fields: dict[str, Any]) -> str:
-    """Braintree's API XML: dashed element names, nested objects as nested elements."""
-
-    def element(name: str, value: Any) -> str:
-        name = name.replace("_", "-")
-        if isinstance(value, dict):
-            return _xml(name, value)
-        return f"<{name}>{escape(str(value))}</{name}>"
-
-    inner = "".join(element(name, value) for name, value in fields.items())
-    return f"<{tag}>{inner}</{tag}>"
-
-
 @dataclass
 class FakeBraintreeApi:
     """Answers the SDK's GETs with Braintree-shaped XML; anything unknown is Braintree's 404.
@@ -175,12 +162,6 @@ class FakeBraintreeApi:
     transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     payment_methods: dict[str, str] = field(default_factory=dict)  # token → customer id
     calls: list[str] = field(default_factory=list)
-
-    _ROUTES = (
-        ("customer", re.compile(r"/customers/([^/?]+)$")),
-        ("transaction", re.compile(r"/transactions/([^/?]+)$")),
-        ("payment_method", re.compile(r"/payment_methods/any/([^/?]+)$")),
-    )
 
     def add_customer(self, customer_id: str, **fields: str) -> None:
         self.customers[customer_id] = {"id": customer_id, **fields}
@@ -195,21 +176,14 @@ class FakeBraintreeApi:
 
     def http_do(self, verb: str, path: str, _headers: Any, _body: Any) -> list[Any]:
         assert verb == "GET", f"the bridge must not change Braintree data ({verb} {path})"
-        for what, pattern in self._ROUTES:
+        for what, pattern in ROUTES:
             if match := pattern.search(path):
                 self.calls.append(f"{what}:{match[1]}")
                 return self._answer(what, match[1])
         raise AssertionError(f"unexpected Braintree API call: GET {path}")
 
     def _answer(self, what: str, key: str) -> list[Any]:
-        if what == "customer" and key in self.customers:
-            return [200, _xml("customer", self.customers[key])]
-        if what == "transaction" and key in self.transactions:
-            return [200, _xml("transaction", self.transactions[key])]
-        if what == "payment_method" and key in self.payment_methods:
-            card = {"token": key, "customer_id": self.payment_methods[key]}
-            return [200, _xml("credit-card", card)]
-        return [404, ""]
+        return list(read(what, key, self.customers, self.transactions, self.payment_methods))
 
     def install(self, monkeypatch: Any) -> None:
         fake = self

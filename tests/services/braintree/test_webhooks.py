@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.signing import braintree_sample, braintree_signed_xml
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
 from tests.services.braintree.support import (
     SUBSCRIPTION_KINDS,
@@ -22,7 +23,6 @@ from tests.services.braintree.support import (
     signed_fixture,
     snapshot,
 )
-from tests.signing import braintree_sample, braintree_signed_xml
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CHARGE = "subscription_charged_successfully"

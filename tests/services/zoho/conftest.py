@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.services.zoho.service import ZohoService
+from testkit.fake_zoho import FakeZoho
 from tests.conftest import make_sandbox
 from tests.e2e.conftest import Harness, bootstrap, bridge_settings, harness
-from tests.services.zoho.fake_zoho import FakeZoho
 
 __all__ = ["CRM_CHANNEL_ID", "CRM_TOKEN", "crm_harness", "fake_zoho", "harness", "zoho_of"]
 

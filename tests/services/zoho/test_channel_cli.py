@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import app.cli._common as cli_common
 import app.cli.zoho as cli_zoho
 from app.config import get_settings
-from tests.services.zoho.fake_zoho import FakeZoho
+from testkit.fake_zoho import FakeZoho
 
 NOTIFY_URL = "https://bridge.example.com/webhooks/zoho/crm"
 

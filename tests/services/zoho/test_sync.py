@@ -23,10 +23,10 @@ from app.events.sources.zoho_sync import ZohoSyncFailureSource
 from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.progress import BarProgress, LogProgress, progress_observer
 from app.services.zoho.sync.report import SyncReport
+from testkit.fake_zoho import FakeZoho
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
 from tests.services.zoho.conftest import zoho_of
-from tests.services.zoho.fake_zoho import FakeZoho
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

@@ -20,7 +20,7 @@ from app.services.zoho.transforms import (
     service_from_item,
     stored_service,
 )
-from tests.services.zoho.fake_zoho import ITEM
+from testkit.fake_zoho import ITEM
 
 T = datetime(2026, 5, 2, 16, 14, 3, tzinfo=UTC)
 

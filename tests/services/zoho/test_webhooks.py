@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from testkit.fake_zoho import ITEM, FakeZoho
+from testkit.signing import FORM_CONTENT_TYPE, zoho_signed_headers
 from tests.e2e.conftest import Harness
 from tests.services.zoho.conftest import CRM_CHANNEL_ID, CRM_TOKEN, zoho_of
-from tests.services.zoho.fake_zoho import ITEM, FakeZoho
-from tests.signing import FORM_CONTENT_TYPE, zoho_signed_headers
 
 
 def post_item(h: Harness, item: dict[str, Any], *, query: str = "") -> dict[str, Any]:
