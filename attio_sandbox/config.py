@@ -29,6 +29,9 @@ DEFAULT_SCOPES = (
 )
 
 
+_SERVER_ERROR_STATUSES: tuple[Literal[500, 502, 503], ...] = (500, 502, 503)
+
+
 class FaultConfig(BaseModel):
     """Rate limits, latency and injected failures. Every field can be changed at runtime."""
 
@@ -49,7 +52,7 @@ class FaultConfig(BaseModel):
 
     server_error_rate: float = Field(0.0, ge=0, le=1)
     server_error_statuses: list[Literal[500, 502, 503]] = Field(
-        default_factory=lambda: [500, 502, 503], min_length=1
+        default_factory=lambda: list(_SERVER_ERROR_STATUSES), min_length=1
     )
     timeout_rate: float = Field(0.0, ge=0, le=1)
     timeout_seconds: float = Field(30.0, ge=0)

@@ -335,7 +335,7 @@ def compile_sorts(obj: ObjectDef, raw: Any) -> list[SortKey]:
         field = item.get("field")
         prop = DEFAULT_PROPERTY[attribute.type]
         if field is not None:
-            prop = PROPERTY_ALIASES.get(field, field)
+            prop = PROPERTY_ALIASES.get(field, str(field))
             if prop not in PROPERTY_KINDS[attribute.type]:
                 raise validation_error(
                     f'Attribute "{attribute.api_slug}" has no sortable field "{field}".'

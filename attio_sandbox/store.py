@@ -436,9 +436,10 @@ class Workspace:
             return target.api_slug, self._match_one(target, matcher, [item])
         if not isinstance(item, dict) or not isinstance(item.get("target_object"), str):
             raise InvalidValue('expected an object with "target_object"')
-        target = self.find_object(item["target_object"])
-        if target is None:
+        found = self.find_object(item["target_object"])
+        if found is None:
             raise value_not_found(f'Object with slug/ID "{item["target_object"]}" not found.')
+        target = found
         if target.id not in (attribute.allowed_object_ids or ()):
             raise InvalidValue(f'records of "{target.api_slug}" cannot be referenced here')
         rest = {key: value for key, value in item.items() if key != "target_object"}
@@ -451,11 +452,12 @@ class Workspace:
                     f'Referenced record "{raw}" of object "{target.api_slug}" not found.'
                 )
             return target.api_slug, raw
-        matcher = target.find_attribute(key)
-        if matcher is None:
+        found_matcher = target.find_attribute(key)
+        if found_matcher is None:
             raise value_not_found(
                 f'Cannot find attribute with slug/ID "{key}" on object "{target.api_slug}".'
             )
+        matcher = found_matcher
         return target.api_slug, self._match_one(
             target, matcher, raw if isinstance(raw, list) else [raw]
         )

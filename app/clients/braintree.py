@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import braintree
 from braintree.exceptions.not_found_error import NotFoundError
 
+from app.config import Settings
 from app.errors import BridgeError
 from app.log import get_logger
 from app.timing import add_wait_seconds
-
-if TYPE_CHECKING:
-    from app.config import Settings
 
 log = get_logger(__name__)
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from tenacity import RetryCallState
@@ -22,12 +22,10 @@ from app.clients.attio.errors import (
 from app.clients.attio.ratelimit import RateLimiter
 from app.clients.attio.values import Record
 from app.clients.pooled import PooledClient, url_segment
+from app.config import Settings
 from app.errors import BridgeError
 from app.log import get_logger
 from app.metrics import ATTIO_LATENCY, ATTIO_REQUESTS, ATTIO_RETRIES
-
-if TYPE_CHECKING:
-    from app.config import Settings
 
 log = get_logger(__name__)
 

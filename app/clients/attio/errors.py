@@ -17,13 +17,12 @@ renders it as a 502/503 without leaking details.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 
-from app.clients.pooled import json_or_none
+from app.clients.pooled import json_or_none, parse_retry_after
 from app.errors import BridgeError
 
 CONCURRENT_WRITE_CONFLICT = "concurrent_write_conflict"
@@ -125,23 +124,3 @@ _BY_STATUS: dict[int, type[AttioAPIError]] = {
     404: AttioNotFoundError,
     409: AttioConflictError,
 }
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header.
-
-    Attio sends an HTTP date (the moment the limit resets); the standard also allows seconds.
-    Returns None when the header is absent or unreadable, so the caller falls back to backoff.
-    """
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)

@@ -13,7 +13,7 @@ import random
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from tenacity import RetryCallState
@@ -32,12 +32,9 @@ from app.clients.zoho.errors import (
 from app.clients.zoho.items import ITEMS_PAGE_SIZE, ItemsSource, items_path
 from app.clients.zoho.ratelimit import MinuteWindowLimiter
 from app.clients.zoho.watch import WATCH_PATH, WatchChannel, WatchResult, watch_result
-from app.config import secret_is_set
+from app.config import Settings, secret_is_set
 from app.errors import BridgeError
 from app.log import get_logger
-
-if TYPE_CHECKING:
-    from app.config import Settings
 
 log = get_logger(__name__)
 

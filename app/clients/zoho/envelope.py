@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 
-from app.clients.attio.errors import parse_retry_after
-from app.clients.pooled import json_or_none
+from app.clients.pooled import json_or_none, parse_retry_after
 from app.clients.zoho.errors import (
     ZohoAPIError,
     ZohoAuthError,
