@@ -65,3 +65,14 @@ def test_schema_doc_lists_every_object_and_attribute() -> None:
         for attribute in obj.attributes:
             row = re.search(rf"^\| `{attribute.api_slug}` \| ([\w-]+) \| (yes)? ", doc, flags=re.M)
             assert row, f"{obj.api_slug}.{attribute.api_slug} missing from docs/attio-schema.md"
+
+
+def test_docker_image_holds_the_product_only() -> None:
+    """The sandbox, test and benchmark support stay out of the image: it copies `app` alone,
+    and the build context leaves the rest out too."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = re.findall(r"^COPY\s+(.+?)\s+\S+$", dockerfile, flags=re.M)
+    sources = {source for line in copied for source in line.split()}
+    assert sources == {"pyproject.toml", "README.md", "app"}
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {"attio_sandbox", "testkit", "tests", "bench"} <= ignored

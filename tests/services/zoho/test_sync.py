@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import io
 import json
 import time
@@ -18,7 +17,6 @@ import app.cli.sync as cli_sync
 from app.clients.attio import AttioClient, AttioServerError, AttioValidationError
 from app.config import get_settings
 from app.events.ledger import Ledger
-from app.events.replay import Replayer
 from app.events.sources.zoho_sync import ZohoSyncFailureSource
 from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.progress import BarProgress, LogProgress, progress_observer
@@ -231,12 +229,6 @@ async def test_replaying_a_failed_sync_item_refetches_it_from_zoho(harness: Harn
     assert ledger(harness)[entry.event_key]["status"] == "replayed"
 
 
-REPLAYER_TAKES_SYNC_FAILURES = "by_key_prefix" in inspect.signature(Replayer).parameters
-
-
-@pytest.mark.skipif(
-    not REPLAYER_TAKES_SYNC_FAILURES, reason="the Replayer is not given the sync failure source"
-)
 async def test_retry_due_replays_a_failed_sync_item(harness: Harness) -> None:
     zoho = FakeZoho.with_items(3)
     flaky = zoho.item_ids()[2]

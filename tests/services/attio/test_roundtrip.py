@@ -13,7 +13,7 @@ from app.services.attio.webhooks import register_webhook
 from attio_sandbox.config import DEFAULT_ACTOR_ID
 from testkit.signing import ATTIO_TEST_SECRET
 from tests.e2e.conftest import Harness, start_harness
-from tests.services.test_attio_events import FakeBraintree
+from tests.services.attio.test_handlers import FakeBraintree
 
 TARGET = "https://bridge.example/webhooks/attio"
 

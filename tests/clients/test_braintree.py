@@ -13,7 +13,10 @@ from braintree.exceptions.not_found_error import NotFoundError
 from app.clients.braintree import BraintreeClient, BraintreeRejectedError
 from app.timing import RequestTiming, current_timing
 from tests.e2e.conftest import bridge_settings
+from tests.services.braintree.conftest import braintree_api
 from tests.services.braintree.support import FakeBraintreeApi
+
+__all__ = ["braintree_api"]  # the fake Braintree API, for every test here
 
 
 class FakeFinder:

@@ -1,0 +1,33 @@
+"""Which errors are permanent (dead) and which are retried."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from app.clients.attio import AttioAPIError
+from app.errors import MalformedPayloadError
+from app.events.processor import is_permanent
+
+
+def attio_error(status: int, code: str) -> AttioAPIError:
+    response = httpx.Response(status, json={"status_code": status, "code": code, "message": "m"})
+    return AttioAPIError.from_response(response)
+
+
+@pytest.mark.parametrize(
+    ("error", "permanent"),
+    [
+        (attio_error(400, "validation_type"), True),
+        (attio_error(404, "not_found"), True),
+        (attio_error(409, "slug_conflict"), True),
+        (attio_error(409, "concurrent_write_conflict"), False),
+        (attio_error(429, "rate_limit_exceeded"), False),
+        (attio_error(500, "internal"), False),
+        (MalformedPayloadError("bad"), True),
+        (TimeoutError(), False),
+        (KeyError("bug"), False),
+    ],
+)
+def test_error_classification(error: Exception, permanent: bool) -> None:
+    assert is_permanent(error) is permanent
