@@ -21,6 +21,54 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 
 
+# The only codes Attio accepts as a currency attribute's default (its OpenAPI document's enum;
+# note NTD, not TWD).
+ATTIO_CURRENCY_CODES = frozenset(
+    {
+        "ARS",
+        "AUD",
+        "BRL",
+        "BGN",
+        "CAD",
+        "CLP",
+        "CNY",
+        "COP",
+        "CZK",
+        "DKK",
+        "EUR",
+        "HKD",
+        "HUF",
+        "ISK",
+        "INR",
+        "ILS",
+        "JPY",
+        "KES",
+        "KRW",
+        "MYR",
+        "MXN",
+        "NTD",
+        "NZD",
+        "NGN",
+        "NOK",
+        "XPF",
+        "PEN",
+        "PHP",
+        "PLN",
+        "GBP",
+        "RWF",
+        "SAR",
+        "SGD",
+        "ZAR",
+        "SEK",
+        "CHF",
+        "THB",
+        "AED",
+        "UYU",
+        "USD",
+    }
+)
+
+
 class Environment(StrEnum):
     development = "development"
     production = "production"
@@ -119,7 +167,7 @@ class Settings(BaseSettings):
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
 
-    @field_validator("log_level")
+    @field_validator("log_level", "attio_default_currency")
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper()
@@ -164,8 +212,18 @@ class Settings(BaseSettings):
         # Short values would redact ordinary words; real secrets are long.
         return [v for v in values if len(v) >= 8]
 
+    def check_values(self) -> None:
+        """Settings Attio or a provider would refuse later, refused now with a clear message."""
+        if self.attio_default_currency not in ATTIO_CURRENCY_CODES:
+            raise ConfigurationError(
+                f"ATTIO_DEFAULT_CURRENCY={self.attio_default_currency!r} is not a currency code "
+                f"Attio accepts; use one of: {', '.join(sorted(ATTIO_CURRENCY_CODES))}"
+            )
+
     def check_startup(self) -> None:
-        """Refuse to run in production without what production needs."""
+        """Refuse to run with settings that cannot work, and in production without what
+        production needs."""
+        self.check_values()
         if self.is_production and not secret_is_set(self.attio_api_key):
             raise ConfigurationError(
                 "ATTIO_API_KEY is missing or a placeholder; production needs a real Attio "

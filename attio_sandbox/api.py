@@ -6,7 +6,6 @@ gets Attio's error envelope (400 `validation_type`) rather than FastAPI's 422.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,7 +24,51 @@ from attio_sandbox.render import render_attribute, render_object, render_option,
 
 router = APIRouter(prefix="/v2")
 
-_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+# Attio's OpenAPI document enumerates the currency codes an attribute may default to.
+CURRENCY_CODES = frozenset(
+    {
+        "ARS",
+        "AUD",
+        "BRL",
+        "BGN",
+        "CAD",
+        "CLP",
+        "CNY",
+        "COP",
+        "CZK",
+        "DKK",
+        "EUR",
+        "HKD",
+        "HUF",
+        "ISK",
+        "INR",
+        "ILS",
+        "JPY",
+        "KES",
+        "KRW",
+        "MYR",
+        "MXN",
+        "NTD",
+        "NZD",
+        "NGN",
+        "NOK",
+        "XPF",
+        "PEN",
+        "PHP",
+        "PLN",
+        "GBP",
+        "RWF",
+        "SAR",
+        "SGD",
+        "ZAR",
+        "SEK",
+        "CHF",
+        "THB",
+        "AED",
+        "UYU",
+        "USD",
+    }
+)
 _DISPLAY_TYPES = frozenset({"code", "name", "narrowSymbol", "symbol"})
 _ATTRIBUTE_REQUIRED = (
     "title",
@@ -166,8 +209,11 @@ def _currency_config(raw: Any) -> tuple[str | None, str | None]:
         raise validation_error('"config.currency" must be an object.')
     code = raw.get("default_currency_code")
     display = raw.get("display_type")
-    if not isinstance(code, str) or not _CURRENCY_CODE.match(code):
-        raise validation_error('"config.currency.default_currency_code" must be an ISO 4217 code.')
+    if not isinstance(code, str) or code not in CURRENCY_CODES:
+        raise validation_error(
+            '"config.currency.default_currency_code" must be one of: '
+            + ", ".join(sorted(CURRENCY_CODES))
+        )
     if display not in _DISPLAY_TYPES:
         raise validation_error(
             '"config.currency.display_type" must be one of ' + ", ".join(sorted(_DISPLAY_TYPES))

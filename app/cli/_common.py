@@ -22,10 +22,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def load_settings() -> Settings:
+    """The settings, checked (a bad value prints one line and exits 1), with logging set up."""
     settings = get_settings()
     configure_logging(
         settings.log_level, json=settings.is_production, secrets=settings.secret_values()
     )
+    try:
+        settings.check_values()
+    except ConfigurationError as exc:
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
     return settings
 
 

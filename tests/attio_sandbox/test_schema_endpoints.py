@@ -115,6 +115,8 @@ async def test_create_attributes_of_each_kind(client: httpx.AsyncClient) -> None
 RELATIONSHIP = {"object": "people", "title": "X", "api_slug": "x", "is_multiselect": False}
 UNKNOWN_TARGET = {"record_reference": {"allowed_objects": ["planets"]}}
 LOWERCASE_CURRENCY = {"currency": {"default_currency_code": "usd", "display_type": "code"}}
+# ISO 4217, but not among the codes Attio lists (it has NTD for the Taiwan dollar).
+TWD_CURRENCY = {"currency": {"default_currency_code": "TWD", "display_type": "code"}}
 DYNAMIC_DEFAULT = {"type": "dynamic", "template": "current-user"}
 
 
@@ -132,6 +134,7 @@ DYNAMIC_DEFAULT = {"type": "dynamic", "template": "current-user"}
             "validation_type",
         ),
         (attribute_body("price", "currency", config=LOWERCASE_CURRENCY), 400, "validation_type"),
+        (attribute_body("price", "currency", config=TWD_CURRENCY), 400, "validation_type"),
         (attribute_body("Bad Slug", "text"), 400, "validation_type"),
         (attribute_body("x", "text", is_unique="yes"), 400, "validation_type"),
         (attribute_body("x", "text", config=[]), 400, "validation_type"),
