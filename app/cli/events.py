@@ -1,15 +1,16 @@
-"""`attio-bridge events list | replay | retry-due`: the ledger of failed events."""
+"""`attio-bridge events list | replay | retry-due | prune`: the ledger of failed events."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
 
 from app.cli import _common
 from app.cli._common import JsonOption
-from app.events.ledger import LedgerStatus
+from app.events.ledger import SETTLED_STATUSES, LedgerEntry, LedgerStatus
 from app.events.model import Source
 from app.events.replay import ReplayReport, ReplayStatus
 
@@ -106,3 +107,55 @@ def events_retry_due(limit: LimitOption = 500, as_json: JsonOption = False) -> N
 
     # Events failing again is normal here (they are rescheduled): exit 0 unless the run broke.
     _print_report(_common.run(go), as_json=as_json)
+
+
+def _settled_statuses(value: str) -> list[LedgerStatus]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    settled = {status.value for status in SETTLED_STATUSES}
+    if not names or any(name not in settled for name in names):
+        raise typer.BadParameter(
+            f"only settled records can be pruned: {', '.join(sorted(settled))} "
+            "(failed, dead and needs_attention records still ask for work; ignored events "
+            "are never stored)"
+        )
+    return [LedgerStatus(name) for name in names]
+
+
+@events_cli.command("prune")
+def events_prune(
+    older_than: Annotated[
+        int,
+        typer.Option("--older-than", min=1, max=3650, help="Days since the record's last attempt."),
+    ],
+    status: Annotated[
+        str, typer.Option(help="Comma-separated settled statuses to delete.")
+    ] = "replayed",
+    dry_run: Annotated[bool, typer.Option(help="Only list what would be deleted.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete settled ledger records (`replayed`) older than --older-than days (run daily).
+
+    Every ledger record counts against the workspace's record allowance; records that still
+    ask for work (failed, dead, needs_attention) are never deleted.
+    """
+    statuses = _settled_statuses(status)
+    settings = _common.load_settings()
+    cutoff = datetime.now(UTC) - timedelta(days=older_than)
+
+    async def go() -> list[LedgerEntry]:
+        async with _common.cli_bridge(settings) as bridge:
+            entries = await bridge.ledger.settled_before(cutoff, statuses)
+            if not dry_run:
+                await bridge.ledger.delete(entries)
+            return entries
+
+    entries = _common.run(go)
+    verb = "would delete" if dry_run else "deleted"
+    if as_json:
+        rows = [entry.summary() for entry in entries]
+        typer.echo(json.dumps({"dry_run": dry_run, "deleted": len(entries), "records": rows}))
+        return
+    for entry in entries:
+        last = entry.last_attempt_at.isoformat() if entry.last_attempt_at else "-"
+        typer.echo(f"{entry.status.value:<10} {last:<27} {entry.event_key}")
+    typer.echo(f"{verb} {len(entries)} record(s) last attempted before {cutoff:%Y-%m-%d}")

@@ -6,9 +6,10 @@ event's `event_key`. A record holds the raw request so a replay can verify it ag
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -36,6 +37,11 @@ class LedgerStatus(StrEnum):
     dead = "dead"  # permanent error or retries exhausted: manual replay only
     replayed = "replayed"  # failed once, succeeded later
     needs_attention = "needs_attention"  # processed, but an operator should look at it
+
+
+# What `events prune` may delete: records whose story is over. The others still ask for work.
+SETTLED_STATUSES = frozenset({LedgerStatus.replayed})
+_PRUNE_CONCURRENCY = 8  # the client's write limiter is what really paces the deletes
 
 
 def utcnow() -> datetime:
@@ -186,6 +192,37 @@ class Ledger:
             BRIDGE_EVENTS, filter=conditions, sorts=sorts, limit=limit
         )
         return [LedgerEntry.from_record(row) for row in rows]
+
+    async def settled_before(
+        self, cutoff: datetime, statuses: Collection[LedgerStatus] = SETTLED_STATUSES
+    ) -> list[LedgerEntry]:
+        """Settled records whose last attempt is older than `cutoff`, oldest first."""
+        unsettled = set(statuses) - SETTLED_STATUSES
+        if unsettled or not statuses:
+            raise ValueError(f"not settled statuses: {sorted(unsettled) or 'none given'}")
+        conditions = {
+            "$and": [
+                {"$or": [{"status": status.value} for status in sorted(statuses)]},
+                {"last_attempt_at": {"$lt": iso_timestamp(cutoff)}},
+            ]
+        }
+        sorts = [{"direction": "asc", "attribute": "last_attempt_at"}]
+        return [
+            LedgerEntry.from_record(row)
+            async for row in self._client.iter_records(
+                BRIDGE_EVENTS, filter=conditions, sorts=sorts
+            )
+        ]
+
+    async def delete(self, entries: Sequence[LedgerEntry]) -> None:
+        """Delete these records (one write each), a few at a time under the write limiter."""
+        slots = asyncio.Semaphore(_PRUNE_CONCURRENCY)
+
+        async def delete_one(entry: LedgerEntry) -> None:
+            async with slots:
+                await self._client.delete_record(BRIDGE_EVENTS, entry.record_id)
+
+        await asyncio.gather(*(delete_one(entry) for entry in entries))
 
     async def is_failed(self, event_key: str) -> bool:
         """Whether the ledger holds this key as failed, from a set refreshed once a minute.

@@ -44,6 +44,9 @@ def test_render_blueprint() -> None:
     for cron in ("attio-bridge-retry-due", "attio-bridge-sync-zoho", "attio-bridge-zoho-watch"):
         cron_env = {v["key"] for v in services[cron]["envVars"] if "key" in v}
         assert set(env) <= cron_env  # cron jobs see every secret the web service has
+    prune = services["attio-bridge-events-prune"]
+    assert prune["type"] == "cron" and prune["schedule"] == "41 4 * * *"
+    assert prune["dockerCommand"] == "attio-bridge events prune --older-than 30"
     assert services["attio-bridge-sync-zoho"]["schedule"] == "0 */6 * * *"
     assert services["attio-bridge-sync-zoho"]["dockerCommand"] == "attio-bridge sync zoho"
 

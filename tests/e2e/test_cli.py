@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -80,3 +82,62 @@ def test_commands_refuse_the_throwaway_sandbox(monkeypatch: pytest.MonkeyPatch) 
     get_settings.cache_clear()
     assert result.exit_code == 1
     assert "ATTIO_API_KEY is not set" in result.output
+
+
+def seed_ledger(harness: Harness, rows: dict[str, tuple[str, int]]) -> None:
+    """Ledger records by key: (status, days since the last attempt)."""
+    now = datetime.now(UTC)
+
+    async def write() -> None:
+        async with harness.attio_client() as attio:
+            for key, (status, days) in rows.items():
+                when = (now - timedelta(days=days)).isoformat().replace("+00:00", "Z")
+                values = {
+                    "event_key": key,
+                    "status": status,
+                    "source": "attio",
+                    "event_type": "record.updated",
+                    "last_attempt_at": when,
+                }
+                await attio.assert_record(
+                    "bridge_events", matching_attribute="event_key", values=values
+                )
+
+    asyncio.run(write())
+
+
+PRUNE_ROWS = {
+    "old-replayed": ("replayed", 40),
+    "new-replayed": ("replayed", 5),
+    "old-failed": ("failed", 40),
+    "old-dead": ("dead", 90),
+    "old-attention": ("needs_attention", 90),
+}
+
+
+def test_events_prune_deletes_only_old_settled_records(
+    harness: Harness, cli_env: CliRunner
+) -> None:
+    seed_ledger(harness, PRUNE_ROWS)
+    dry = cli_env.invoke(cli, ["events", "prune", "--older-than", "30", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would delete 1 record(s)" in dry.stdout and "old-replayed" in dry.stdout
+    assert set(ledger(harness)) == set(PRUNE_ROWS)
+
+    done = cli_env.invoke(cli, ["events", "prune", "--older-than", "30", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["deleted"] == 1
+    assert set(ledger(harness)) == set(PRUNE_ROWS) - {"old-replayed"}
+    again = cli_env.invoke(cli, ["events", "prune", "--older-than", "30"])
+    assert "deleted 0 record(s)" in again.stdout
+
+
+@pytest.mark.parametrize("status", ["failed", "dead", "needs_attention", "replayed,failed", ""])
+def test_events_prune_refuses_records_that_still_ask_for_work(
+    harness: Harness, cli_env: CliRunner, status: str
+) -> None:
+    seed_ledger(harness, PRUNE_ROWS)
+    result = cli_env.invoke(cli, ["events", "prune", "--older-than", "1", "--status", status])
+    assert result.exit_code == 2
+    assert "only settled records can be pruned" in result.output
+    assert set(ledger(harness)) == set(PRUNE_ROWS)
