@@ -62,6 +62,7 @@ class PooledClient:
         send: Callable[[], Awaitable[T]],
         *,
         on_retry: Callable[[BaseException | None], None] | None = None,
+        retryable: Callable[[BaseException], bool] | None = None,
     ) -> T:
         """`send` until it succeeds or raises an error that is not retryable (or runs out)."""
         policy = retrying(
@@ -69,6 +70,7 @@ class PooledClient:
             wait=self._wait,
             log_event=f"{self.api}.request.retry",
             on_retry=on_retry,
+            **({"retryable": retryable} if retryable is not None else {}),
         )
         async for attempt in policy:
             with attempt:

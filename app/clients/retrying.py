@@ -27,8 +27,10 @@ def retrying(
     wait: WaitStrategy,
     log_event: str,
     on_retry: Callable[[BaseException | None], None] | None = None,
+    retryable: Callable[[BaseException], bool] = _is_retryable,
 ) -> AsyncRetrying:
-    """Retry only errors that say they are retryable; log (and count) every retry."""
+    """Retry only errors that say they are retryable (or that `retryable` picks); log (and
+    count) every retry."""
 
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -45,7 +47,7 @@ def retrying(
     return AsyncRetrying(
         stop=stop_after_attempt(attempts),
         wait=wait,
-        retry=retry_if_exception(_is_retryable),
+        retry=retry_if_exception(retryable),
         before_sleep=before_sleep,
         reraise=True,
     )

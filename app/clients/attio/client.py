@@ -51,6 +51,10 @@ def backoff_seconds(state: RetryCallState) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
+def _rate_limited(error: BaseException) -> bool:
+    return isinstance(error, AttioRateLimitError)
+
+
 class AttioClient(PooledClient):
     api = "attio"
     transport_error = AttioTransportError
@@ -106,8 +110,13 @@ class AttioClient(PooledClient):
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        idempotent: bool = True,
     ) -> Any:
-        """Send one API call with limiting and retries; return the decoded JSON body."""
+        """Send one API call with limiting and retries; return the decoded JSON body.
+
+        A call that is not `idempotent` is retried only after a 429 (Attio did not apply it);
+        after a timeout or a 5xx it may have been applied, so the caller decides what next.
+        """
         is_read = method == "GET" or path.endswith(_READ_PATH_SUFFIXES)
         limiter = self.read_limiter if is_read else self.write_limiter
 
@@ -116,7 +125,9 @@ class AttioClient(PooledClient):
             return response.json() if response.content else {}
 
         return await self._with_retries(
-            send, on_retry=lambda error: ATTIO_RETRIES.labels(type(error).__name__).inc()
+            send,
+            on_retry=lambda error: ATTIO_RETRIES.labels(type(error).__name__).inc(),
+            retryable=None if idempotent else _rate_limited,
         )
 
     def _error_of(self, response: httpx.Response) -> AttioAPIError | None:
@@ -208,9 +219,12 @@ class AttioClient(PooledClient):
     async def create_webhook(
         self, *, target_url: str, subscriptions: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        """Create a webhook; the response holds its `secret`, which Attio shows only now."""
+        """Create a webhook; the response holds its `secret`, which Attio shows only now.
+
+        Not retried after a timeout or 5xx: a retry could create a second webhook and lose the
+        first one's secret. `register_webhook` looks before it tries again."""
         body = {"data": {"target_url": target_url, "subscriptions": subscriptions}}
-        return (await self.request("POST", "/v2/webhooks", json=body))["data"]
+        return (await self.request("POST", "/v2/webhooks", json=body, idempotent=False))["data"]
 
     async def update_webhook(
         self, webhook_id: str, *, target_url: str, subscriptions: list[dict[str, Any]]

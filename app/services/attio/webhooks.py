@@ -6,8 +6,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.clients.attio import AttioClient
+from app.clients.attio import AttioClient, AttioError
+from app.log import get_logger
 from app.schema import PAYMENTS, PEOPLE, SERVICES, SUBSCRIPTIONS
+
+log = get_logger(__name__)
+
+CREATE_ATTEMPTS = 3
 
 WATCHED_OBJECTS = (PEOPLE, SERVICES, SUBSCRIPTIONS, PAYMENTS)
 RECORD_EVENTS = ("record.created", "record.updated", "record.deleted", "record.merged")
@@ -63,14 +68,33 @@ async def register_webhook(
         slug: (await client.get_object(slug))["id"]["object_id"] for slug in WATCHED_OBJECTS
     }
     subscriptions = desired_subscriptions(object_ids, own_actor_ids)
-    existing = next(
-        (w for w in await client.list_webhooks() if w.get("target_url") == target_url), None
-    )
+    existing = await _webhook_for(client, target_url)
     if existing is not None:
         webhook_id = existing["id"]["webhook_id"]
         await client.update_webhook(webhook_id, target_url=target_url, subscriptions=subscriptions)
         return Registration(webhook_id, False, None, len(subscriptions))
-    created = await client.create_webhook(target_url=target_url, subscriptions=subscriptions)
-    return Registration(
-        created["id"]["webhook_id"], True, created.get("secret"), len(subscriptions)
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            created = await client.create_webhook(
+                target_url=target_url, subscriptions=subscriptions
+            )
+        except AttioError as exc:
+            if not exc.retryable or attempt == CREATE_ATTEMPTS:
+                raise
+            # The answer was lost, not necessarily the webhook: look before trying again. One
+            # created just now is ours, and its secret never reached us, so it goes.
+            log.warning("attio.webhook.create_unanswered", attempt=attempt, error=str(exc))
+            orphan = await _webhook_for(client, target_url)
+            if orphan is not None:
+                await client.delete_webhook(orphan["id"]["webhook_id"])
+            continue
+        return Registration(
+            created["id"]["webhook_id"], True, created.get("secret"), len(subscriptions)
+        )
+    raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+
+async def _webhook_for(client: AttioClient, target_url: str) -> dict[str, Any] | None:
+    return next(
+        (w for w in await client.list_webhooks() if w.get("target_url") == target_url), None
     )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 import respx
+from fastapi import FastAPI
 
-from app.clients.attio import AttioClient
+from app.clients.attio import AttioClient, AttioRateLimitError, AttioServerError
+from app.schema import SchemaBootstrap
 from app.services.attio.webhooks import (
     RECORD_EVENTS,
     WATCHED_OBJECTS,
@@ -15,6 +18,8 @@ from app.services.attio.webhooks import (
     echo_guard,
     register_webhook,
 )
+from attio_sandbox.state import SandboxState
+from tests.conftest import sandbox_attio_client
 
 BASE = "https://attio.test"
 TARGET = "https://b/webhooks/attio"
@@ -77,3 +82,64 @@ async def test_register_updates_an_existing_webhook(attio: respx.MockRouter) -> 
         result = await register_webhook(client, target_url=TARGET, own_actor_ids=["me"])
     assert (result.webhook_id, result.created, result.secret) == ("wh-1", False, None)
     assert patch.called and not create.called
+
+
+@pytest.fixture
+async def sandbox_attio(sandbox_app: FastAPI) -> AsyncIterator[AttioClient]:
+    client = sandbox_attio_client(sandbox_app, max_attempts=3)
+    client._wait = lambda _state: 0.0  # retries at once: the sandbox's burst is what is tested
+    async with client:
+        await SchemaBootstrap(client, currency_code="USD").run(apply=True)
+        yield client
+
+
+def webhooks_at(sandbox: SandboxState, target: str) -> list[str]:
+    registry = sandbox.webhooks.registry.webhooks.values()
+    return [webhook.id for webhook in registry if webhook.target_url == target]
+
+
+async def test_a_lost_create_answer_never_leaves_a_second_webhook(
+    sandbox_attio: AttioClient, sandbox: SandboxState
+) -> None:
+    """Attio applies the create but the answer is lost: the bridge looks before it tries
+    again, removes the webhook whose secret it never saw, and ends with one it has the secret of."""
+    sandbox.configure_faults(
+        after_write=True,
+        server_error_rate=1.0,
+        fault_methods=["POST"],
+        fault_path_regex=r"^/v2/webhooks$",
+    )
+    list_webhooks = sandbox_attio.list_webhooks
+    looks = 0
+
+    async def look(**kwargs: int) -> list[dict]:
+        nonlocal looks
+        looks += 1
+        if looks == 2:  # the look after the lost answer: Attio answers again from now on
+            sandbox.configure_faults(server_error_rate=0.0)
+        return await list_webhooks(**kwargs)
+
+    sandbox_attio.list_webhooks = look  # type: ignore[method-assign]
+    result = await register_webhook(sandbox_attio, target_url=TARGET, own_actor_ids=["me"])
+    (webhook_id,) = webhooks_at(sandbox, TARGET)
+    assert result.created and result.secret and result.webhook_id == webhook_id
+    assert sandbox.requests.count(method="POST", path="/v2/webhooks") == 2
+    assert sandbox.requests.count(method="DELETE", path_regex="^/v2/webhooks/") == 1
+
+
+async def test_create_is_not_retried_blindly_but_a_429_is(
+    sandbox_attio: AttioClient, sandbox: SandboxState
+) -> None:
+    sandbox.configure_faults(
+        server_error_rate=1.0, fault_methods=["POST"], fault_path_regex=r"^/v2/webhooks$"
+    )
+    with pytest.raises(AttioServerError):
+        await sandbox_attio.create_webhook(target_url=TARGET, subscriptions=[])
+    assert sandbox.requests.count(method="POST", path="/v2/webhooks") == 1
+
+    sandbox.configure_faults(server_error_rate=0.0, burst_rate=1.0, burst_seconds=0.05)
+    with pytest.raises(AttioRateLimitError):
+        # Every call in a burst is refused before Attio applies it: safe to try again.
+        await sandbox_attio.create_webhook(target_url=TARGET, subscriptions=[])
+    assert sandbox.requests.count(method="POST", path="/v2/webhooks") > 2
+    assert webhooks_at(sandbox, TARGET) == []
