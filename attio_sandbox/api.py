@@ -263,6 +263,21 @@ async def create_option(request: Request, obj: str, attribute: str) -> JSONRespo
     return ok(render_option(store, found, option))
 
 
+@router.patch("/objects/{obj}/attributes/{attribute}/options/{option}")
+async def update_option(request: Request, obj: str, attribute: str, option: str) -> JSONResponse:
+    store = sandbox_state(request).store
+    found = store.get_attribute(obj, attribute)
+    data = data_object(await read_json(request))
+    title = data.get("title")
+    archived = data.get("is_archived")
+    if title is not None and (not isinstance(title, str) or not title):
+        raise validation_error('"title" must be a non-empty string.')
+    if archived is not None and not isinstance(archived, bool):
+        raise validation_error('"is_archived" must be a boolean.')
+    updated = store.update_option(obj, attribute, option, title=title, is_archived=archived)
+    return ok(render_option(store, found, updated))
+
+
 # Records -------------------------------------------------------------------------------
 
 

@@ -250,6 +250,34 @@ class Workspace:
         attribute.options[option.id] = option
         return option
 
+    def update_option(
+        self,
+        object_ref: str,
+        attribute_ref: str,
+        option_ref: str,
+        *,
+        title: str | None = None,
+        is_archived: bool | None = None,
+    ) -> SelectOption:
+        """Rename or (un)archive an option, named by its id or its title (as Attio allows)."""
+        attribute = self.get_attribute(object_ref, attribute_ref)
+        if attribute.type != "select":
+            raise validation_error(f'Attribute "{attribute.api_slug}" is not a select attribute.')
+        option = attribute.options.get(option_ref) or next(
+            (o for o in attribute.options.values() if o.title == option_ref), None
+        )
+        if option is None:
+            raise not_found(f'Select option with title/ID "{option_ref}" not found.')
+        if title is not None and title != option.title:
+            if any(other.title == title for other in attribute.options.values()):
+                raise slug_conflict(
+                    f'A select option titled "{title}" already exists on "{attribute.api_slug}".'
+                )
+            option.title = title
+        if is_archived is not None:
+            option.is_archived = is_archived
+        return option
+
     # Records: reads ------------------------------------------------------------------------
 
     def get_record(self, object_ref: str, record_id: str) -> Record:

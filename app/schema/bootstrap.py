@@ -123,13 +123,24 @@ class SchemaBootstrap:
         known: bool,
     ) -> None:
         titles: set[str] = set()
+        archived: dict[str, str] = {}  # title -> option id
         if known:  # a freshly created attribute has no options yet: skip the read
             options = await self._client.list_select_options(obj.api_slug, spec.api_slug)
-            titles = {o["title"] for o in options}
+            titles = {o["title"] for o in options if not o.get("is_archived")}
+            archived = {o["title"]: o["id"]["option_id"] for o in options if o.get("is_archived")}
         for title in spec.options:
             if title in titles:
                 continue
             name = f"option {obj.api_slug}.{spec.api_slug}={title!r}"
+            if title in archived:  # an archived option cannot take values: it is not there
+                if not apply:
+                    report.missing.append(f"{name} (archived)")
+                    continue
+                await self._client.restore_select_option(
+                    obj.api_slug, spec.api_slug, archived[title]
+                )
+                report.created.append(f"{name} (restored from the archive)")
+                continue
             if not apply:
                 report.missing.append(name)
                 continue

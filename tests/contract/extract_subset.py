@@ -30,6 +30,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", "/v2/{target}/{identifier}/attributes/{attribute}"),
     ("get", "/v2/{target}/{identifier}/attributes/{attribute}/options"),
     ("post", "/v2/{target}/{identifier}/attributes/{attribute}/options"),
+    ("patch", "/v2/{target}/{identifier}/attributes/{attribute}/options/{option}"),
     ("post", "/v2/objects/{object}/records"),
     ("put", "/v2/objects/{object}/records"),
     ("post", "/v2/objects/{object}/records/query"),

@@ -104,3 +104,34 @@ async def test_bootstrap_runs_through_429s(sandbox_app: FastAPI) -> None:
         report = await SchemaBootstrap(fast, currency_code="USD").run(apply=True)
     assert report.complete
     assert sandbox.requests.count(status=429) > 0
+
+
+async def test_an_archived_option_is_not_present_and_is_restored(
+    sandbox_client: tuple[AttioClient, SandboxState],
+) -> None:
+    """Someone archived "Past Due" in Attio's UI: values with it can no longer be written."""
+    client, _sandbox = sandbox_client
+    bootstrap = SchemaBootstrap(client, currency_code="USD")
+    assert (await bootstrap.run(apply=True)).complete
+    option = next(
+        o
+        for o in await client.list_select_options("subscriptions", "status")
+        if o["title"] == "Past Due"
+    )
+    archived = await client.request(
+        "PATCH",
+        f"/v2/objects/subscriptions/attributes/status/options/{option['id']['option_id']}",
+        json={"data": {"is_archived": True}},
+    )
+    assert archived["data"]["is_archived"] is True
+
+    check = await bootstrap.run(apply=False)
+    assert not check.complete
+    assert check.missing == ["option subscriptions.status='Past Due' (archived)"]
+
+    applied = await bootstrap.run(apply=True)
+    assert applied.complete
+    assert applied.created == ["option subscriptions.status='Past Due' (restored from the archive)"]
+    titles = [o["title"] for o in await client.list_select_options("subscriptions", "status")]
+    assert titles.count("Past Due") == 1  # restored, not created a second time
+    assert (await bootstrap.run(apply=False)).complete

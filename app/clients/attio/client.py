@@ -203,6 +203,14 @@ class AttioClient(PooledClient):
         path = f"/v2/objects/{url_segment(obj)}/attributes/{url_segment(attribute)}/options"
         return (await self.request("GET", path, params={"show_archived": "true"}))["data"]
 
+    async def restore_select_option(self, obj: str, attribute: str, option_id: str) -> None:
+        """Un-archive an option, so values with its title can be written again."""
+        path = (
+            f"/v2/objects/{url_segment(obj)}/attributes/{url_segment(attribute)}"
+            f"/options/{url_segment(option_id)}"
+        )
+        await self.request("PATCH", path, json={"data": {"is_archived": False}})
+
     async def create_select_option(self, obj: str, attribute: str, title: str) -> dict[str, Any]:
         path = f"/v2/objects/{url_segment(obj)}/attributes/{url_segment(attribute)}/options"
         return (await self.request("POST", path, json={"data": {"title": title}}))["data"]
