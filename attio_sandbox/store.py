@@ -100,6 +100,13 @@ class Workspace:
             )
         if api_slug in self._objects_by_slug:
             raise slug_conflict(f'An object with slug "{api_slug}" already exists.')
+        # Attio refuses a taken noun as well as a taken slug (its 409 example).
+        nouns = {singular_noun.casefold(), plural_noun.casefold()}
+        if any(
+            {o.singular_noun.casefold(), o.plural_noun.casefold()} & nouns
+            for o in self.objects.values()
+        ):
+            raise slug_conflict("Please ensure your api_slug and names are unique.")
         obj = ObjectDef(str(uuid.uuid4()), api_slug, singular_noun, plural_noun, now_timestamp())
         self.objects[obj.id] = obj
         self._objects_by_slug[api_slug] = obj

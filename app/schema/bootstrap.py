@@ -47,6 +47,21 @@ def _attribute_conflict(spec: AttributeSpec, existing: dict[str, Any]) -> str | 
     return None
 
 
+def _name_taken(spec: ObjectSpec, workspace: list[dict[str, Any]]) -> str | None:
+    """Attio refuses an object whose singular or plural noun another object has."""
+    wanted = {spec.singular_noun.casefold(), spec.plural_noun.casefold()}
+    for other in workspace:
+        nouns = {str(other.get(key) or "").casefold() for key in ("singular_noun", "plural_noun")}
+        if taken := wanted & nouns:
+            return (
+                f"the workspace's object {other.get('api_slug')!r} is already named "
+                f"{sorted(taken)[0]!r}, and Attio needs object names to be unique. Rename that "
+                f"object in Attio (Settings > Objects), or give it the slug {spec.api_slug!r} "
+                "if it is meant to be the bridge's, then run `attio-bridge bootstrap` again."
+            )
+    return None
+
+
 class SchemaBootstrap:
     def __init__(
         self,
@@ -61,9 +76,13 @@ class SchemaBootstrap:
 
     async def run(self, *, apply: bool) -> SchemaReport:
         report = SchemaReport()
-        existing_objects = {o["api_slug"] for o in await self._client.list_objects()}
+        workspace = await self._client.list_objects()
+        existing_objects = {o["api_slug"] for o in workspace}
         for obj in self._schema:
             if obj.api_slug not in existing_objects:
+                if (problem := _name_taken(obj, workspace)) is not None:
+                    report.conflicts.append(f"object {obj.api_slug}: {problem}")
+                    continue
                 if obj.standard or not apply:
                     report.missing.append(f"object {obj.api_slug}")
                     continue

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi import FastAPI
 
-from app.clients.attio import AttioClient
+from app.clients.attio import AttioClient, AttioConflictError
 from app.schema import SCHEMA, SchemaBootstrap
 from attio_sandbox import SandboxState
 from tests.conftest import sandbox_attio_client
@@ -135,3 +136,29 @@ async def test_an_archived_option_is_not_present_and_is_restored(
     titles = [o["title"] for o in await client.list_select_options("subscriptions", "status")]
     assert titles.count("Past Due") == 1  # restored, not created a second time
     assert (await bootstrap.run(apply=False)).complete
+
+
+async def test_an_object_named_like_ours_is_a_conflict_that_names_it(
+    sandbox_client: tuple[AttioClient, SandboxState],
+) -> None:
+    """A workspace with its own "Payments" object (another slug): Attio would refuse ours."""
+    client, _sandbox = sandbox_client
+    await client.create_object(
+        api_slug="billing_payments", singular_noun="Payment", plural_noun="Payments"
+    )
+    for apply in (False, True):
+        report = await SchemaBootstrap(client, currency_code="USD").run(apply=apply)
+        assert not report.complete
+        (conflict,) = report.conflicts
+        assert conflict.startswith("object payments: the workspace's object 'billing_payments'")
+        assert "Rename that object" in conflict
+    slugs = {o["api_slug"] for o in await client.list_objects()}
+    assert "payments" not in slugs and {"services", "subscriptions", "bridge_events"} <= slugs
+
+
+async def test_the_sandbox_refuses_a_taken_noun_as_attio_does(
+    sandbox_client: tuple[AttioClient, SandboxState],
+) -> None:
+    client, _sandbox = sandbox_client
+    with pytest.raises(AttioConflictError, match="names are unique"):
+        await client.create_object(api_slug="humans", singular_noun="person", plural_noun="Humans")
