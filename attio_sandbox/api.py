@@ -321,7 +321,9 @@ async def query_records(request: Request, obj: str) -> JSONResponse:
 @router.get("/objects/{obj}/records/{record_id}")
 async def get_record(request: Request, obj: str, record_id: str) -> JSONResponse:
     store = sandbox_state(request).store
-    return ok(render_record(store, store.get_record(obj, record_id)))
+    record = store.get_record(obj, record_id)
+    store.check_readable(record.id)
+    return ok(render_record(store, record))
 
 
 @router.patch("/objects/{obj}/records/{record_id}")

@@ -123,4 +123,7 @@ class SandboxConfig(BaseModel):
     client_id: str = DEFAULT_CLIENT_ID
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     faults: FaultConfig = Field(default_factory=FaultConfig)
+    # After a merge, reading the new record answers 404 `merge_in_progress` this long (Attio
+    # applies a merge asynchronously: its merge call answers 202 while it is still running).
+    merge_in_progress_seconds: float = Field(0.0, ge=0)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 import uuid
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
@@ -58,6 +59,9 @@ class Workspace:
         self.actor: Actor = api_token(config.token_actor_id)
         # Records merged away -> the record they live on in (the new record or the original).
         self.merged_into: dict[str, str] = {}
+        # New records of merges still "running": record id -> monotonic time they are readable.
+        self.merge_in_progress_seconds = config.merge_in_progress_seconds
+        self.merging_until: dict[str, float] = {}
         self._journal = journal
         self.objects: dict[str, ObjectDef] = {}
         self._objects_by_slug: dict[str, ObjectDef] = {}
@@ -287,6 +291,15 @@ class Workspace:
 
     # Records: reads ------------------------------------------------------------------------
 
+    def check_readable(self, record_id: str) -> None:
+        """A merge's new record cannot be read until the merge has completed."""
+        until = self.merging_until.get(record_id)
+        if until is None:
+            return
+        if time.monotonic() < until:
+            raise AttioError(404, "merge_in_progress", f'Record "{record_id}" is being merged.')
+        del self.merging_until[record_id]
+
     def get_record(self, object_ref: str, record_id: str) -> Record:
         obj = self.get_object(object_ref)
         record = obj.records.get(record_id)
@@ -455,6 +468,9 @@ class Workspace:
                 self._retire(obj, merged, survivor.id)
             self._apply(obj, survivor, combined | self._system_values(obj, survivor.id, at))
             obj.records[survivor.id] = survivor
+            if self.merge_in_progress_seconds > 0:
+                readable_at = time.monotonic() + self.merge_in_progress_seconds
+                self.merging_until[survivor.id] = readable_at
             for merged in (original, duplicate):
                 self._announce_merge(obj, survivor.id, merged.id)
             return survivor

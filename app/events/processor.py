@@ -15,7 +15,12 @@ from typing import TypeVar
 
 import structlog
 
-from app.clients.attio import AttioAPIError, AttioConflictError, AttioError
+from app.clients.attio import (
+    AttioAPIError,
+    AttioConflictError,
+    AttioError,
+    AttioMergeInProgressError,
+)
 from app.errors import BridgeError, ServiceUnavailableError
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, LedgerEntry
@@ -38,6 +43,8 @@ def is_permanent(error: BaseException) -> bool:
     retry schedule gives a fix or a recovery time to land before the event is declared dead.
     """
     if isinstance(error, AttioAPIError):
+        if isinstance(error, AttioMergeInProgressError):
+            return False  # the merged record becomes readable once Attio has finished
         if isinstance(error, AttioConflictError):
             return not error.retryable
         return 400 <= error.attio_status < 500 and error.attio_status != 429

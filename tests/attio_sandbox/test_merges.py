@@ -137,3 +137,17 @@ async def test_member_writes_carry_the_members_actor(
     with sandbox.store.acting_as(sandbox.workspace_member("another-member")):
         await client.delete(f"{PEOPLE}/{record.id}")
     assert sandbox.journal.events[-1].actor == {"type": "workspace-member", "id": "another-member"}
+
+
+def test_a_merged_record_is_unreadable_while_the_merge_runs(
+    sandbox: SandboxState, pair: tuple[str, str, str]
+) -> None:
+    sandbox.store.merge_in_progress_seconds = 3600.0
+    original, duplicate, _company = pair
+    merged = sandbox.store.merge_records("people", original, duplicate, mode="new-record")
+    with pytest.raises(AttioError) as running:
+        sandbox.store.check_readable(merged.id)
+    assert (running.value.status_code, running.value.code) == (404, "merge_in_progress")
+    sandbox.store.merging_until[merged.id] = 0.0  # the merge has completed
+    sandbox.store.check_readable(merged.id)
+    assert merged.id not in sandbox.store.merging_until

@@ -7,6 +7,8 @@
         ├── AttioValidationError    400: bad value, filter, unknown option... (never retried)
         ├── AttioAuthError          401/403: missing, invalid or under-scoped token
         ├── AttioNotFoundError      404: unknown object, record or attribute
+        │   └── AttioMergeInProgressError  404 `merge_in_progress`: a merged record that is
+        │                           not readable yet (comes right; the event is retried later)
         ├── AttioConflictError      409: retryable only for `concurrent_write_conflict`
         ├── AttioRateLimitError     429: carries `retry_after` seconds (retryable)
         └── AttioServerError        5xx (retryable)
@@ -26,6 +28,7 @@ from app.clients.pooled import json_or_none, parse_retry_after
 from app.errors import BridgeError
 
 CONCURRENT_WRITE_CONFLICT = "concurrent_write_conflict"
+MERGE_IN_PROGRESS = "merge_in_progress"
 
 
 class AttioError(BridgeError):
@@ -78,6 +81,8 @@ class AttioAPIError(AttioError):
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"), now=now)
             return AttioRateLimitError(message, retry_after=retry_after, **kwargs)
+        if status == 404 and kwargs["attio_code"] == MERGE_IN_PROGRESS:
+            return AttioMergeInProgressError(message, **kwargs)
         error_class = _BY_STATUS.get(status) or (AttioServerError if status >= 500 else cls)
         return error_class(message, **kwargs)
 
@@ -92,6 +97,13 @@ class AttioAuthError(AttioAPIError):
 
 class AttioNotFoundError(AttioAPIError):
     code = "attio_not_found"
+
+
+class AttioMergeInProgressError(AttioNotFoundError):
+    """Reading a record Attio is still merging. Not retried by the client (a merge can take
+    longer than a request should wait); the event's retry schedule tries again."""
+
+    code = "attio_merge_in_progress"
 
 
 class AttioConflictError(AttioAPIError):

@@ -160,16 +160,24 @@ class AttioEventService:
         duplicate_id = event.payload.get("duplicate_record_id")
         if not duplicate_id or duplicate_id == survivor_id:
             return
-        # The survivor must exist; a 404 (merge still in progress) fails the attempt for retry.
+        # The survivor must exist; a 404 `merge_in_progress` is transient and retried later.
         survivor = await self._attio.get_record(PEOPLE, survivor_id)
+        # Gone after either shape of merge (deleted, or marked merged and unreadable).
         duplicate = await self._get_or_none(PEOPLE, duplicate_id)
         survivor_customer = first_value(survivor, CUSTOMER_ID)
         duplicate_customer = first_value(duplicate, CUSTOMER_ID) if duplicate else None
-        if survivor_customer and duplicate_customer and survivor_customer != duplicate_customer:
+        # A merged-away person is unreadable, but the billing records of both originals still
+        # carry their Braintree customer ids: one person cannot hold two.
+        customers = {c for c in (survivor_customer, duplicate_customer) if c}
+        customers |= await self._billed_customers((duplicate_id, survivor_id))
+        if len(customers) > 1:
+            await self._repoint_billing(duplicate_id, survivor_id, None)
+            count = "two" if len(customers) == 2 else str(len(customers))
             await self._ledger.record_attention(
                 event,
-                f"merged people {duplicate_id} -> {survivor_id} hold two Braintree customers "
-                f"({duplicate_customer}, {survivor_customer}); links left on each",
+                f"merged people {duplicate_id} -> {survivor_id} hold {count} Braintree customers "
+                f"({', '.join(sorted(customers))}); the person keeps "
+                f"{survivor_customer or 'none'}, each billing record keeps its own",
             )
             return
         customer_id = survivor_customer or duplicate_customer
@@ -185,6 +193,16 @@ class AttioEventService:
             duplicate=duplicate_id,
             customer_id=customer_id,
         )
+
+    async def _billed_customers(self, people: tuple[str, ...]) -> set[str]:
+        """The Braintree customer ids on the subscriptions and payments of these people."""
+        found: set[str] = set()
+        conditions = [{"person": {"target_record_id": person}} for person in people]
+        for obj in BILLING_OBJECTS:
+            async for row in self._attio.iter_records(obj, filter={"$or": conditions}):
+                if customer := first_value(row, CUSTOMER_ID):
+                    found.add(customer)
+        return found
 
     async def _repoint_billing(
         self, from_person: str, to_person: str, customer_id: str | None

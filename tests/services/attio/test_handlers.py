@@ -12,7 +12,9 @@ import pytest
 
 from app.services.attio.transforms import customer_changes, customer_fields
 from testkit.signing import attio_signed_headers
-from tests.e2e.conftest import Harness, start_harness
+from tests.e2e.conftest import ADMIN_TOKEN, Harness, start_harness
+
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 class FakeBraintree:
@@ -262,6 +264,59 @@ def test_merge_of_two_paying_people_is_flagged_not_guessed(h: Harness) -> None:
     (entry,) = h.records("bridge_events")
     assert entry["values"]["status"] == "needs_attention"
     assert "two Braintree customers" in entry["values"]["error"]
+
+
+def attio_merge(h: Harness, primary: str, other: str) -> tuple[str, list[dict[str, Any]]]:
+    """Merge as Attio does now: a new record, both originals unreadable, two events."""
+    merged = h.sandbox.store.merge_records("people", primary, other, mode="new-record")
+    people_id, _ = ids(h, "people")
+    events = [
+        human(
+            "record.merged",
+            people_id,
+            merged.id,
+            duplicate_object_id=people_id,
+            duplicate_record_id=original,
+        )
+        for original in (primary, other)
+    ]
+    return merged.id, events
+
+
+def test_new_record_merge_of_two_paying_people_is_flagged_with_both_customer_ids(
+    h: Harness,
+) -> None:
+    a = person(h, "ada@example.com", "Ada", "Lovelace", "cust_1")
+    b = person(h, "grace@example.com", "Grace", "Hopper", "cust_2")
+    billing(h, "subscriptions", "braintree_subscription_id", "sub_1", a, "cust_1")
+    billing(h, "payments", "braintree_transaction_id", "txn_2", b, "cust_2")
+    merged, events = attio_merge(h, a, b)
+    for n, event in enumerate(events):
+        deliver(h, event, f"m{n}")
+    assert billing_people(h) == {"sub_1": merged, "txn_2": merged}
+    assert person_customer(h, merged) == "cust_1"  # the primary's value, as Attio keeps it
+    flagged = [r["values"] for r in h.records("bridge_events")]
+    assert flagged and {entry["status"] for entry in flagged} == {"needs_attention"}
+    assert all("cust_1" in entry["error"] and "cust_2" in entry["error"] for entry in flagged)
+
+
+def test_merge_in_progress_is_retried_never_dead(h: Harness) -> None:
+    a = person(h, "ada@example.com", "Ada", "Lovelace", "cust_1")
+    b = person(h, "ada@work.example", "Ada", "L")
+    billing(h, "payments", "braintree_transaction_id", "txn_1", b, "cust_1")
+    h.sandbox.store.merge_in_progress_seconds = 3600.0
+    merged, events = attio_merge(h, a, b)
+    deliver(h, events[1], "m1")
+    (entry,) = h.records("bridge_events")
+    assert entry["values"]["status"] == "failed"  # transient, on the retry schedule
+    assert entry["values"]["error"].startswith("AttioMergeInProgressError")
+
+    h.sandbox.store.merging_until.clear()  # Attio has finished the merge
+    result = h.client.post(
+        f"/admin/events/{entry['values']['event_key']}/replay", headers=ADMIN_HEADERS
+    )
+    assert result.json()["status"] == "replayed", result.text
+    assert billing_people(h) == {"txn_1": merged}
 
 
 # -- deletions and edits of records owned elsewhere ------------------------------------------
