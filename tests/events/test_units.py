@@ -14,7 +14,13 @@ from app.events.dispatcher import Dispatcher
 from app.events.ledger import RetrySchedule
 from app.events.model import RawRequest, Source, WebhookEvent
 from app.events.processor import is_permanent
-from app.events.sources import AttioSource, BraintreeSource, ZohoCrmSource, ZohoSource
+from app.events.sources import (
+    AttioSource,
+    BraintreeSource,
+    ZohoCrmLedgerSource,
+    ZohoCrmSource,
+    ZohoSource,
+)
 from app.signatures import BraintreeWebhookVerifier
 from testkit.signing import (
     ATTIO_TEST_SECRET,
@@ -106,7 +112,7 @@ async def test_zoho_source_item_event() -> None:
     )
     (event,) = await ZohoSource(ZOHO_TEST_SECRET).events_from(raw)
     assert event.event_type == "item"
-    assert event.event_key == "zoho:item:2000000000101:2026-05-02T09:14:03-0700"
+    assert event.event_key.startswith("zoho:item:2000000000101:2026-05-02T09:14:03-0700:")
     assert event.occurred_at == datetime(2026, 5, 2, 16, 14, 3, tzinfo=UTC)
     assert event.payload["item_id"] == "2000000000101"
 
@@ -199,7 +205,7 @@ async def test_zoho_crm_source_one_event_per_id() -> None:
     events = await source.events_from(crm_raw())
     assert [e.payload["id"] for e in events] == ["5725767000003000064", "5725767000003000065"]
     assert {e.event_type for e in events} == {"crm.Products.update"}
-    assert events[0].event_key == "zoho:crm:Products:5725767000003000064:1718117126473"
+    assert events[0].event_key.startswith("zoho:crm:Products:5725767000003000064:1718117126473:")
     assert events[0].occurred_at == datetime(2024, 6, 11, 14, 45, 26, 473000, tzinfo=UTC)
 
 
@@ -222,3 +228,125 @@ async def test_zoho_crm_source_unrepresentable_server_time_is_no_time(server_tim
 async def test_zoho_crm_source_rejects_unusable_ids() -> None:
     with pytest.raises(MalformedPayloadError):
         await ZohoCrmSource(CRM_TOKEN, ["1000000068001"]).events_from(crm_raw(ids="x"))
+
+
+# -- Zoho: keys, URL parameters, numbers, the CRM token ---------------------------------------
+
+
+def zoho_raw(body: bytes, *, query: str = "", signed_query: str | None = None) -> RawRequest:
+    signed = query if signed_query is None else signed_query
+    headers = {
+        "content-type": "application/json",
+        "x-zoho-webhook-signature": zoho_signature(body, raw_query=signed),
+    }
+    return RawRequest(body=body.decode(), headers=headers, query=query)
+
+
+ZOHO_ITEM = {"item_id": "2000000000101", "last_modified_time": "2026-05-02T09:14:03-0700"}
+
+
+async def zoho_key(item: dict, query: str = "") -> str:
+    body = json.dumps({"item": item}).encode()
+    (event,) = await ZohoSource(ZOHO_TEST_SECRET).events_from(zoho_raw(body, query=query))
+    return event.event_key
+
+
+async def test_zoho_keys_tell_apart_bodies_of_one_version_and_stay_stable() -> None:
+    key = await zoho_key(ZOHO_ITEM)
+    assert await zoho_key(ZOHO_ITEM) == key  # a redelivery dedupes
+    assert await zoho_key({**ZOHO_ITEM, "name": "Other"}) != key  # same id and time
+    assert await zoho_key(ZOHO_ITEM, "action=deleted") != key  # the deletion of that version
+
+
+@pytest.mark.parametrize(
+    ("query", "signed_as"),
+    [
+        ("actiondeleted=", "action=deleted"),  # Zoho signs "actiondeleted" for both
+        ("a=ctiondeleted", "action=deleted"),
+        ("action=delete&d=", "action=deleted"),
+        ("action=deleted&source=x", None),
+        ("action=deleted&action=deleted", None),
+        ("action=", None),
+        ("action=reactivate", None),
+    ],
+)
+async def test_zoho_refuses_url_parameters_it_does_not_know(
+    query: str, signed_as: str | None
+) -> None:
+    body = json.dumps({"item": ZOHO_ITEM}).encode()
+    with pytest.raises(MalformedPayloadError):
+        await ZohoSource(ZOHO_TEST_SECRET).events_from(
+            zoho_raw(body, query=query, signed_query=signed_as)
+        )
+
+
+async def test_zoho_refuses_unsigned_before_looking_at_parameters() -> None:
+    raw = RawRequest(
+        body="{}", headers={"x-zoho-webhook-signature": "00" * 32}, query="actiondeleted="
+    )
+    with pytest.raises(SignatureError):
+        await ZohoSource(ZOHO_TEST_SECRET).events_from(raw)
+
+
+@pytest.mark.parametrize(
+    "rate_json",
+    [
+        "1e29",
+        "1" * 4300,
+        "-" + "9" * 40,
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        '"1e29"',
+        '"NaN"',
+        "100000000000",
+        '"12abc"',
+        "true",
+        "[1]",
+    ],
+)
+async def test_zoho_unusable_rate_is_a_400_at_intake(rate_json: str) -> None:
+    body = ('{"item": {"item_id": "2000000000101", "rate": ' + rate_json + "}}").encode()
+    with pytest.raises(MalformedPayloadError, match="rate"):
+        await ZohoSource(ZOHO_TEST_SECRET).events_from(zoho_raw(body))
+
+
+async def test_zoho_crm_events_carry_no_token_and_keys_hold_a_digest() -> None:
+    source = ZohoCrmSource(CRM_TOKEN, ["1000000068001"])
+    events = await source.events_from(crm_raw())
+    assert all(
+        CRM_TOKEN not in e.raw.body and "token" not in json.loads(e.raw.body) for e in events
+    )
+    assert json.loads(events[0].raw.body)["ids"] == ["5725767000003000064", "5725767000003000065"]
+    other = await source.events_from(crm_raw(operation="delete"))
+    assert other[0].event_key != events[0].event_key  # same id and time, another body
+    again = await source.events_from(crm_raw())
+    assert [e.event_key for e in again] == [e.event_key for e in events]
+
+
+async def test_zoho_crm_time_in_the_future_is_clamped_to_now() -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    source = ZohoCrmSource(CRM_TOKEN, ["1000000068001"], clock=lambda: now)
+    year_2100 = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    events = await source.events_from(crm_raw(server_time=year_2100))
+    assert {e.occurred_at for e in events} == {now}
+
+
+async def test_zoho_crm_ledger_source_rebuilds_only_unedited_records() -> None:
+    live = await ZohoCrmSource(CRM_TOKEN, ["1000000068001"]).events_from(crm_raw())
+    ledger_source = ZohoCrmLedgerSource(["1000000068001"])
+    stored = live[0].raw
+    rebuilt = await ledger_source.events_from(stored)
+    assert [e.event_key for e in rebuilt] == [e.event_key for e in live]
+
+    edited = json.loads(stored.body) | {"operation": "delete"}
+    keys = {
+        e.event_key
+        for e in await ledger_source.events_from(
+            stored.model_copy(update={"body": json.dumps(edited)})
+        )
+    }
+    assert live[0].event_key not in keys  # the replayer refuses: no such event
+
+    with pytest.raises(MalformedPayloadError):  # a stored token (or one put back) is refused
+        await ledger_source.events_from(stored.model_copy(update={"body": crm_raw().body}))
