@@ -24,6 +24,7 @@ from app.events.sources import (
     AttioSource,
     BraintreeSource,
     EventSource,
+    ZohoCrmLedgerSource,
     ZohoCrmSource,
     ZohoSource,
     ZohoSyncFailureSource,
@@ -112,15 +113,20 @@ def build_bridge(
     )
     sources, verifier = build_sources(settings)
     zoho_crm = None
+    zoho_crm_ledger = None
     if secret_is_set(settings.zoho_crm_notify_token):
         zoho_crm = ZohoCrmSource(
             _secret(settings.zoho_crm_notify_token), settings.zoho_crm_channel_ids
         )
+        zoho_crm_ledger = ZohoCrmLedgerSource(settings.zoho_crm_channel_ids)
     replayer = Replayer(
         ledger,
         processor,
         sources,
-        by_key_prefix={ZOHO_CRM_KEY_PREFIX: zoho_crm, SYNC_KEY_PREFIX: ZohoSyncFailureSource()},
+        by_key_prefix={
+            ZOHO_CRM_KEY_PREFIX: zoho_crm_ledger,
+            SYNC_KEY_PREFIX: ZohoSyncFailureSource(),
+        },
     )
     zoho = ZohoService(
         attio=attio,

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from app.events.sources.zoho import zoho_event_key
 from testkit.signing import (
     FORM_CONTENT_TYPE,
     attio_signed_headers,
@@ -103,7 +104,11 @@ def zoho_delivery(item: dict[str, Any], *, deleted: bool = False) -> Delivery:
         path="/webhooks/zoho" + (f"?{query}" if query else ""),
         body=body,
         headers=zoho_signed_headers(body, raw_query=query),
-        event_keys=(f"zoho:item:{item['item_id']}:{item['last_modified_time']}",),
+        event_keys=(
+            zoho_event_key(
+                "item", item["item_id"], item["last_modified_time"], body=body, query=query
+            ),
+        ),
     )
 
 

@@ -152,9 +152,9 @@ def test_correctly_signed_requests_are_accepted(
     requests = [
         ("/webhooks/attio", attio_body(), attio_signed_headers(attio_body())),
         (
-            "/webhooks/zoho?org=7",
+            "/webhooks/zoho?action=deleted",
             zoho.encode(),
-            zoho_signed_headers(zoho.encode(), raw_query="org=7"),
+            zoho_signed_headers(zoho.encode(), raw_query="action=deleted"),
         ),
         (
             "/webhooks/braintree",

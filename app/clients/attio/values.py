@@ -7,12 +7,43 @@ the type's own fields). These helpers pick the current value out of that shape.
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 Record = dict[str, Any]
 Values = dict[str, Any]  # the `values` of a record write, by attribute slug
+
+# Attio keeps four decimal places of a number or currency value, and values travel as JSON,
+# whose readers (Attio's web app among them) hold numbers as doubles: 15 significant digits
+# survive that exactly, so with four places an amount must stay below 10^11.
+AMOUNT_PLACES = Decimal("0.0001")
+MAX_AMOUNT = Decimal(10) ** 11
+
+
+def amount(value: object) -> Decimal | None:
+    """A number or currency amount as Attio can store it exactly; None when blank.
+
+    Raises `ValueError` for anything else: not a number, NaN, Infinity, or not below
+    `MAX_AMOUNT` in magnitude (`1e29`, a 4,300-digit integer).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError(f"not a number: {value!r:.40}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"not a finite number: {value!r}")
+    try:
+        parsed = Decimal(value.strip() if isinstance(value, str) else value)
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"not a number: {value!r:.40}") from None
+    if not parsed.is_finite():
+        raise ValueError(f"not a finite number: {value!r:.40}")
+    # Compared before rounding: quantizing a huge value is what raised InvalidOperation.
+    if abs(parsed) >= MAX_AMOUNT:
+        raise ValueError(f"out of range (|amount| must be below 10^11): {value!r:.40}")
+    return parsed.quantize(AMOUNT_PLACES)
 
 
 def plain(value: dict[str, Any]) -> Any:

@@ -2,7 +2,8 @@
 
 Routes and replays go through the same source objects, so a replayed ledger record is checked
 exactly as strictly as a live delivery. Records that a provider's webhook source cannot rebuild
-(Zoho CRM notifications, failed sync items) are recognised by their key prefix.
+(Zoho CRM notifications, failed sync items) are recognised by their key prefix; both
+re-fetch from Zoho instead of trusting the stored body.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from app.events.model import RawRequest, Source, WebhookEvent
 from app.events.sources.attio import AttioSource
 from app.events.sources.braintree import BraintreeSource
 from app.events.sources.zoho import ZohoSource
-from app.events.sources.zoho_crm import ZOHO_CRM_KEY_PREFIX, ZohoCrmSource
+from app.events.sources.zoho_crm import ZOHO_CRM_KEY_PREFIX, ZohoCrmLedgerSource, ZohoCrmSource
 from app.events.sources.zoho_sync import SYNC_KEY_PREFIX, ZohoSyncFailureSource
 
 
@@ -31,6 +32,7 @@ __all__ = [
     "AttioSource",
     "BraintreeSource",
     "EventSource",
+    "ZohoCrmLedgerSource",
     "ZohoCrmSource",
     "ZohoSource",
     "ZohoSyncFailureSource",

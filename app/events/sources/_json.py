@@ -19,6 +19,12 @@ def decode_json_object(body: bytes, what: str) -> dict[str, Any]:
     return data
 
 
-def body_digest(body: bytes) -> str:
-    """A stable stand-in key when a provider sends no id for a delivery."""
-    return hashlib.sha256(body).hexdigest()[:32]
+def body_digest(body: bytes, query: str = "") -> str:
+    """A stable digest of what was signed: part of a key, or a stand-in when there is no id.
+
+    The query's length goes first, so no split of the same bytes between query and body
+    gives the same digest.
+    """
+    digest = hashlib.sha256(f"{len(query)}:{query}".encode() if query else b"")
+    digest.update(body)
+    return digest.hexdigest()[:32]

@@ -5,12 +5,48 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import parse_qsl
 
+from app.clients.attio.values import amount
 from app.errors import MalformedPayloadError
 from app.events.model import RawRequest, Source, WebhookEvent
 from app.events.sources._json import body_digest, decode_json_object
 from app.signatures import verify_zoho_signature, zoho_signature_from_headers
 
 FORM = "application/x-www-form-urlencoded"
+
+# The only URL parameter the bridge reads (a deletion webhook's `?action=deleted`) and its
+# values. Zoho signs key + value without a separator, so a captured `?action=deleted` keeps
+# its signature as `?actiondeleted=` or `?a=ctiondeleted`: every other key, a repeated key or
+# another value is refused, so no re-split of signed bytes can change what a delivery means.
+ACTION_PARAM = "action"
+DELETE_ACTIONS = frozenset({"delete", "deleted"})
+
+
+def zoho_event_key(
+    module: str, record_id: object, modified: object, *, body: bytes, query: str = ""
+) -> str:
+    """`zoho:<module>:<id>:<time>:<digest>`; the digest tells apart two different deliveries
+    for one version (an edit and a deletion, or two bodies Zoho stamped alike)."""
+    digest = body_digest(body, query)
+    if record_id and modified:
+        return f"zoho:{module}:{record_id}:{modified}:{digest}"
+    return f"zoho:{module}:sha256-{digest}"
+
+
+def check_query(raw_query: str) -> None:
+    """Refuse (400) URL parameters the bridge does not know; see `ACTION_PARAM`."""
+    pairs = parse_qsl(raw_query, keep_blank_values=True)
+    keys = [key for key, _ in pairs]
+    unknown = sorted(set(keys) - {ACTION_PARAM})
+    if unknown:
+        raise MalformedPayloadError(
+            f"Zoho webhook URL has unknown parameters {unknown}; only `{ACTION_PARAM}` is allowed"
+        )
+    if len(keys) > 1:
+        raise MalformedPayloadError(f"Zoho webhook URL repeats `{ACTION_PARAM}`")
+    if pairs and pairs[0][1].strip().lower() not in DELETE_ACTIONS:
+        raise MalformedPayloadError(
+            f"Zoho webhook `{ACTION_PARAM}` must be one of {sorted(DELETE_ACTIONS)}"
+        )
 
 
 def parse_zoho_time(value: object) -> datetime | None:
@@ -38,6 +74,7 @@ class ZohoSource:
             signature=zoho_signature_from_headers(raw.headers),
             secret=self._secret,
         )
+        check_query(raw.query)
         data = self._decode(body, raw.content_type)
         # The Default Payload wraps the record in its module name: {"item": {...}}.
         module, record = next(
@@ -45,16 +82,17 @@ class ZohoSource:
         )
         if module is None or record is None:
             raise MalformedPayloadError('Zoho webhook body holds no record (e.g. {"item": {}})')
+        try:
+            amount(record.get("rate"))  # the one number the bridge writes: refuse it here, once
+        except ValueError as exc:
+            raise MalformedPayloadError(f"Zoho webhook `rate` is unusable: {exc}") from None
         record_id = record.get(f"{module}_id") or record.get("id")
         modified = record.get("last_modified_time") or record.get("updated_time")
-        key_tail = (
-            f"{record_id}:{modified}" if record_id and modified else f"sha256-{body_digest(body)}"
-        )
         return [
             WebhookEvent(
                 source=self.source,
                 event_type=module,
-                event_key=f"zoho:{module}:{key_tail}",
+                event_key=zoho_event_key(module, record_id, modified, body=body, query=raw.query),
                 occurred_at=parse_zoho_time(modified),
                 payload=record,
                 raw=raw,

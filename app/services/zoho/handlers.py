@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from app.clients.zoho import ItemsSource, ZohoClient
 from app.errors import MalformedPayloadError
 from app.events.model import WebhookEvent
+from app.events.sources.zoho import ACTION_PARAM, DELETE_ACTIONS
 from app.log import get_logger
 from app.services.zoho.model import ZohoOrigin
 from app.services.zoho.transforms import service_from_crm_product, service_from_item
@@ -20,10 +21,6 @@ from app.services.zoho.writer import ServiceWriter
 
 log = get_logger(__name__)
 
-# A Zoho workflow rule for deletions posts to the webhook URL with `?action=deleted`; the query
-# string is covered by the signature, so it cannot be added by anyone else.
-DELETE_PARAM = "action"
-DELETE_VALUES = frozenset({"delete", "deleted"})
 CRM_MODULE = "Products"
 
 
@@ -42,8 +39,9 @@ def _item_id(record: dict[str, Any], key: str) -> str:
 
 def is_deletion(event: WebhookEvent) -> bool:
     """A deletion webhook: `?action=deleted` on the URL, or `"deleted": true` in the record."""
+    # The source refused any other URL parameter (see `ACTION_PARAM`).
     query = dict(parse_qsl(event.raw.query, keep_blank_values=True))
-    if query.get(DELETE_PARAM, "").strip().lower() in DELETE_VALUES:
+    if query.get(ACTION_PARAM, "").strip().lower() in DELETE_ACTIONS:
         return True
     flag = _record(event).get("deleted")
     return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
@@ -92,19 +90,25 @@ class ZohoHandlers:
         await self._writer.apply(service_from_item(record, origin))
 
     async def crm_product(self, event: WebhookEvent) -> None:
-        """A CRM notification carries ids only: fetch the product and assert it."""
+        """A CRM notification: fetch the product from Zoho and write only what Zoho answers.
+
+        The notification proves only that its sender knows the channel's token, and a replay's
+        stored body could have been edited, so neither its `operation` nor its `server_time`
+        decides anything: a deletion counts once Zoho no longer has the product.
+        """
         payload = _record(event)
         if payload.get("module") != CRM_MODULE:
             log.info("zoho.crm.module_ignored", module=payload.get("module"))
             return
         product_id = _item_id(payload, "id")
-        if str(payload.get("operation", "")).lower() == "delete":
-            await self._writer.deactivate(product_id, modified_at=event.occurred_at)
-            return
         product = await self._zoho().get_crm_product(product_id)
         if product is None:
+            # No new time stamp: the product's last `Modified_Time` stays, so a restore from
+            # Zoho's recycle bin (the same id) is not mistaken for an older version.
             await self._writer.deactivate(product_id)
             return
+        if str(payload.get("operation", "")).lower() == "delete":
+            log.warning("zoho.crm.delete_unconfirmed", zoho_item_id=product_id)
         await self._writer.apply(service_from_crm_product(product))
 
     async def sync_item(self, event: WebhookEvent) -> None:

@@ -5,14 +5,15 @@ No I/O here: the webhook handlers and the sync both call these, and they are tab
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from app.clients.attio.values import (
+    AMOUNT_PLACES,
     Record,
+    amount,
     first_value,
     iso_timestamp,
     record_id,
@@ -32,7 +33,7 @@ from app.services.zoho.model import (
 
 # Attio keeps four decimal places of a currency value; comparing at that precision means a
 # rate Attio rounded is not seen as changed on every sync.
-_RATE_PLACES = Decimal("0.0001")
+_RATE_PLACES = AMOUNT_PLACES
 
 
 # -- parsing Zoho's fields -------------------------------------------------------------------
@@ -56,20 +57,11 @@ def _text(value: object) -> str | None:
 
 
 def parse_rate(value: object) -> Decimal | None:
-    """A price as a Decimal at Attio's precision; blank is None, garbage is an error."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise MalformedPayloadError(f"Zoho rate is not a number: {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise MalformedPayloadError(f"Zoho rate is not a finite number: {value!r}")
+    """A price as a Decimal at Attio's precision; blank is None, anything else a 400."""
     try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise MalformedPayloadError(f"Zoho rate is not a number: {value!r}") from None
-    if not amount.is_finite():
-        raise MalformedPayloadError(f"Zoho rate is not a finite number: {value!r}")
-    return amount.quantize(_RATE_PLACES)
+        return amount(value)
+    except ValueError as exc:
+        raise MalformedPayloadError(f"Zoho rate is unusable: {exc}") from None
 
 
 def _product_type(value: object) -> str | None:
@@ -145,6 +137,14 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _stored_rate(value: object) -> Decimal | None:
+    # A rate typed into Attio beyond what Zoho could send counts as different, not as a crash.
+    try:
+        return amount(value)
+    except ValueError:
+        return None
+
+
 def stored_service(record: Record) -> StoredService | None:
     """The comparable form of a `services` record; None when it has no `zoho_item_id`."""
     item_id = first_value(record, "zoho_item_id")
@@ -156,7 +156,7 @@ def stored_service(record: Record) -> StoredService | None:
         name=first_value(record, "name"),
         sku=first_value(record, "sku"),
         description=first_value(record, "description"),
-        rate=None if rate is None else Decimal(rate).quantize(_RATE_PLACES),
+        rate=_stored_rate(rate),
         unit=first_value(record, "unit"),
         product_type=first_value(record, "product_type"),
         # A record without a status counts as active, so the sync gives it one.
@@ -170,16 +170,25 @@ def stored_service(record: Record) -> StoredService | None:
 # -- comparing and writing -------------------------------------------------------------------
 
 
-def is_stale(incoming: ServiceState, current: ServiceState | None) -> bool:
+def is_stale(
+    incoming: ServiceState, current: ServiceState | None, *, deactivation_wins_ties: bool = False
+) -> bool:
     """Whether Attio already holds a newer version than `incoming` (by Zoho's own clock).
 
     Equal times are not stale: a redelivery of the same version is harmless (nothing differs),
-    and a record someone edited in Attio gets Zoho's values back.
+    and a record someone edited in Attio gets Zoho's values back. With
+    `deactivation_wins_ties` (webhooks), an active `incoming` at the same time as an inactive
+    record is stale: a deletion and an edit stamped alike arrive in any order, and the
+    deletion must not be undone by the edit.
     """
     if current is None or incoming.zoho_last_modified_at is None:
         return False
     stored = current.zoho_last_modified_at
-    return stored is not None and incoming.zoho_last_modified_at < stored
+    if stored is None:
+        return False
+    if incoming.zoho_last_modified_at == stored:
+        return deactivation_wins_ties and incoming.active and not current.active
+    return incoming.zoho_last_modified_at < stored
 
 
 def _same(attribute: str, desired: Any, current: Any) -> bool:

@@ -68,7 +68,7 @@ class ServiceWriter:
 
     async def _write(self, desired: ServiceState, stored: StoredService | None) -> WriteOutcome:
         current = stored.state if stored else None
-        if is_stale(desired, current):
+        if is_stale(desired, current, deactivation_wins_ties=True):
             return self._stale(desired, stored)
         changed = changed_attributes(desired, current)
         if not changed:

@@ -9,7 +9,10 @@ import pytest
 
 from app.errors import MalformedPayloadError, SignatureError
 from app.events.model import RawRequest
-from app.events.sources import ZohoCrmSource
+from app.events.sources import (
+    ZohoCrmLedgerSource,
+    ZohoCrmSource,
+)
 
 CRM_TOKEN = "crm-channel-token-0123456789"
 
@@ -35,7 +38,7 @@ async def test_zoho_crm_source_one_event_per_id() -> None:
     events = await source.events_from(crm_raw())
     assert [e.payload["id"] for e in events] == ["5725767000003000064", "5725767000003000065"]
     assert {e.event_type for e in events} == {"crm.Products.update"}
-    assert events[0].event_key == "zoho:crm:Products:5725767000003000064:1718117126473"
+    assert events[0].event_key.startswith("zoho:crm:Products:5725767000003000064:1718117126473:")
     assert events[0].occurred_at == datetime(2024, 6, 11, 14, 45, 26, 473000, tzinfo=UTC)
 
 
@@ -58,3 +61,44 @@ async def test_zoho_crm_source_unrepresentable_server_time_is_no_time(server_tim
 async def test_zoho_crm_source_rejects_unusable_ids() -> None:
     with pytest.raises(MalformedPayloadError):
         await ZohoCrmSource(CRM_TOKEN, ["1000000068001"]).events_from(crm_raw(ids="x"))
+
+
+async def test_zoho_crm_events_carry_no_token_and_keys_hold_a_digest() -> None:
+    source = ZohoCrmSource(CRM_TOKEN, ["1000000068001"])
+    events = await source.events_from(crm_raw())
+    assert all(
+        CRM_TOKEN not in e.raw.body and "token" not in json.loads(e.raw.body) for e in events
+    )
+    assert json.loads(events[0].raw.body)["ids"] == ["5725767000003000064", "5725767000003000065"]
+    other = await source.events_from(crm_raw(operation="delete"))
+    assert other[0].event_key != events[0].event_key  # same id and time, another body
+    again = await source.events_from(crm_raw())
+    assert [e.event_key for e in again] == [e.event_key for e in events]
+
+
+async def test_zoho_crm_time_in_the_future_is_clamped_to_now() -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    source = ZohoCrmSource(CRM_TOKEN, ["1000000068001"], clock=lambda: now)
+    year_2100 = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    events = await source.events_from(crm_raw(server_time=year_2100))
+    assert {e.occurred_at for e in events} == {now}
+
+
+async def test_zoho_crm_ledger_source_rebuilds_only_unedited_records() -> None:
+    live = await ZohoCrmSource(CRM_TOKEN, ["1000000068001"]).events_from(crm_raw())
+    ledger_source = ZohoCrmLedgerSource(["1000000068001"])
+    stored = live[0].raw
+    rebuilt = await ledger_source.events_from(stored)
+    assert [e.event_key for e in rebuilt] == [e.event_key for e in live]
+
+    edited = json.loads(stored.body) | {"operation": "delete"}
+    keys = {
+        e.event_key
+        for e in await ledger_source.events_from(
+            stored.model_copy(update={"body": json.dumps(edited)})
+        )
+    }
+    assert live[0].event_key not in keys  # the replayer refuses: no such event
+
+    with pytest.raises(MalformedPayloadError):  # a stored token (or one put back) is refused
+        await ledger_source.events_from(stored.model_copy(update={"body": crm_raw().body}))

@@ -123,7 +123,6 @@ def test_crm_product_to_service(product: dict[str, Any], expected: ServiceState)
         ("2026-05-02T09:14:03-07:00", T),
         ("2026-05-02T16:14:03Z", T),
         ("2026-05-02T16:14:03", T),  # no offset: taken as UTC
-        ("", None),
         (None, None),
         ("yesterday", None),
     ],
@@ -134,7 +133,21 @@ def test_zoho_timestamps(text: str | None, expected: datetime | None) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(250, Decimal(250)), ("1,5", None), (float("nan"), None), ("1e3", Decimal(1000))],
+    [
+        (250, Decimal(250)),
+        ("1,5", None),
+        (float("nan"), None),
+        ("1e3", Decimal(1000)),
+        (99_999_999_999.9999, Decimal("99999999999.9999")),
+        # Beyond what Attio stores exactly; quantizing these raised InvalidOperation.
+        (1e29, None),
+        ("1e29", None),
+        pytest.param(10**4299, None, id="4300-digit-integer"),
+        ("-1e11", None),
+        ("Infinity", None),
+        ("sNaN", None),
+        (True, None),
+    ],
 )
 def test_rates(value: object, expected: Decimal | None) -> None:
     if expected is None:
@@ -214,6 +227,25 @@ def test_stale_guard(incoming: datetime | None, stored: datetime | None, stale: 
         is_stale(state(zoho_last_modified_at=incoming), state(zoho_last_modified_at=stored))
         is stale
     )
+
+
+@pytest.mark.parametrize(
+    ("incoming", "stored", "stale"),
+    [
+        (ServiceStatus.active, ServiceStatus.inactive, True),  # never a reactivation on a tie
+        (ServiceStatus.inactive, ServiceStatus.active, False),
+        (ServiceStatus.active, ServiceStatus.active, False),
+        (ServiceStatus.inactive, ServiceStatus.inactive, False),
+    ],
+)
+def test_at_an_equal_time_a_deactivation_wins_for_webhooks(
+    incoming: ServiceStatus, stored: ServiceStatus, stale: bool
+) -> None:
+    incoming_state = state(status=incoming, zoho_last_modified_at=T)
+    stored_state = state(status=stored, zoho_last_modified_at=T)
+    assert is_stale(incoming_state, stored_state, deactivation_wins_ties=True) is stale
+    # The reconciliation restores Zoho's values over an edit made in Attio, ties included.
+    assert not is_stale(incoming_state, stored_state)
 
 
 def test_nothing_is_stale_against_no_record() -> None:

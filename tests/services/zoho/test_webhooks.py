@@ -179,3 +179,56 @@ def test_crm_delete_marks_the_product_inactive(crm_harness: Harness) -> None:
     del zoho.crm_products[PRODUCT["id"]]
     assert notify(crm_harness, "delete", PRODUCT["id"])["processed"] == 1
     assert services(crm_harness)[PRODUCT["id"]]["status"] == "inactive"
+
+
+def test_crm_delete_is_confirmed_with_zoho_and_its_time_proves_nothing(
+    crm_harness: Harness,
+) -> None:
+    zoho = FakeZoho()
+    zoho.crm_products[PRODUCT["id"]] = dict(PRODUCT)
+    zoho_of(crm_harness).use_zoho_client(zoho.client())
+    notify(crm_harness, "insert", PRODUCT["id"])
+    # Anyone with the channel token: "deleted", stamped in the year 2100.
+    assert notify(crm_harness, "delete", PRODUCT["id"], server_time=4_102_444_800_000)["processed"]
+    record = services(crm_harness)[PRODUCT["id"]]
+    assert record["status"] == "active"  # Zoho still has it
+    assert record["zoho_last_modified_at"] == "2026-05-02T09:14:03.000000000Z"
+
+    # A genuine later edit in Zoho is not taken for stale.
+    zoho.crm_products[PRODUCT["id"]].update(
+        Product_Name="Coaching v2", Modified_Time="2026-05-03T09:00:00+00:00"
+    )
+    notify(crm_harness, "update", PRODUCT["id"])
+    assert services(crm_harness)[PRODUCT["id"]]["name"] == "Coaching v2"
+
+
+# -- item webhooks at the edge ---------------------------------------------------------------
+
+
+def test_split_signature_cannot_turn_a_deletion_into_an_edit(harness: Harness) -> None:
+    post_item(harness, ITEM, query="action=deleted")
+    assert services(harness)["2000000000101"]["status"] == "inactive"
+    # The captured deletion, re-sent with its query re-split: Zoho signed "actiondeleted".
+    body = json.dumps({"item": ITEM}).encode()
+    headers = zoho_signed_headers(body, raw_query="action=deleted")
+    response = harness.client.post("/webhooks/zoho?actiondeleted=", content=body, headers=headers)
+    assert response.status_code == 400
+    assert "actiondeleted" in response.json()["detail"]
+    assert services(harness)["2000000000101"]["status"] == "inactive"
+
+
+def test_at_an_equal_time_a_deactivation_wins(harness: Harness) -> None:
+    post_item(harness, ITEM, query="action=deleted")  # the deletion, carrying the content
+    post_item(harness, ITEM)  # the edit of the same version, delivered after it
+    assert services(harness)["2000000000101"]["status"] == "inactive"
+
+
+def test_unusable_rate_is_a_400_and_nothing_is_recorded(harness: Harness) -> None:
+    for rate in ("1e29", "1" * 4300, "NaN", "Infinity"):
+        body = json.dumps({"item": ITEM}).replace("250.0", rate).encode()
+        headers = zoho_signed_headers(body)
+        response = harness.client.post("/webhooks/zoho", content=body, headers=headers)
+        assert response.status_code == 400, (rate, response.text)
+        assert response.json()["error"] == "malformed_payload"
+    assert ledger(harness) == {}
+    assert services(harness) == {}
