@@ -6,14 +6,19 @@ holds now (fetched before writing) and never the body of a delivery that may be 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
+from app.services.zoho.model import ServiceState, ZohoOrigin
+from app.services.zoho.writer import ServiceWriter
 from testkit.fake_zoho import CRM_PRODUCTS_SCOPE, ITEM, FakeZoho
 from testkit.signing import zoho_signed_headers
-from tests.e2e.conftest import Harness
+from tests.conftest import sandbox_attio_client
+from tests.e2e.conftest import Harness, bootstrap
 from tests.services.zoho.conftest import zoho_of
 
 ITEM_ID = ITEM["item_id"]
@@ -101,3 +106,35 @@ def test_an_untimed_delivery_without_the_items_scope_is_dead_naming_it(
     assert entry["status"] == "dead"
     assert "ZohoBooks.settings.READ" in entry["error"]
     assert zoho.tokens_issued == 1
+
+
+async def test_concurrent_untimed_deliveries_write_the_later_fetch_last(
+    sandbox_app: FastAPI,
+) -> None:
+    # The first fetch is slow and answers the older state; without the lock around fetch and
+    # write, it would land after the second (newer) one.
+    await bootstrap(sandbox_app)
+    first_fetched = asyncio.Event()
+    answers = iter(
+        [
+            ServiceState(ITEM_ID, name="older", zoho_source=ZohoOrigin.books),
+            ServiceState(ITEM_ID, name="newer", zoho_source=ZohoOrigin.books),
+        ]
+    )
+
+    async def slow_older() -> ServiceState | None:
+        state = next(answers)
+        first_fetched.set()
+        await asyncio.sleep(0.05)
+        return state
+
+    async def newer() -> ServiceState | None:
+        return next(answers)
+
+    async with sandbox_attio_client(sandbox_app) as attio:
+        writer = ServiceWriter(attio)
+        first = asyncio.create_task(writer.apply_fetched(ITEM_ID, slow_older))
+        await first_fetched.wait()
+        await asyncio.gather(first, writer.apply_fetched(ITEM_ID, newer))
+        stored = await writer.current(ITEM_ID)
+    assert stored is not None and stored.state.name == "newer"
