@@ -11,7 +11,7 @@ from typing import Any, Protocol, Self
 
 from app.clients.attio import AttioClient
 from app.clients.braintree import BraintreeClient
-from app.clients.zoho import ItemsSource, ZohoClient
+from app.clients.zoho import ItemsSource, ZohoClient, check_zoho_settings
 from app.config import Settings, secret_is_set
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, RetrySchedule
@@ -104,6 +104,7 @@ def build_bridge(
     settings: Settings, attio: AttioClient, *, braintree: BraintreeClient | None = _FROM_SETTINGS
 ) -> Bridge:
     """`braintree` replaces the client built from settings (tests fake it at the SDK edge)."""
+    check_zoho_settings(settings)  # the Zoho client is built lazily; fail at start-up instead
     if braintree is _FROM_SETTINGS:
         braintree = BraintreeClient.from_settings(settings)
     dispatcher = Dispatcher()

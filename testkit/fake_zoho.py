@@ -6,6 +6,12 @@ Served through `httpx.MockTransport`, so a real `ZohoClient` talks to it without
     client = zoho.client()            # a ZohoClient on the fake, with fast test settings
     zoho.change(["2000000000007"], name="Renamed")
 
+It refuses tokens as Zoho does: Books and Inventory answer HTTP 401 with code 57 ("You are not
+authorized to perform this operation") both for an expired or unknown access token
+(`expire_tokens()`) and for a valid token whose grant lacks the call's scope (`scopes=`); CRM
+answers `INVALID_TOKEN` and `OAUTH_SCOPE_MISMATCH`. The accounts server mints at most 10
+tokens per 10 minutes, then answers "too many requests" as Zoho does.
+
 Used by the sync tests and by `bench/zoho_sync.py`.
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +35,23 @@ ORGANIZATION_ID = "60000000001"
 FIRST_ITEM_ID = 2_000_000_000_000
 _BASE_TIME = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 _ZOHO_OFFSET = timedelta(hours=-7)
+# Zoho's own scope per API (its docs); deliberately not the bridge's table, so a wrong one shows.
+BOOKS_ITEMS_SCOPE = "ZohoBooks.settings.READ"
+INVENTORY_ITEMS_SCOPE = "ZohoInventory.items.READ"
+CRM_PRODUCTS_SCOPE = "ZohoCRM.modules.products.READ"
+CRM_NOTIFICATIONS_SCOPE = "ZohoCRM.notifications.ALL"
+ALL_SCOPES = frozenset(
+    {BOOKS_ITEMS_SCOPE, INVENTORY_ITEMS_SCOPE, CRM_PRODUCTS_SCOPE, CRM_NOTIFICATIONS_SCOPE}
+)
+_SCOPE_BY_PREFIX = (
+    ("/books/v3/", BOOKS_ITEMS_SCOPE),
+    ("/inventory/v1/", INVENTORY_ITEMS_SCOPE),
+    ("/crm/v8/Products", CRM_PRODUCTS_SCOPE),
+    ("/crm/v8/actions/watch", CRM_NOTIFICATIONS_SCOPE),
+)
+NOT_AUTHORIZED = {"code": 57, "message": "You are not authorized to perform this operation"}
+TOKEN_LIMIT = 10  # mints per refresh token per TOKEN_WINDOW_SECONDS
+TOKEN_WINDOW_SECONDS = 600.0
 
 
 def zoho_time(moment: datetime) -> str:
@@ -57,6 +81,7 @@ class FakeZoho:
         *,
         api_domain: str = API_DOMAIN,
         page_latency: float = 0.0,
+        scopes: frozenset[str] | set[str] = ALL_SCOPES,
     ) -> None:
         self.items: dict[str, dict[str, Any]] = {i["item_id"]: i for i in items or []}
         self.crm_products: dict[str, dict[str, Any]] = {}
@@ -65,6 +90,10 @@ class FakeZoho:
         self.page_latency = page_latency
         self.calls: Counter[str] = Counter()  # "GET /books/v3/items" -> count
         self.tokens_issued = 0
+        self.scopes = frozenset(scopes)  # what the refresh token was granted
+        self.live_tokens: set[str] = set()  # issued and not expired
+        self.mint_times: list[float] = []
+        self.refusals: Counter[str] = Counter()  # "expired" / "scope" -> count
         self.fail_item_pages_from: int | None = None  # page number that answers 500 from then on
         self.unlisted: set[str] = set()  # items the list skips (it shifted while paging)
         self._clock = _BASE_TIME + timedelta(days=30)
@@ -83,6 +112,10 @@ class FakeZoho:
             item = self.items[item_id]
             item.update(fields)
             item["last_modified_time"] = zoho_time(self._clock)
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far stops working (expired or revoked)."""
+        self.live_tokens.clear()
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self._handle)
@@ -108,8 +141,8 @@ class FakeZoho:
         self.calls[f"{request.method} {path}"] += 1
         if request.url.host == httpx.URL(ACCOUNTS_URL).host and path == "/oauth/v2/token":
             return self._token()
-        if not request.headers.get("authorization", "").startswith("Zoho-oauthtoken tok-"):
-            return httpx.Response(401, json={"code": 57, "message": "Invalid Access Token"})
+        if refusal := self._refusal(request):
+            return refusal
         for prefix in ("/books/v3/items", "/inventory/v1/items"):
             if path == prefix:
                 return await self._item_page(request)
@@ -122,8 +155,41 @@ class FakeZoho:
             return self._watch(request)
         return httpx.Response(404, json={"code": 5, "message": "Invalid URL Passed"})
 
+    def _refusal(self, request: httpx.Request) -> httpx.Response | None:
+        """Zoho's answer to a token it will not accept for this call, or None."""
+        path = request.url.path
+        crm = path.startswith("/crm/")
+        header = request.headers.get("authorization", "")
+        token = header.removeprefix("Zoho-oauthtoken ")
+        if not header.startswith("Zoho-oauthtoken ") or token not in self.live_tokens:
+            self.refusals["expired"] += 1
+            if crm:
+                body = {"code": "INVALID_TOKEN", "message": "invalid oauth token"}
+                return httpx.Response(401, json={"status": "error", **body, "details": {}})
+            return httpx.Response(401, json=NOT_AUTHORIZED)
+        needed = next((scope for prefix, scope in _SCOPE_BY_PREFIX if path.startswith(prefix)), "")
+        if needed and needed not in self.scopes:
+            self.refusals["scope"] += 1
+            if crm:
+                body = {"code": "OAUTH_SCOPE_MISMATCH", "message": "invalid oauth scope"}
+                return httpx.Response(401, json={"status": "error", **body, "details": {}})
+            return httpx.Response(401, json=NOT_AUTHORIZED)
+        return None
+
     def _token(self) -> httpx.Response:
+        now = time.monotonic()
+        self.mint_times = [t for t in self.mint_times if now - t < TOKEN_WINDOW_SECONDS]
+        if len(self.mint_times) >= TOKEN_LIMIT:
+            body = {
+                "error": "Access Denied",
+                "error_description": "You have made too many requests continuously. "
+                "Please try again after some time.",
+                "status": "failure",
+            }
+            return httpx.Response(400, json=body)
+        self.mint_times.append(now)
         self.tokens_issued += 1
+        self.live_tokens.add(f"tok-{self.tokens_issued}")
         body = {
             "access_token": f"tok-{self.tokens_issued}",
             "api_domain": self.api_domain,

@@ -8,6 +8,7 @@ import typer
 import uvicorn
 
 from app.cli import _common
+from app.clients.zoho import check_zoho_settings
 from app.errors import ConfigurationError
 from app.schema import SchemaBootstrap
 
@@ -21,6 +22,7 @@ def serve(
     settings = _common.load_settings()
     try:
         settings.check_startup()
+        check_zoho_settings(settings)
     except ConfigurationError as exc:
         typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

@@ -18,11 +18,14 @@ from app.clients.zoho import (
     ZohoClient,
     ZohoNotConfiguredError,
     ZohoRateLimitError,
+    ZohoScopeError,
     ZohoTokenError,
     ZohoTokenThrottledError,
 )
 from app.clients.zoho.client import zoho_backoff
+from app.clients.zoho.datacenters import trusted_api_domain
 from app.clients.zoho.ratelimit import MinuteWindowLimiter
+from app.errors import ConfigurationError
 from app.timing import RequestTiming, current_timing
 
 ACCOUNTS = "https://accounts.zoho.com"
@@ -134,6 +137,9 @@ async def test_expiry_in_milliseconds_is_not_taken_for_seconds(zoho_api: respx.M
         ("https://accounts.zoho.jp", "https://www.zohoapis.jp"),
         ("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
         ("https://accounts.zoho.uk", "https://www.zohoapis.uk"),
+        ("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+        ("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
+        ("https://accounts.zoho.ae", "https://www.zohoapis.ae"),
     ],
 )
 async def test_data_centre_accounts_server_and_its_api_domain(
@@ -147,6 +153,35 @@ async def test_data_centre_accounts_server_and_its_api_domain(
     async with make_client(accounts_url=accounts_url) as client:
         await client.request("GET", "/books/v3/items")
     assert token.call_count == 1 and items.call_count == 1
+
+
+def test_unknown_accounts_server_is_refused_not_sent_to_the_us() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        make_client(accounts_url="https://accounts.zoho.example")
+    assert "ZOHO_ACCOUNTS_URL" in caught.value.message
+    assert "ZOHO_API_BASE_URL" in caught.value.message
+    assert "https://accounts.zoho.ae" in caught.value.message  # the known ones are listed
+
+
+async def test_unknown_accounts_server_works_with_an_explicit_api_base_url(
+    zoho_api: respx.MockRouter,
+) -> None:
+    zoho_api.post("https://accounts.zoho.example/oauth/v2/token").respond(
+        json=token_body(api_domain=None)
+    )
+    items = zoho_api.get("https://www.zohoapis.example/books/v3/items").respond(json=items_body([]))
+    client = make_client(
+        accounts_url="https://accounts.zoho.example",
+        api_base_url="https://www.zohoapis.example",
+    )
+    async with client:
+        await client.request("GET", "/books/v3/items")
+    assert items.call_count == 1
+
+
+def test_uae_api_domain_from_a_token_response_is_trusted() -> None:
+    assert trusted_api_domain("https://www.zohoapis.ae") == "https://www.zohoapis.ae"
+    assert trusted_api_domain("https://www.zohoapis.ae.attacker.com") is None
 
 
 async def test_api_domain_from_the_token_response_is_used(zoho_api: respx.MockRouter) -> None:
@@ -210,16 +245,20 @@ async def test_token_throttling_stops_further_refreshes(zoho_api: respx.MockRout
 async def test_refused_access_token_is_refreshed_once_and_retried(
     zoho_api: respx.MockRouter,
 ) -> None:
+    clock = Clock()
     token = zoho_api.post(f"{ACCOUNTS}/oauth/v2/token").mock(
         side_effect=[httpx.Response(200, json=token_body(f"tok-{n}")) for n in (1, 2)]
     )
     items = zoho_api.get(ITEMS).mock(
         side_effect=[
+            httpx.Response(200, json=items_body([])),
             httpx.Response(401, json={"code": 57, "message": "Invalid Access Token"}),
             httpx.Response(200, json=items_body([])),
         ]
     )
-    async with make_client() as client:
+    async with make_client(clock=clock) as client:
+        await client.request("GET", "/books/v3/items")
+        clock.now += 600  # revoked ten minutes later, long before its expiry
         await client.request("GET", "/books/v3/items")
     assert token.call_count == 2
     assert items.calls[-1].request.headers["authorization"] == "Zoho-oauthtoken tok-2"
@@ -232,9 +271,11 @@ async def test_scope_mismatch_is_not_retried(zoho_api: respx.MockRouter) -> None
         json={"status": "error", "code": "OAUTH_SCOPE_MISMATCH", "message": "invalid oauth scope"},
     )
     async with make_client() as client:
-        with pytest.raises(ZohoAuthError):
+        with pytest.raises(ZohoScopeError, match=r"ZohoCRM\.modules\.products\.READ") as caught:
             await client.get_crm_product("1")
-    assert products.call_count == 2  # the 401 earns one fresh token, then it is final
+    assert isinstance(caught.value, ZohoAuthError) and not caught.value.retryable
+    assert products.call_count == 1  # CRM names the missing scope: a new token cannot help
+    assert client.tokens.refreshes == 1
 
 
 # -- error envelopes -------------------------------------------------------------------------

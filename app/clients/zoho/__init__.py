@@ -1,8 +1,17 @@
 """Zoho client: OAuth token handling, Books/Inventory items, CRM products and channels."""
 
 from app.clients.zoho.auth import AccessToken, ZohoTokenManager
-from app.clients.zoho.client import DEFAULT_REQUESTS_PER_MINUTE, ZohoClient, zoho_configured
-from app.clients.zoho.datacenters import API_DOMAIN_BY_ACCOUNTS_HOST, api_domain_for_accounts
+from app.clients.zoho.client import (
+    DEFAULT_REQUESTS_PER_MINUTE,
+    ZohoClient,
+    check_zoho_settings,
+    zoho_configured,
+)
+from app.clients.zoho.datacenters import (
+    API_DOMAIN_BY_ACCOUNTS_HOST,
+    api_domain_for_accounts,
+    check_data_centre,
+)
 from app.clients.zoho.errors import (
     ZohoAPIError,
     ZohoAuthError,
@@ -10,12 +19,14 @@ from app.clients.zoho.errors import (
     ZohoNotConfiguredError,
     ZohoNotFoundError,
     ZohoRateLimitError,
+    ZohoScopeError,
     ZohoServerError,
     ZohoTokenError,
     ZohoTokenThrottledError,
     ZohoTransportError,
 )
 from app.clients.zoho.items import ITEMS_PAGE_SIZE, ItemsSource
+from app.clients.zoho.scopes import scopes_for
 from app.clients.zoho.watch import WatchChannel, WatchResult
 
 __all__ = [
@@ -33,11 +44,15 @@ __all__ = [
     "ZohoNotConfiguredError",
     "ZohoNotFoundError",
     "ZohoRateLimitError",
+    "ZohoScopeError",
     "ZohoServerError",
     "ZohoTokenError",
     "ZohoTokenManager",
     "ZohoTokenThrottledError",
     "ZohoTransportError",
     "api_domain_for_accounts",
+    "check_data_centre",
+    "check_zoho_settings",
+    "scopes_for",
     "zoho_configured",
 ]

@@ -3,14 +3,15 @@
 Zoho lets one refresh token mint at most 10 access tokens per 10 minutes and then blocks minting
 for a while, so a refresh per request (or per concurrent request) takes the integration down.
 Here one token is cached until shortly before it expires; when it must be replaced, the first
-caller refreshes under a lock while the others wait for and reuse its result.
+caller refreshes under a lock while the others wait for and reuse its result, and two mints are
+never closer than `min_interval` seconds, whatever made the tokens unusable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,10 @@ REFRESH_MARGIN_SECONDS = 300.0
 # only extends it, so every caller fails fast until this has passed.
 THROTTLE_COOLDOWN_SECONDS = 600.0
 _THROTTLE_WORDS = ("access denied", "too many requests")
+# Zoho allows about 10 mints per 10 minutes; however tokens get refused, ask at most this often.
+MIN_MINT_INTERVAL_SECONDS = 5.0
+# A token refused within this long of being minted was refused for its scope, not its age.
+FRESH_TOKEN_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class AccessToken:
     api_domain: str | None  # the trusted `api_domain` of the response, if it carried one
     expires_at: float  # on the manager's clock
     refresh_at: float  # when callers stop using it and ask for a new one
+    minted_at: float = float("-inf")
 
 
 def _lifetime(body: dict[str, Any]) -> float:
@@ -67,7 +73,10 @@ class ZohoTokenManager:
         refresh_token: str,
         refresh_margin: float = REFRESH_MARGIN_SECONDS,
         throttle_cooldown: float = THROTTLE_COOLDOWN_SECONDS,
+        min_interval: float = MIN_MINT_INTERVAL_SECONDS,
+        fresh_for: float = FRESH_TOKEN_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._http = http
         self._token_url = f"{accounts_url.rstrip('/')}/oauth/v2/token"
@@ -79,9 +88,13 @@ class ZohoTokenManager:
         }
         self._margin = refresh_margin
         self._cooldown = throttle_cooldown
+        self._min_interval = min_interval
+        self._fresh_for = fresh_for
         self._clock = clock
+        self._sleep = sleep
         self._current: AccessToken | None = None
         self._blocked_until = float("-inf")
+        self._last_mint_at = float("-inf")  # the last request to the token endpoint
         self._lock = asyncio.Lock()
         self.refreshes = 0  # tokens minted by this process (tests and logs read it)
 
@@ -99,18 +112,28 @@ class ZohoTokenManager:
             self._current = await self._refresh()
             return self._current
 
+    def is_fresh(self, token: AccessToken) -> bool:
+        """Minted so recently that a refusal cannot be its expiry."""
+        return self._clock() - token.minted_at < self._fresh_for
+
     def invalidate(self, token: AccessToken) -> None:
         """Zoho refused `token`: drop it, unless a concurrent caller already replaced it."""
         if self._current is token:
             self._current = None
 
     async def _refresh(self) -> AccessToken:
+        # Under the lock: the callers behind this one wait too, then reuse what it minted.
+        wait = self._last_mint_at + self._min_interval - self._clock()
+        if wait > 0:
+            log.info("zoho.token.mint_spaced", wait_seconds=round(wait, 2))
+            await self._sleep(wait)
         now = self._clock()
         if now < self._blocked_until:
             raise ZohoTokenThrottledError(
                 "Zoho is blocking new access tokens for this refresh token; not asking again yet",
                 retry_after=self._blocked_until - now,
             )
+        self._last_mint_at = now
         try:
             # Form body, not query parameters: the client secret stays out of URLs and logs.
             response = await self._http.post(self._token_url, data=self._form)
@@ -159,4 +182,5 @@ class ZohoTokenManager:
             api_domain=api_domain,
             expires_at=now + lifetime,
             refresh_at=now + lifetime - margin,
+            minted_at=now,
         )

@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -20,17 +20,19 @@ from tenacity import RetryCallState
 
 from app.clients.pooled import PooledClient, json_or_none, url_segment
 from app.clients.zoho.auth import AccessToken, ZohoTokenManager
-from app.clients.zoho.datacenters import api_domain_for_accounts
-from app.clients.zoho.envelope import error_from_response, needs_new_token
+from app.clients.zoho.datacenters import api_domain_for_accounts, check_data_centre
+from app.clients.zoho.envelope import error_from_response, is_scope_refusal, needs_new_token
 from app.clients.zoho.errors import (
     ZohoAPIError,
     ZohoNotConfiguredError,
     ZohoNotFoundError,
     ZohoRateLimitError,
+    ZohoScopeError,
     ZohoTransportError,
 )
 from app.clients.zoho.items import ITEMS_PAGE_SIZE, ItemsSource, items_path
 from app.clients.zoho.ratelimit import MinuteWindowLimiter
+from app.clients.zoho.scopes import CRM_PRODUCTS_PATH, scopes_for
 from app.clients.zoho.watch import WATCH_PATH, WatchChannel, WatchResult, watch_result
 from app.config import Settings, secret_is_set
 from app.errors import BridgeError
@@ -40,7 +42,6 @@ log = get_logger(__name__)
 
 # Books and Inventory allow 100 requests per minute per organization; stay a little below.
 DEFAULT_REQUESTS_PER_MINUTE = 95
-CRM_PRODUCTS_PATH = "/crm/v8/Products"
 CRM_PRODUCT_FIELDS = (
     "Product_Name",
     "Product_Code",
@@ -65,6 +66,11 @@ def zoho_backoff(state: RetryCallState) -> float:
     else:
         ceiling = min(8.0, 0.5 * 2 ** (state.attempt_number - 1))
     return random.uniform(ceiling / 2, ceiling)
+
+
+def check_zoho_settings(settings: Settings) -> None:
+    """The start-up check: an unknown data centre fails now, not at the first Zoho call."""
+    check_data_centre(settings.zoho_accounts_url, settings.zoho_api_base_url)
 
 
 def zoho_configured(settings: Settings) -> bool:
@@ -96,7 +102,9 @@ class ZohoClient(PooledClient):
         wait: Callable[[RetryCallState], float] = zoho_backoff,
         throttle_pause: float = THROTTLE_PAUSE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        check_data_centre(accounts_url, api_base_url)
         self._http = httpx.AsyncClient(
             headers={"Accept": "application/json", "User-Agent": "attio-bridge"},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -109,8 +117,9 @@ class ZohoClient(PooledClient):
             client_secret=client_secret,
             refresh_token=refresh_token,
             clock=clock,
+            sleep=sleep,
         )
-        self._accounts_url = accounts_url
+        self._default_api_domain = api_domain_for_accounts(accounts_url)
         self._api_base_url = api_base_url.rstrip("/") if api_base_url else None
         self.organization_id = organization_id
         # A sliding window over a minute: never more than the quota in any 60 s.
@@ -118,6 +127,8 @@ class ZohoClient(PooledClient):
         self._max_attempts = max_attempts
         self._wait = wait
         self._throttle_pause = throttle_pause
+        # Scope → the token a scope refusal came with: that token earns no further mint for it.
+        self._refused: dict[tuple[str, ...], AccessToken] = {}
 
     @classmethod
     def from_settings(
@@ -144,7 +155,10 @@ class ZohoClient(PooledClient):
 
     def base_url_for(self, token: AccessToken) -> str:
         """`ZOHO_API_BASE_URL` if set, else the token's `api_domain`, else the DC's default."""
-        return self._api_base_url or token.api_domain or api_domain_for_accounts(self._accounts_url)
+        # __init__ refused an unknown data centre without an explicit API base URL.
+        base = self._api_base_url or token.api_domain or self._default_api_domain
+        assert base is not None
+        return base
 
     async def request(
         self,
@@ -162,17 +176,42 @@ class ZohoClient(PooledClient):
     async def _send_authorized(
         self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any
     ) -> dict[str, Any] | None:
+        """Refused with code 57 / 401: refresh once and retry, unless the token is fresh or
+        was refused for this scope already; a refusal of a fresh token is a missing scope."""
+        scopes = scopes_for(path)
         token = await self.tokens.get()
         try:
-            return await self._call(token, method, path, params=params, json=json)
+            body = await self._call(token, method, path, params=params, json=json)
         except ZohoAPIError as exc:
+            if is_scope_refusal(exc):
+                raise self._scope_error(exc, token, method, path, scopes) from exc
             if not needs_new_token(exc):
                 raise
-            # Revoked or expired early: one fresh token, one more try; a second refusal is final.
+            if self.tokens.is_fresh(token) or self._refused.get(scopes) is token:
+                raise self._scope_error(exc, token, method, path, scopes) from exc
             log.warning("zoho.token.refused", path=path, code=exc.zoho_code)
             self.tokens.invalidate(token)
             token = await self.tokens.get()
-            return await self._call(token, method, path, params=params, json=json)
+            try:
+                body = await self._call(token, method, path, params=params, json=json)
+            except ZohoAPIError as again:
+                if needs_new_token(again) or is_scope_refusal(again):
+                    raise self._scope_error(again, token, method, path, scopes) from again
+                raise
+        self._refused.pop(scopes, None)  # granted since (a permission fixed in Zoho)
+        return body
+
+    def _scope_error(
+        self,
+        error: ZohoAPIError,
+        token: AccessToken,
+        method: str,
+        path: str,
+        scopes: tuple[str, ...],
+    ) -> ZohoScopeError:
+        self._refused[scopes] = token
+        log.error("zoho.scope.missing", path=path, code=error.zoho_code, scopes=list(scopes))
+        return ZohoScopeError.refused(error, method=method, path=path, scopes=scopes)
 
     async def _call(
         self,

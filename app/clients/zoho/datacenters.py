@@ -3,16 +3,18 @@
 Tokens are minted per data centre, and calling another centre's API with them fails with
 `INVALID_TOKEN`. The token response's `api_domain` names the right host; this table is the
 fallback when it is missing, and the allow-list that keeps the token from being sent anywhere
-that is not Zoho.
+that is not Zoho. An accounts server not in it is a configuration error, never a silent
+fallback to the US data centre (whose API would refuse the token anyway).
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-DEFAULT_API_DOMAIN = "https://www.zohoapis.com"
+from app.errors import ConfigurationError
 
-# Accounts host → API domain. Canada's accounts server is `zohocloud.ca`, not `zoho.ca`.
+# Accounts host → API domain, per Zoho's multi-DC tables (accounts and API docs). Canada's
+# accounts server is `zohocloud.ca`, not `zoho.ca`.
 API_DOMAIN_BY_ACCOUNTS_HOST: dict[str, str] = {
     "accounts.zoho.com": "https://www.zohoapis.com",
     "accounts.zoho.eu": "https://www.zohoapis.eu",
@@ -23,6 +25,7 @@ API_DOMAIN_BY_ACCOUNTS_HOST: dict[str, str] = {
     "accounts.zoho.sa": "https://www.zohoapis.sa",
     "accounts.zoho.com.cn": "https://www.zohoapis.com.cn",
     "accounts.zoho.uk": "https://www.zohoapis.uk",
+    "accounts.zoho.ae": "https://www.zohoapis.ae",
 }
 
 # Host suffixes Zoho serves its APIs from (`zohoapiscloud.ca` is seen for Canada too).
@@ -37,13 +40,30 @@ _ZOHO_API_SUFFIXES = (
     ".zohoapis.sa",
     ".zohoapis.com.cn",
     ".zohoapis.uk",
+    ".zohoapis.ae",
 )
 
 
-def api_domain_for_accounts(accounts_url: str) -> str:
-    """The API domain of the data centre whose accounts server is `accounts_url`."""
+def known_accounts_servers() -> list[str]:
+    return [f"https://{host}" for host in API_DOMAIN_BY_ACCOUNTS_HOST]
+
+
+def api_domain_for_accounts(accounts_url: str) -> str | None:
+    """The API domain of the data centre whose accounts server is `accounts_url`, if known."""
     host = (urlsplit(accounts_url).hostname or "").lower()
-    return API_DOMAIN_BY_ACCOUNTS_HOST.get(host, DEFAULT_API_DOMAIN)
+    return API_DOMAIN_BY_ACCOUNTS_HOST.get(host)
+
+
+def check_data_centre(accounts_url: str, api_base_url: str | None) -> None:
+    """Refuse an accounts server of no known data centre unless the API URL is set explicitly."""
+    if api_base_url or api_domain_for_accounts(accounts_url) is not None:
+        return
+    raise ConfigurationError(
+        f"ZOHO_ACCOUNTS_URL={accounts_url} is not the accounts server of a Zoho data centre "
+        f"the bridge knows ({', '.join(known_accounts_servers())}). Fix ZOHO_ACCOUNTS_URL, "
+        "or set ZOHO_API_BASE_URL to your data centre's API domain "
+        "(e.g. https://www.zohoapis.eu)."
+    )
 
 
 def trusted_api_domain(value: object) -> str | None:

@@ -21,8 +21,11 @@ from app.clients.zoho.errors import (
 
 # CRM's string codes and the finance APIs' numeric ones. Finance 57 ("Invalid Access Token"),
 # 14 and 45 ("request limit") come from third-party lists, not Zoho's own error page.
+# Finance 57 means "not authorized" for an expired token and for a missing scope alike; CRM
+# names a missing scope or permission outright.
 TOKEN_CODES: frozenset[int | str] = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE", 57, 14})
-AUTH_CODES: frozenset[int | str] = TOKEN_CODES | {"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION"}
+SCOPE_CODES: frozenset[int | str] = frozenset({"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION"})
+AUTH_CODES: frozenset[int | str] = TOKEN_CODES | SCOPE_CODES
 THROTTLE_CODES: frozenset[int | str] = frozenset({"TOO_MANY_REQUESTS", "LIMIT_EXCEEDED", 45})
 NOT_FOUND_CODES: frozenset[int | str] = frozenset({1002})
 _THROTTLE_WORDS = ("maximum number of requests", "too many requests", "rate limit exceeded")
@@ -64,8 +67,18 @@ def error_from_response(response: httpx.Response) -> ZohoAPIError | None:
     return ZohoAPIError(message, **kwargs)
 
 
+def is_scope_refusal(error: ZohoAPIError) -> bool:
+    """Zoho said outright that a scope or permission is missing (CRM does; Books does not)."""
+    return isinstance(error, ZohoAuthError) and error.zoho_code in SCOPE_CODES
+
+
 def needs_new_token(error: ZohoAPIError) -> bool:
-    """The access token itself was refused (expired early, revoked): refresh once, retry once."""
-    return isinstance(error, ZohoAuthError) and (
-        error.http_status == 401 or error.zoho_code in TOKEN_CODES
+    """The token may have been refused for itself (expired early, revoked): a fresh one may help.
+
+    Books' code 57 cannot tell that from a missing scope; the client decides by the token's age.
+    """
+    return (
+        isinstance(error, ZohoAuthError)
+        and not is_scope_refusal(error)
+        and (error.http_status == 401 or error.zoho_code in TOKEN_CODES)
     )

@@ -7,6 +7,7 @@
     │   └── ZohoTokenThrottledError "too many requests continuously": refreshes are blocked
     └── ZohoAPIError                an API answered with an error, whatever its HTTP status
         ├── ZohoAuthError           401, INVALID_TOKEN, OAUTH_SCOPE_MISMATCH, code 57/14
+        │   └── ZohoScopeError      refused with a fresh token: a scope or permission is missing
         ├── ZohoNotFoundError       404, or a finance "does not exist" code
         ├── ZohoRateLimitError      429 or a throttling code (retryable)
         └── ZohoServerError         5xx (retryable)
@@ -83,6 +84,39 @@ class ZohoAPIError(ZohoError):
 
 class ZohoAuthError(ZohoAPIError):
     code = "zoho_auth"
+
+
+class ZohoScopeError(ZohoAuthError):
+    """A token minted moments ago was refused too: the grant lacks a scope (or the Zoho user a
+    permission). Permanent: another token from the same refresh token cannot help."""
+
+    # A 4xx makes a ledger record of it `dead` at once: retries on a schedule cannot help.
+    status_code = 403
+    code = "zoho_scope_missing"
+    retryable = False
+
+    def __init__(self, message: str, *, scopes: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.scopes = scopes
+
+    @classmethod
+    def refused(
+        cls, error: ZohoAPIError, *, method: str, path: str, scopes: tuple[str, ...]
+    ) -> ZohoScopeError:
+        needs = " or ".join(scopes) if scopes else "the scope of this API"
+        message = (
+            f"Zoho refused {method} {path} even with a fresh access token ({error.message}): "
+            f"the refresh token lacks the OAuth scope {needs}, or the Zoho user lacks the "
+            "permission. Generate a new refresh token with that scope (see the README's Zoho "
+            "setup) and set ZOHO_REFRESH_TOKEN"
+        )
+        return cls(
+            message,
+            scopes=scopes,
+            http_status=error.http_status,
+            zoho_code=error.zoho_code,
+            body=error.body,
+        )
 
 
 class ZohoNotFoundError(ZohoAPIError):

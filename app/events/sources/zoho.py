@@ -59,6 +59,28 @@ def parse_zoho_time(value: object) -> datetime | None:
         return None
 
 
+# Books' newer webhook format carries these instead of the module-wrapped record.
+NEW_FORMAT_KEYS = ("is_new_response_format", "events")
+
+
+def reject_new_format(data: dict) -> None:
+    """Refuse Books' newer webhook format unless it still carries the `item` record.
+
+    Zoho documents no schema for it, so guessing where the record sits could write the wrong
+    thing; a clear 400 shows in Zoho's webhook log instead of a silently ignored event.
+    """
+    if isinstance(data.get("item"), dict):
+        return
+    if data.get("is_new_response_format") not in (None, False, "false") or isinstance(
+        data.get("events"), list
+    ):
+        raise MalformedPayloadError(
+            "Zoho webhook body is in Books' newer webhook format (is_new_response_format / "
+            "events), which the bridge does not read: set the webhook's body to Default "
+            'Payload, which sends {"item": {...}}'
+        )
+
+
 class ZohoSource:
     source = Source.zoho
 
@@ -76,6 +98,7 @@ class ZohoSource:
         )
         check_query(raw.query)
         data = self._decode(body, raw.content_type)
+        reject_new_format(data)
         # The Default Payload wraps the record in its module name: {"item": {...}}.
         module, record = next(
             ((k, v) for k, v in data.items() if isinstance(v, dict)), (None, None)

@@ -15,8 +15,12 @@ from app.errors import MalformedPayloadError
 from app.events.model import WebhookEvent
 from app.events.sources.zoho import ACTION_PARAM, DELETE_ACTIONS
 from app.log import get_logger
-from app.services.zoho.model import ZohoOrigin
-from app.services.zoho.transforms import service_from_crm_product, service_from_item
+from app.services.zoho.model import ServiceState, ZohoOrigin
+from app.services.zoho.transforms import (
+    parse_zoho_timestamp,
+    service_from_crm_product,
+    service_from_item,
+)
 from app.services.zoho.writer import ServiceWriter
 
 log = get_logger(__name__)
@@ -56,6 +60,12 @@ def is_complete_item(record: dict[str, Any]) -> bool:
     return record.keys() >= COMPLETE_ITEM_KEYS
 
 
+def has_modified_time(record: dict[str, Any]) -> bool:
+    """Whether the record says when Zoho last changed it (Zoho's item schemas do not promise it)."""
+    modified = record.get("last_modified_time") or record.get("updated_time")
+    return parse_zoho_timestamp(modified) is not None
+
+
 class ZohoHandlers:
     def __init__(
         self,
@@ -81,13 +91,16 @@ class ZohoHandlers:
             else:
                 await self._writer.deactivate(item_id, modified_at=event.occurred_at)
             return
-        if not is_complete_item(record):
-            fetched = await self._zoho().get_item(self._source, item_id)
-            if fetched is None:
-                await self._writer.deactivate(item_id)
-                return
-            record = fetched
+        if not is_complete_item(record) or not has_modified_time(record):
+            # Without Zoho's time the stale guard cannot order this delivery: write what Zoho
+            # holds now instead of what the (possibly late) body says.
+            await self._writer.apply_fetched(item_id, lambda: self._fetch_item(item_id, origin))
+            return
         await self._writer.apply(service_from_item(record, origin))
+
+    async def _fetch_item(self, item_id: str, origin: ZohoOrigin) -> ServiceState | None:
+        item = await self._zoho().get_item(self._source, item_id)
+        return None if item is None else service_from_item(item, origin)
 
     async def crm_product(self, event: WebhookEvent) -> None:
         """A CRM notification: fetch the product from Zoho and write only what Zoho answers.

@@ -7,6 +7,7 @@ the write of one cannot interleave with the other's.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
 
@@ -49,6 +50,24 @@ class ServiceWriter:
         async with self._locks.hold(desired.zoho_item_id):
             stored = await self.current(desired.zoho_item_id)
             return await self._write(desired, stored)
+
+    async def apply_fetched(
+        self, zoho_item_id: str, fetch: Callable[[], Awaitable[ServiceState | None]]
+    ) -> WriteOutcome:
+        """Write what Zoho holds now (`fetch`; None: the item is gone, so it becomes inactive).
+
+        Fetched under the item's lock, so of two deliveries the later fetch is written last:
+        this orders deliveries that carry no last-modified time of their own.
+        """
+        async with self._locks.hold(zoho_item_id):
+            desired = await fetch()
+            stored = await self.current(zoho_item_id)
+            if desired is not None:
+                return await self._write(desired, stored)
+            if stored is None:
+                log.info("zoho.service.absent", zoho_item_id=zoho_item_id)
+                return WriteOutcome.absent
+            return await self._write(stored.state.deactivated(), stored)
 
     async def deactivate(
         self, zoho_item_id: str, *, modified_at: datetime | None = None
