@@ -25,10 +25,10 @@ from testkit.signing import braintree_sample, braintree_sample_form, zoho_signed
 from tests.conftest import make_sandbox
 from tests.e2e.conftest import ADMIN_TOKEN, Harness, bootstrap, bridge_settings
 from tests.e2e.test_ledger import FlakyHandler
+from tests.services.zoho.conftest import CRM_CHANNEL_ID, CRM_TOKEN
+from tests.services.zoho.test_webhooks import notify
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-CRM_TOKEN = "crm-channel-token-0123456789"
-CRM_CHANNEL_ID = "1000000068001"
 PRODUCT_ID = "5725767000000412001"
 
 
@@ -102,20 +102,7 @@ def test_zoho_item_edited_record_is_refused(harness: Harness) -> None:
 
 
 def notify_crm(h: Harness, operation: str) -> dict:
-    body = {
-        "server_time": 1_778_000_000_000,
-        "query_params": {},
-        "module": "Products",
-        "resource_uri": "https://www.zohoapis.com/crm/v2/Products",
-        "ids": [PRODUCT_ID],
-        "affected_fields": [],
-        "operation": operation,
-        "channel_id": CRM_CHANNEL_ID,
-        "token": CRM_TOKEN,
-    }
-    response = h.client.post("/webhooks/zoho/crm", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
+    return notify(h, operation, PRODUCT_ID)
 
 
 def test_zoho_crm_record_holds_no_token_and_an_edit_is_refused(crm_harness: Harness) -> None:
