@@ -24,7 +24,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 def load_settings() -> Settings:
     settings = get_settings()
     configure_logging(
-        settings.log_level, json=settings.is_production, secrets=settings.secret_values()
+        settings.log_level,
+        json=settings.is_production,
+        secrets=settings.secret_values(),
+        access_log=settings.access_log,
     )
     return settings
 
