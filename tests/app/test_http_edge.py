@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.config import Settings
+from app.serving import DeadlineH11Protocol, uvicorn_options
 from testkit.processes import free_port
 from testkit.signing import ATTIO_TEST_SECRET
 
@@ -258,3 +260,13 @@ def test_a_client_leaving_mid_body_is_logged_at_info_without_a_traceback(
     assert "info" in line
     assert "request.crashed" not in log
     assert "Traceback" not in log
+
+
+def test_serve_and_the_image_share_one_uvicorn_configuration() -> None:
+    settings = Settings(_env_file=None, HTTP_MAX_HEADER_BYTES="32768")  # type: ignore[call-arg]
+    options = uvicorn_options(settings, host="127.0.0.1", port=8000)
+    assert options["http"] is DeadlineH11Protocol
+    assert options["h11_max_incomplete_event_size"] == 32768
+    assert options["server_header"] is False and options["access_log"] is False
+    assert options["limit_concurrency"] == settings.http_max_concurrency
+    assert options["forwarded_allow_ips"] is None  # trusted only with --proxy-headers
