@@ -20,7 +20,8 @@ RUN pip install --no-deps . \
 USER bridge
 
 EXPOSE 10000
-# Shell form so $PORT expands; `exec` makes uvicorn PID 1, so SIGTERM reaches it and in-flight
-# requests finish (graceful timeout below Render's 30 s shutdown delay).
-CMD exec uvicorn --factory app.main:create_app --host 0.0.0.0 --port "$PORT" \
-    --proxy-headers --forwarded-allow-ips='*' --timeout-graceful-shutdown 25 --no-access-log
+# `attio-bridge serve` runs uvicorn with the settings of app/serving.py (parser, header and
+# time limits, no server banner), the same as anywhere else. Shell form so $PORT expands; `exec`
+# makes it PID 1, so SIGTERM reaches uvicorn and in-flight requests finish (graceful timeout
+# below Render's 30 s shutdown delay).
+CMD exec attio-bridge serve --host 0.0.0.0 --port "$PORT" --proxy-headers

@@ -69,6 +69,23 @@ ATTIO_CURRENCY_CODES = frozenset(
 )
 
 
+# Bearer tokens on the internet: long enough that guessing is hopeless.
+MIN_PRODUCTION_TOKEN_LENGTH = 32
+# Words of example values; a random token of 32+ characters does not contain them by chance.
+_PLACEHOLDER_WORDS = ("changeme", "changethis", "replaceme", "placeholder", "example", "password")
+
+
+def strong_token(token: SecretStr) -> bool:
+    """A production bearer token: long, varied and not an example value."""
+    value = token.get_secret_value().strip()
+    letters = "".join(ch for ch in value.lower() if ch.isalnum())
+    return (
+        len(value) >= MIN_PRODUCTION_TOKEN_LENGTH
+        and len(set(value)) >= 8  # not "aaaa…" or "1212…"
+        and not any(word in letters for word in _PLACEHOLDER_WORDS)
+    )
+
+
 class Environment(StrEnum):
     development = "development"
     production = "production"
@@ -97,6 +114,17 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     port: int = Field(8000, alias="PORT", ge=1, le=65535)
     admin_token: SecretStr | None = Field(None, alias="ADMIN_TOKEN")
+    metrics_token: SecretStr | None = Field(None, alias="METRICS_TOKEN")
+    # None: the API docs and /openapi.json are served in development only.
+    api_docs: bool | None = Field(None, alias="API_DOCS")
+    access_log: bool = Field(False, alias="ACCESS_LOG")
+
+    # HTTP edge (uvicorn)
+    http_max_header_bytes: int = Field(65_536, alias="HTTP_MAX_HEADER_BYTES", ge=8192)
+    http_header_timeout_seconds: float = Field(10.0, alias="HTTP_HEADER_TIMEOUT_SECONDS", gt=0)
+    http_body_timeout_seconds: float = Field(10.0, alias="HTTP_BODY_TIMEOUT_SECONDS", gt=0)
+    http_keepalive_timeout_seconds: int = Field(5, alias="HTTP_KEEPALIVE_TIMEOUT_SECONDS", ge=1)
+    http_max_concurrency: int = Field(100, alias="HTTP_MAX_CONCURRENCY", ge=1)
 
     # Attio
     attio_api_key: SecretStr | None = Field(None, alias="ATTIO_API_KEY")
@@ -177,6 +205,10 @@ class Settings(BaseSettings):
         return self.bridge_env is Environment.production
 
     @property
+    def api_docs_enabled(self) -> bool:
+        return (not self.is_production) if self.api_docs is None else self.api_docs
+
+    @property
     def uses_attio_sandbox(self) -> bool:
         """Development without an Attio key talks to the embedded sandbox instead."""
         return not self.is_production and not secret_is_set(self.attio_api_key)
@@ -200,6 +232,7 @@ class Settings(BaseSettings):
         """Every configured secret, so the log pipeline can redact them wherever they appear."""
         secrets = [
             self.admin_token,
+            self.metrics_token,
             self.attio_api_key,
             self.attio_webhook_secret,
             self.braintree_private_key,
@@ -208,9 +241,8 @@ class Settings(BaseSettings):
             self.zoho_webhook_secret,
             self.zoho_crm_notify_token,
         ]
-        values = [s.get_secret_value() for s in secrets if s is not None]
-        # Short values would redact ordinary words; real secrets are long.
-        return [v for v in values if len(v) >= 8]
+        # Short ones too: the redactor matches those only as whole tokens.
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
     def check_values(self) -> None:
         """Settings Attio or a provider would refuse later, refused now with a clear message."""
@@ -229,6 +261,17 @@ class Settings(BaseSettings):
                 "ATTIO_API_KEY is missing or a placeholder; production needs a real Attio "
                 "API key (Attio: Workspace settings > Developers > create an access token)."
             )
+        if self.is_production:
+            for name, token in (
+                ("ADMIN_TOKEN", self.admin_token),
+                ("METRICS_TOKEN", self.metrics_token),
+            ):
+                if token is not None and token.get_secret_value() and not strong_token(token):
+                    raise ConfigurationError(
+                        f"{name} looks like a placeholder or is shorter than "
+                        f"{MIN_PRODUCTION_TOKEN_LENGTH} characters; use a random value, e.g. "
+                        "`openssl rand -base64 32` (Render's generateValue qualifies)."
+                    )
 
 
 @lru_cache

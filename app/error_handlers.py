@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from app.errors import BridgeError
 from app.log import get_logger
@@ -24,7 +26,18 @@ async def _bridge_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BridgeError)
     if exc.status_code >= 500:
         log.error("request.failed", error=exc.message, code=exc.code, status=exc.status_code)
-    return error_response(exc.status_code, exc.code, exc.message)
+    response = error_response(exc.status_code, exc.code, exc.message)
+    if exc.status_code == 408:
+        # The rest of a stalled body may still trickle in: end the connection with the answer.
+        response.headers["connection"] = "close"
+    return response
+
+
+async def _client_disconnected(_request: Request, _exc: Exception) -> Response:
+    # The sender gave up mid-request (its own timeout, a network cut): ordinary, not a crash.
+    # It will redeliver; nothing was processed. The answer goes nowhere.
+    log.info("request.client_disconnected")
+    return Response(status_code=400)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -48,5 +61,6 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BridgeError, _bridge_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnected)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -56,6 +56,13 @@ class NotFoundError(BridgeError):
     code = "not_found"
 
 
+class RequestTimeoutError(BridgeError):
+    """The body did not arrive within the body-read deadline (a slow or stalled sender)."""
+
+    status_code = 408
+    code = "request_timeout"
+
+
 class PayloadTooLargeError(BridgeError):
     status_code = 413
     code = "payload_too_large"

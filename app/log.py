@@ -17,6 +17,8 @@ import structlog
 from structlog.types import EventDict, Processor
 
 REDACTED = "[redacted]"
+# From this length a secret is redacted inside any text; shorter ones as whole tokens only.
+SUBSTRING_SECRET_LENGTH = 8
 # Keys whose values are credentials whatever they hold.
 _SENSITIVE_KEY = re.compile(
     r"(authorization|api[_-]?key|secret|password|private[_-]?key|token)$", re.I
@@ -33,7 +35,13 @@ class SecretRedactor:
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
         unique = sorted({s for s in secrets if s}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(s) for s in unique)) if unique else None
+        # A long secret is redacted wherever it appears; a short one only as a whole token
+        # (not inside a longer word or number), so "abc1" hides "token=abc1" but not "abc12".
+        alternatives = [
+            re.escape(s) if len(s) >= SUBSTRING_SECRET_LENGTH else rf"(?<!\w){re.escape(s)}(?!\w)"
+            for s in unique
+        ]
+        self._pattern = re.compile("|".join(alternatives)) if alternatives else None
 
     def redact(self, value: Any, key: str | None = None) -> Any:
         if key is not None and key not in _SAFE_KEYS and _SENSITIVE_KEY.search(key):
@@ -55,7 +63,9 @@ class SecretRedactor:
 redactor = SecretRedactor()
 
 
-def configure_logging(level: str = "INFO", *, json: bool, secrets: Iterable[str] = ()) -> None:
+def configure_logging(
+    level: str = "INFO", *, json: bool, secrets: Iterable[str] = (), access_log: bool = False
+) -> None:
     redactor.set_secrets(secrets)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -95,6 +105,9 @@ def configure_logging(level: str = "INFO", *, json: bool, secrets: Iterable[str]
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    # uvicorn writes an access line exactly when `uvicorn.access` has a handler, its parents'
+    # included: without propagation it has none. Off unless ACCESS_LOG asks for it.
+    logging.getLogger("uvicorn.access").propagate = access_log
     # httpx logs every request at INFO, including URLs; our client logs what matters itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

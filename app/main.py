@@ -14,7 +14,7 @@ from app.clients.attio import AttioClient
 from app.config import Settings, get_settings
 from app.error_handlers import install_error_handlers
 from app.log import configure_logging, get_logger
-from app.middleware import RequestContextMiddleware
+from app.middleware import LoopbackOrAdmin, RequestContextMiddleware
 from app.routes import admin, admin_sync, attio, braintree, health, zoho
 from app.schema import SchemaBootstrap
 from app.schema.readiness import ReadinessProbe
@@ -34,7 +34,9 @@ def _attio_client(settings: Settings, app: FastAPI, transport: httpx.AsyncBaseTr
         # In-memory and private to this process: no rate limits, so startup (the schema
         # bootstrap) is instant. `attio-bridge sandbox` enforces Attio's limits by default.
         sandbox = create_sandbox_app(SandboxConfig(faults=FaultConfig(rate_limits=False)))
-        app.mount(SANDBOX_MOUNT_PATH, sandbox)  # lets a developer browse what was written
+        # Lets a developer browse what was written; on a non-loopback address only with the
+        # admin token, since it shows ledger bodies and webhook secrets and can reset everything.
+        app.mount(SANDBOX_MOUNT_PATH, LoopbackOrAdmin(sandbox, settings.admin_token))
         app.state.attio_mode = "sandbox"
         return AttioClient.from_settings(
             settings.model_copy(
@@ -63,7 +65,10 @@ def create_app(
     settings = settings or get_settings()
     settings.check_startup()
     configure_logging(
-        settings.log_level, json=settings.is_production, secrets=settings.secret_values()
+        settings.log_level,
+        json=settings.is_production,
+        secrets=settings.secret_values(),
+        access_log=settings.access_log,
     )
 
     @asynccontextmanager
@@ -92,11 +97,16 @@ def create_app(
             await attio.aclose()
             log.info("bridge.stopped")
 
+    # Off in production unless API_DOCS=true: the document lists every admin route.
+    docs = settings.api_docs_enabled
     app = FastAPI(
         title="attio-bridge",
         summary="Keeps Attio in step with Zoho and Braintree.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.attio = _attio_client(settings, app, attio_transport)
@@ -106,7 +116,7 @@ def create_app(
     app.state.readiness = ReadinessProbe(app.state.attio, app.state.schema)
     app.state.bridge = build_bridge(settings, app.state.attio, **bridge_overrides)
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, hsts=settings.is_production)
     for module in (health, attio, braintree, zoho, admin, admin_sync):
         app.include_router(module.router)
     return app

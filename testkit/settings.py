@@ -12,7 +12,7 @@ from app.config import Settings
 from testkit.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, ZOHO_TEST_SECRET
 
 ATTIO_TEST_API_KEY = "test-key-0123456789"
-ADMIN_TOKEN = "admin-token-0123456789"
+ADMIN_TOKEN = "admin-token-0123456789-abcdefghijkl"
 
 
 def bridge_env(

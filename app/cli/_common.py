@@ -25,7 +25,10 @@ def load_settings() -> Settings:
     """The settings, checked (a bad value prints one line and exits 1), with logging set up."""
     settings = get_settings()
     configure_logging(
-        settings.log_level, json=settings.is_production, secrets=settings.secret_values()
+        settings.log_level,
+        json=settings.is_production,
+        secrets=settings.secret_values(),
+        access_log=settings.access_log,
     )
     try:
         settings.check_values()

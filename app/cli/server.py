@@ -11,12 +11,17 @@ from app.cli import _common
 from app.clients.zoho import check_zoho_settings
 from app.errors import ConfigurationError
 from app.schema import SchemaBootstrap
+from app.serving import uvicorn_options
 
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8000).")] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes.")] = False,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(help="Trust X-Forwarded-For/-Proto (only behind a proxy, e.g. Render's)."),
+    ] = False,
 ) -> None:
     """Run the web service."""
     settings = _common.load_settings()
@@ -29,12 +34,10 @@ def serve(
     uvicorn.run(
         "app.main:create_app",
         factory=True,
-        host=host,
-        port=port or settings.port,
         reload=reload,
-        log_config=None,  # our structlog setup handles uvicorn's loggers
-        access_log=False,  # every webhook already logs its outcome with the request id
-        timeout_graceful_shutdown=20,
+        **uvicorn_options(
+            settings, host=host, port=port or settings.port, proxy_headers=proxy_headers
+        ),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -12,6 +13,32 @@ from app.services.attio.webhooks import Registration, register_webhook
 webhooks_cli = typer.Typer(help="The Attio webhook that sends record events to the bridge.")
 
 
+# Plain http only for a bridge on this machine (local work against the sandbox).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be the bridge's public URL, or None when it can."""
+    try:
+        parts = urlsplit(url.strip())
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return f"{url!r} is not a valid URL"
+    if parts.scheme not in ("https", "http") or not hostname:
+        return f"{url!r} must be an https:// URL with a host, e.g. https://x.onrender.com"
+    if parts.scheme == "http" and hostname not in LOOPBACK_HOSTS:
+        return (
+            f"{url!r} is http: Attio delivers to https:// URLs only (plain http is allowed "
+            f"for {', '.join(sorted(LOOPBACK_HOSTS))} alone, for local work)"
+        )
+    if parts.username is not None or parts.password is not None:
+        return f"{url!r} must not carry credentials"
+    if parts.query or parts.fragment:
+        return f"{url!r} must not have a query or fragment"
+    return None
+
+
 @webhooks_cli.command("register")
 def webhooks_register(
     url: Annotated[
@@ -19,11 +46,13 @@ def webhooks_register(
     ],
 ) -> None:
     """Create (or update) the Attio webhook for this bridge and print its secret."""
+    problem = url_problem(url)
+    if problem:
+        typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
     target = url.rstrip("/")
     if not target.endswith("/webhooks/attio"):
         target += "/webhooks/attio"
-    if not target.startswith("https://") and "://127.0.0.1" not in target:
-        typer.secho("warning: Attio only delivers to https:// URLs", fg="yellow", err=True)
     settings = _common.load_settings()
 
     async def go() -> Registration:

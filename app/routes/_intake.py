@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 
 from fastapi import Request
@@ -12,6 +13,7 @@ from app.errors import (
     BadRequestError,
     NotFoundError,
     PayloadTooLargeError,
+    RequestTimeoutError,
     SignatureError,
     UnsupportedMediaTypeError,
 )
@@ -48,29 +50,42 @@ async def read_raw_request(
     """The exact request as received, after cheap checks that need no secret.
 
     The body is read in chunks and abandoned as soon as it passes the limit, so an oversized
-    upload costs no more than the limit in memory.
+    upload costs no more than the limit in memory; and it must arrive within the body-read
+    deadline (uvicorn has none), so a sender trickling bytes cannot hold a connection.
     """
+    settings = bridge_of(request).settings
     try:
         if _media_type(request) not in media_types:
             raise UnsupportedMediaTypeError(
                 f"Content-Type must be one of: {', '.join(sorted(media_types))}"
             )
-        limit = bridge_of(request).settings.webhook_max_body_bytes
+        limit = settings.webhook_max_body_bytes
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise PayloadTooLargeError(f"Body larger than {limit} bytes")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(f"Body larger than {limit} bytes")
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(settings.http_body_timeout_seconds):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise PayloadTooLargeError(f"Body larger than {limit} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise RequestTimeoutError(
+                f"Body not received within {settings.http_body_timeout_seconds:g} s"
+            ) from None
         try:
             body = b"".join(chunks).decode("utf-8")
         except UnicodeDecodeError:
             raise BadRequestError("Body is not valid UTF-8") from None
-    except (UnsupportedMediaTypeError, PayloadTooLargeError, BadRequestError) as exc:
+    except (
+        UnsupportedMediaTypeError,
+        PayloadTooLargeError,
+        RequestTimeoutError,
+        BadRequestError,
+    ) as exc:
         REJECTED_REQUESTS.labels(source.value, str(exc.status_code)).inc()
         log.warning("webhook.rejected", source=source.value, status=exc.status_code)
         raise

@@ -65,32 +65,39 @@ def test_readyz_ready_when_attio_reachable_and_schema_complete(
         calls = len(attio.calls)
         second = client.get("/readyz")
     assert first.status_code == 200
-    assert first.json() == {"status": "ready", "attio": "live"}
+    assert first.json() == {"status": "ready"}
     assert second.status_code == 200
     assert len(attio.calls) == calls  # cached: probes do not spend Attio's read budget
 
 
-def test_readyz_503_when_schema_missing(app: FastAPI, attio: respx.MockRouter) -> None:
+def test_readyz_503_when_schema_missing_names_the_gaps_in_the_log_only(
+    attio: respx.MockRouter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(settings())  # after capsys, so its log handler writes to the capture
     attio.get("/v2/self").respond(json={"active": True})
     attio.get("/v2/objects").respond(json={"data": [{"api_slug": "people"}]})
     attio.get("/v2/objects/people/attributes").respond(json={"data": []})
     with TestClient(app) as client:
         response = client.get("/readyz")
     assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "not_ready"
-    assert "attio-bridge bootstrap" in body["reason"]
-    assert "people.braintree_customer_id" in body["reason"]
+    assert response.json() == {"status": "not_ready"}  # nothing about what is missing
+    log = capsys.readouterr().err
+    assert "readiness.not_ready" in log
+    assert "attio-bridge bootstrap" in log and "people.braintree_customer_id" in log
 
 
-def test_readyz_503_when_attio_unreachable(attio: respx.MockRouter) -> None:
+def test_readyz_503_when_attio_unreachable(
+    attio: respx.MockRouter, capsys: pytest.CaptureFixture[str]
+) -> None:
     attio.get("/v2/self").mock(side_effect=httpx.ConnectError("refused"))
     app = create_app(settings(ATTIO_MAX_ATTEMPTS="1"))
     with TestClient(app) as client:
         response = client.get("/readyz")
     assert response.status_code == 503
-    assert "Attio unavailable" in response.json()["reason"]
-    assert "test-key-0123456789" not in response.text
+    assert response.json() == {"status": "not_ready"}
+    log = capsys.readouterr().err
+    assert "Attio unavailable" in log
+    assert "test-key-0123456789" not in log
 
 
 def test_unknown_route_is_a_json_404(app: FastAPI) -> None:
@@ -109,10 +116,68 @@ def test_request_id_is_echoed_or_generated(app: FastAPI) -> None:
     assert len(forged.headers["x-request-id"]) == 32
 
 
-def test_openapi_docs_served(app: FastAPI) -> None:
+def test_openapi_docs_served_in_development(app: FastAPI) -> None:
     with TestClient(app) as client:
         assert client.get("/docs").status_code == 200
         assert "/readyz" in client.get("/openapi.json").json()["paths"]
+
+
+PRODUCTION = {"BRIDGE_ENV": "production"}
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"])
+def test_api_docs_off_in_production(path: str) -> None:
+    with TestClient(create_app(settings(**PRODUCTION))) as client:
+        response = client.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "detail": "Not Found"}
+
+
+def test_api_docs_on_in_production_when_asked_for() -> None:
+    with TestClient(create_app(settings(**PRODUCTION, API_DOCS="true"))) as client:
+        assert client.get("/docs").status_code == 200
+        assert "/admin/events" in client.get("/openapi.json").json()["paths"]
+
+
+METRICS_TOKEN = "metrics-token-0123456789-abcdefghij"
+
+
+def test_metrics_404_while_no_token_is_configured(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        response = client.get("/metrics", headers={"Authorization": "Bearer anything"})
+    assert response.status_code == 404
+    assert "bridge_" not in response.text
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong", f"Basic {METRICS_TOKEN}", f"Bearer {METRICS_TOKEN}x", "Bearer"],
+)
+def test_metrics_refuse_a_missing_or_wrong_bearer(authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    with TestClient(create_app(settings(METRICS_TOKEN=METRICS_TOKEN))) as client:
+        response = client.get("/metrics", headers=headers)
+    assert response.status_code == 401
+    assert "bridge_" not in response.text
+
+
+def test_metrics_for_the_bearer_prometheus_sends() -> None:
+    with TestClient(create_app(settings(METRICS_TOKEN=METRICS_TOKEN))) as client:
+        response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert response.status_code == 200
+    assert "bridge_" in response.text
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/nope", "/webhooks/attio"])
+def test_every_response_says_nosniff_and_production_adds_hsts(path: str) -> None:
+    with TestClient(create_app(settings())) as client:
+        development = client.get(path)
+    with TestClient(create_app(settings(**PRODUCTION))) as client:
+        production = client.get(path)
+    assert development.headers["x-content-type-options"] == "nosniff"
+    assert "strict-transport-security" not in development.headers
+    assert production.headers["x-content-type-options"] == "nosniff"
+    assert production.headers["strict-transport-security"].startswith("max-age=")
 
 
 def server_timing(response: httpx.Response) -> dict[str, float]:

@@ -87,3 +87,43 @@ def test_currency_codes_are_attios_and_the_sandbox_knows_the_same() -> None:
     assert found is not None
     assert set(json.loads(found.group(1))) == ATTIO_CURRENCY_CODES == CURRENCY_CODES
     assert len(ATTIO_CURRENCY_CODES) == 40
+
+
+PRODUCTION = {"BRIDGE_ENV": "production", "ATTIO_API_KEY": "real-key-0123456789"}
+# What Render's `generateValue: true` gives: a random 256-bit value, base64 (44 characters).
+RENDER_GENERATED = "q3Vt0mZ8c1xN+e7Kp/2LwYbR4sH9jA6dF5gT0uIoEk8="
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "changeme",
+        "CHANGEME-changeme-changeme-changeme",  # long, but an example value
+        "replace-me-with-a-long-random-admin-token",
+        "your-admin-token-example-value-goes-here",
+        "a" * 40,  # long, not random
+        "12" * 20,
+        "short-but-random-Zk3q9",  # random, too short
+    ],
+)
+def test_production_refuses_a_placeholder_or_short_admin_token(token: str) -> None:
+    with pytest.raises(ConfigurationError, match="ADMIN_TOKEN"):
+        make(**PRODUCTION, ADMIN_TOKEN=token).check_startup()
+
+
+def test_production_refuses_a_weak_metrics_token() -> None:
+    with pytest.raises(ConfigurationError, match="METRICS_TOKEN"):
+        make(**PRODUCTION, METRICS_TOKEN="prometheus").check_startup()
+
+
+def test_production_accepts_a_generated_admin_token() -> None:
+    make(**PRODUCTION, ADMIN_TOKEN=RENDER_GENERATED).check_startup()
+    make(**PRODUCTION).check_startup()  # no admin API at all is fine too
+
+
+def test_development_accepts_a_short_admin_token() -> None:
+    make(ADMIN_TOKEN="dev-admin").check_startup()
+
+
+def test_short_secrets_are_handed_to_the_redactor_too() -> None:
+    assert "abc1" in make(ADMIN_TOKEN="abc1", METRICS_TOKEN="m").secret_values()

@@ -58,6 +58,10 @@ def test_dockerfile_runs_uvicorn_on_port_as_non_root() -> None:
     cmd = re.search(r"^CMD (.+(?:\\\n.+)*)", text, flags=re.M)
     assert cmd and not cmd.group(1).startswith("["), "shell form, so $PORT expands"
     assert '--port "$PORT"' in cmd.group(1) and "--host 0.0.0.0" in cmd.group(1)
+    # The same uvicorn settings as `attio-bridge serve` anywhere (app/serving.py): h11 with its
+    # header limit and deadlines, no server banner, no access log.
+    assert cmd.group(1).startswith("exec attio-bridge serve ")
+    assert "--proxy-headers" in cmd.group(1) and "uvicorn" not in cmd.group(1)
 
 
 def test_schema_doc_lists_every_object_and_attribute() -> None:

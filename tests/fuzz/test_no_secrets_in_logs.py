@@ -22,6 +22,7 @@ SECRETS = {
     "ZOHO_REFRESH_TOKEN": "1000.zoho-refresh-token-77aa",
     "ZOHO_CLIENT_SECRET": "zoho-client-secret-0c3d",
     "ZOHO_CRM_NOTIFY_TOKEN": "crm-notify-token-91fe",
+    "METRICS_TOKEN": "metrics-token-4d2a9c0e1b7f3a5d6e8c",
 }
 KNOWN = [
     *SECRETS.values(),
@@ -58,7 +59,7 @@ def test_no_configured_secret_appears_in_any_log_line(capsys: pytest.CaptureFixt
         for secret in KNOWN:
             assert secret not in detail.text
         h.client.get("/readyz")
-        h.client.get("/metrics")
+        h.client.get("/metrics", headers={"Authorization": f"Bearer {SECRETS['METRICS_TOKEN']}"})
     output = capsys.readouterr()
     logs = output.err + output.out
     assert logs.count("\n") > 10, "the run should have logged plenty"

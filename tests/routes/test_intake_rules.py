@@ -245,11 +245,13 @@ def test_admin_disabled_without_token(attio: respx.MockRouter) -> None:
     assert response.status_code == 404
 
 
-def test_metrics_count_signature_failures(client: TestClient) -> None:
-    client.post(
-        "/webhooks/attio",
-        content=attio_body(),
-        headers={"Content-Type": "application/json", "Attio-Signature": "0" * 64},
-    )
-    text = client.get("/metrics").text
+def test_metrics_count_signature_failures(attio: respx.MockRouter) -> None:
+    token = "metrics-token-0123456789-abcdefghij"
+    with TestClient(create_app(settings(METRICS_TOKEN=token))) as client:
+        client.post(
+            "/webhooks/attio",
+            content=attio_body(),
+            headers={"Content-Type": "application/json", "Attio-Signature": "0" * 64},
+        )
+        text = client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
     assert 'bridge_signature_failures_total{source="attio"}' in text
