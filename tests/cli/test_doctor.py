@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 import app.cli._common as cli_common
 from app.cli import cli
+from app.clients.zoho import ZohoClient
 from app.config import get_settings
 from app.schema import SchemaBootstrap
 from app.services.attio.webhooks import register_webhook
@@ -341,6 +342,16 @@ def test_a_missing_organization_id_fails_the_items_call(healthy: Doctor) -> None
     code, rows = healthy.report()
     assert code == 1
     assert "ZOHO_ORGANIZATION_ID" in rows["zoho items"]["action"]
+
+
+def test_an_unknown_zoho_data_centre_fails_without_a_traceback(healthy: Doctor) -> None:
+    healthy.monkeypatch.setattr(cli_common, "zoho_client_for_cli", ZohoClient.from_settings)
+    healthy.env(ZOHO_ACCOUNTS_URL="https://accounts.zoho.example")
+    code, rows = healthy.report()
+    assert code == 1
+    assert rows["zoho token"]["result"] == "fail"
+    assert "ZOHO_API_BASE_URL" in rows["zoho token"]["detail"]
+    assert rows["attio token"]["result"] == "ok"  # the other systems are still checked
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from app.clients.zoho import (
     zoho_configured,
 )
 from app.config import Settings, secret_is_set
+from app.errors import BridgeError
 from app.schema import SchemaBootstrap
 from app.services.attio.webhooks import WATCHED_OBJECTS, desired_subscriptions
 from app.services.doctor.report import Check, Status
@@ -356,7 +357,7 @@ async def check_zoho(
         return [Check("zoho", Status.skipped, "Zoho is not configured")]
     try:
         client = make_client(settings)
-    except ZohoError as exc:
+    except BridgeError as exc:  # an unknown data centre, say
         return [Check("zoho token", Status.fail, exc.message, "fix the Zoho settings named")]
     async with client:
         token = await _zoho_token(client)
