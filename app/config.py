@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     # Attio
     attio_api_key: SecretStr | None = Field(None, alias="ATTIO_API_KEY")
     attio_base_url: str = Field("https://api.attio.com", alias="ATTIO_BASE_URL")
+    # The bridge's public base URL (https://x.onrender.com); `doctor` checks the webhook by it.
+    public_url: str | None = Field(None, alias="PUBLIC_URL")
     attio_webhook_secret: SecretStr | None = Field(None, alias="ATTIO_WEBHOOK_SECRET")
     attio_own_actor_ids: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="ATTIO_OWN_ACTOR_IDS"
@@ -190,7 +192,7 @@ class Settings(BaseSettings):
             raise ValueError("needs one or more positive numbers of seconds, e.g. 60,300,1800")
         return value
 
-    @field_validator("attio_base_url", "zoho_accounts_url", "zoho_api_base_url")
+    @field_validator("attio_base_url", "public_url", "zoho_accounts_url", "zoho_api_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value

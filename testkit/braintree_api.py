@@ -10,6 +10,7 @@ The SDK's own request building, XML parsing and error mapping all run; only the 
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from collections import Counter
@@ -69,6 +70,15 @@ class BraintreeData:
     calls: Counter[str] = field(default_factory=Counter)
     updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # (public key, private key) the merchant has; None accepts any. Braintree answers other
+    # keys 401 with an empty body, which the SDK raises as AuthenticationError.
+    credentials: tuple[str, str] | None = None
+
+    def authorized(self, authorization: str | None) -> bool:
+        if self.credentials is None:
+            return True
+        expected = base64.b64encode(":".join(self.credentials).encode()).decode()
+        return authorization == f"Basic {expected}"
 
     def answer(self, verb: str, path: str, body: bytes) -> tuple[int, str]:
         for what, pattern in ROUTES:
@@ -99,7 +109,10 @@ def _handler(data: BraintreeData) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            status, text = data.answer(self.command, self.path, body)
+            if data.authorized(self.headers.get("Authorization")):
+                status, text = data.answer(self.command, self.path, body)
+            else:
+                status, text = 401, ""
             payload = text.encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/xml")

@@ -96,6 +96,8 @@ class FakeZoho:
         self.refusals: Counter[str] = Counter()  # "expired" / "scope" -> count
         self.fail_item_pages_from: int | None = None  # page number that answers 500 from then on
         self.unlisted: set[str] = set()  # items the list skips (it shifted while paging)
+        # A revoked or replaced refresh token: Zoho answers the grant `invalid_code`, HTTP 200.
+        self.refresh_token_revoked = False
         self._clock = _BASE_TIME + timedelta(days=30)
 
     @classmethod
@@ -187,6 +189,8 @@ class FakeZoho:
                 "status": "failure",
             }
             return httpx.Response(400, json=body)
+        if self.refresh_token_revoked:
+            return httpx.Response(200, json={"error": "invalid_code"})
         self.mint_times.append(now)
         self.tokens_issued += 1
         self.live_tokens.add(f"tok-{self.tokens_issued}")

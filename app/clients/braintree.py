@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 # Well under the event budget, so a slow Braintree fails the attempt rather than hanging it.
 DEFAULT_TIMEOUT_SECONDS = 5.0
+# A customer id no merchant has (Braintree ids are at most 36 characters of [A-Za-z0-9_-]).
+CREDENTIALS_PROBE_ID = "attio-bridge-credentials-probe"
 
 
 class BraintreeRejectedError(BridgeError):
@@ -74,6 +76,12 @@ class BraintreeClient:
         method = await self._find("payment_method", self._gateway.payment_method.find, token)
         customer_id = getattr(method, "customer_id", None) if method is not None else None
         return str(customer_id) if customer_id else None
+
+    async def verify_credentials(self) -> None:
+        """One cheap authenticated read: a customer id nobody has answers 404 once the keys are
+        accepted; refused keys raise the SDK's `AuthenticationError` (401) or
+        `AuthorizationError` (403)."""
+        await self.find_customer(CREDENTIALS_PROBE_ID)
 
     async def update_customer(self, customer_id: str, changes: dict[str, str]) -> None:
         """Change a customer's fields (`first_name`, `email`, ...) as given."""
