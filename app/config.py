@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     attio_default_currency: str = Field("USD", alias="ATTIO_DEFAULT_CURRENCY")
     # None: on exactly when Braintree credentials are set.
     attio_to_braintree_sync: bool | None = Field(None, alias="ATTIO_TO_BRAINTREE_SYNC")
+    # false: no `payments` object; each subscription keeps its latest payment and open dispute
+    # (the layout that fits Attio's Plus plan).
+    attio_payments_object: bool = Field(True, alias="ATTIO_PAYMENTS_OBJECT")
+    # Attio's API does not say the plan; with it set, bootstrap checks the object limit before
+    # creating anything.
+    attio_plan: Literal["free", "plus", "pro", "enterprise"] | None = Field(
+        None, alias="ATTIO_PLAN"
+    )
 
     # Event processing
     event_processing_budget_seconds: float = Field(
