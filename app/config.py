@@ -180,6 +180,11 @@ class Settings(BaseSettings):
     def _upper(cls, value: str) -> str:
         return value.upper()
 
+    @field_validator("attio_plan", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
     @property
     def is_production(self) -> bool:
         return self.bridge_env is Environment.production

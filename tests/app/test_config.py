@@ -87,3 +87,11 @@ def test_currency_codes_are_attios_and_the_sandbox_knows_the_same() -> None:
     assert found is not None
     assert set(json.loads(found.group(1))) == ATTIO_CURRENCY_CODES == CURRENCY_CODES
     assert len(ATTIO_CURRENCY_CODES) == 40
+
+
+def test_the_attio_layout_and_plan() -> None:
+    assert make().attio_payments_object is True and make().attio_plan is None
+    settings = make(ATTIO_PAYMENTS_OBJECT="false", ATTIO_PLAN="Plus")
+    assert settings.attio_payments_object is False and settings.attio_plan == "plus"
+    with pytest.raises(ValueError):
+        make(ATTIO_PLAN="team")

@@ -81,7 +81,13 @@ LATEST_PAYMENT = {
     "transaction_created_at": "last_payment_at",
 }
 _LATEST_PAYMENT_FACTS = ("last_payment_amount", "last_payment_currency", "last_payment_at")
-OPEN_DISPUTE = ("dispute_id", "dispute_status", "dispute_amount", "dispute_reply_by")
+OPEN_DISPUTE = (
+    "dispute_id",
+    "dispute_status",
+    "dispute_amount",
+    "dispute_reply_by",
+    "dispute_outcome",
+)
 _OPEN_DISPUTE_FACTS = ("dispute_id", "dispute_amount")
 
 
@@ -110,7 +116,7 @@ def latest_payment(record: Record | None, payment: Values, occurred_at: datetime
 
 def open_dispute(record: Record | None, dispute: Values, occurred_at: datetime | None) -> Values:
     """What a dispute notification changes on its subscription; disputes keep their own clock."""
-    values = {slug: v for slug, v in dispute.items() if slug in (*OPEN_DISPUTE, "dispute_outcome")}
+    values = {slug: v for slug, v in dispute.items() if slug in OPEN_DISPUTE}
     if is_stale(record, occurred_at, DISPUTE_STAMP):
         return new_facts(values, record, _OPEN_DISPUTE_FACTS)
     if (when := timestamp(occurred_at)) is not None:
