@@ -29,6 +29,7 @@ from app.events.sources import (
     ZohoSource,
     ZohoSyncFailureSource,
 )
+from app.schema import billing_objects, schema_for
 from app.services.attio import AttioEventService
 from app.services.braintree import BraintreeService
 from app.services.zoho import ZohoService
@@ -136,10 +137,11 @@ def build_bridge(
         zoho_factory=lambda: ZohoClient.from_settings(settings),
     )
     customers = braintree if settings.attio_to_braintree_enabled else None
+    layout = schema_for(payments_object=settings.attio_payments_object)
     register_handlers(
         dispatcher,
-        BraintreeService(attio, braintree),
-        AttioEventService(attio, ledger, customers),
+        BraintreeService(attio, braintree, payments_object=settings.attio_payments_object),
+        AttioEventService(attio, ledger, customers, billing_objects=billing_objects(layout)),
         zoho,
     )
     return Bridge(

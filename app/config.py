@@ -143,6 +143,14 @@ class Settings(BaseSettings):
     attio_default_currency: str = Field("USD", alias="ATTIO_DEFAULT_CURRENCY")
     # None: on exactly when Braintree credentials are set.
     attio_to_braintree_sync: bool | None = Field(None, alias="ATTIO_TO_BRAINTREE_SYNC")
+    # false: no `payments` object; each subscription keeps its latest payment and open dispute
+    # (the layout that fits Attio's Plus plan).
+    attio_payments_object: bool = Field(True, alias="ATTIO_PAYMENTS_OBJECT")
+    # Attio's API does not say the plan; with it set, bootstrap checks the object limit before
+    # creating anything.
+    attio_plan: Literal["free", "plus", "pro", "enterprise"] | None = Field(
+        None, alias="ATTIO_PLAN"
+    )
 
     # Event processing
     event_processing_budget_seconds: float = Field(
@@ -201,6 +209,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper()
+
+    @field_validator("attio_plan", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @property
     def is_production(self) -> bool:

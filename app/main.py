@@ -110,9 +110,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.attio = _attio_client(settings, app, attio_transport)
-    app.state.schema = SchemaBootstrap(
-        app.state.attio, currency_code=settings.attio_default_currency
-    )
+    app.state.schema = SchemaBootstrap.from_settings(app.state.attio, settings)
     app.state.readiness = ReadinessProbe(app.state.attio, app.state.schema)
     app.state.bridge = build_bridge(settings, app.state.attio, **bridge_overrides)
     install_error_handlers(app)

@@ -47,6 +47,14 @@ ATTIO_RETRIES = Counter(
     ["error"],
     registry=REGISTRY,
 )
+UNPLACED_EVENTS = Counter(
+    "bridge_unplaced_events_total",
+    "Braintree payments and disputes of no subscription, which the layout without a payments "
+    "object has no record for (ATTIO_PAYMENTS_OBJECT=false).",
+    ["event_type"],
+    registry=REGISTRY,
+)
+
 STALE_EVENTS = Counter(
     "bridge_stale_events_total",
     "Events older than the state already in Attio (their state change was skipped).",

@@ -126,4 +126,7 @@ class SandboxConfig(BaseModel):
     # After a merge, reading the new record answers 404 `merge_in_progress` this long (Attio
     # applies a merge asynchronously: its merge call answers 202 while it is still running).
     merge_in_progress_seconds: float = Field(0.0, ge=0)
+    # Objects the workspace's plan allows, People and Companies included (Attio: 3 on Free,
+    # 5 on Plus, 12 on Pro, unlimited on Enterprise). None: unlimited.
+    max_objects: int | None = Field(None, ge=2)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)

@@ -67,5 +67,16 @@ def slug_conflict(message: str) -> AttioError:
     return AttioError(409, "slug_conflict", message)
 
 
+def object_limit(limit: int) -> AttioError:
+    # Attio's answer at the plan's object limit is not documented (its OpenAPI document lists
+    # only 409 `slug_conflict` for POST /v2/objects): the body has that documented shape, the
+    # status and code are this sandbox's guess.
+    return AttioError(
+        403,
+        "object_limit_reached",
+        f"Your workspace's plan allows {limit} objects. Upgrade to create more objects.",
+    )
+
+
 def unauthorized(message: str) -> AttioError:
     return AttioError(401, "unauthorized", message, error_type="auth_error")

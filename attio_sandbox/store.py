@@ -28,6 +28,7 @@ from attio_sandbox.errors import (
     AttioError,
     missing_value,
     not_found,
+    object_limit,
     slug_conflict,
     validation_error,
     value_not_found,
@@ -61,6 +62,7 @@ class Workspace:
         self.merged_into: dict[str, str] = {}
         # New records of merges still "running": record id -> monotonic time they are readable.
         self.merge_in_progress_seconds = config.merge_in_progress_seconds
+        self.max_objects = config.max_objects
         self.merging_until: dict[str, float] = {}
         self._journal = journal
         self.objects: dict[str, ObjectDef] = {}
@@ -111,6 +113,8 @@ class Workspace:
             for o in self.objects.values()
         ):
             raise slug_conflict("Please ensure your api_slug and names are unique.")
+        if self.max_objects is not None and len(self.objects) >= self.max_objects:
+            raise object_limit(self.max_objects)
         obj = ObjectDef(str(uuid.uuid4()), api_slug, singular_noun, plural_noun, now_timestamp())
         self.objects[obj.id] = obj
         self._objects_by_slug[api_slug] = obj

@@ -24,9 +24,10 @@ FUZZ_SCALE = max(1, int(os.environ.get("FUZZ_SCALE") or 1))
 SANDBOX_URL = "http://attio.sandbox"
 
 
-def make_sandbox() -> FastAPI:
+def make_sandbox(*, max_objects: int | None = None) -> FastAPI:
     # No rate limits by default: tests that want them switch them on.
-    return create_sandbox_app(SandboxConfig(faults=FaultConfig(rate_limits=False, seed=7)))
+    faults = FaultConfig(rate_limits=False, seed=7)
+    return create_sandbox_app(SandboxConfig(faults=faults, max_objects=max_objects))
 
 
 def sandbox_attio_client(sandbox_app: FastAPI, **options: float) -> AttioClient:

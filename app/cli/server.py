@@ -51,7 +51,7 @@ def bootstrap(
 
     async def go() -> bool:
         async with _common.attio_client_for_cli(settings) as client:
-            schema = SchemaBootstrap(client, currency_code=settings.attio_default_currency)
+            schema = SchemaBootstrap.from_settings(client, settings)
             report = await schema.run(apply=not check)
         typer.echo(report.summary())
         return report.complete

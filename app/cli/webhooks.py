@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 import typer
 
 from app.cli import _common
-from app.services.attio.webhooks import Registration, register_webhook
+from app.schema import schema_for
+from app.services.attio.webhooks import Registration, register_webhook, watched_objects
 
 webhooks_cli = typer.Typer(help="The Attio webhook that sends record events to the bridge.")
 
@@ -58,7 +59,10 @@ def webhooks_register(
     async def go() -> Registration:
         async with _common.attio_client_for_cli(settings) as client:
             return await register_webhook(
-                client, target_url=target, own_actor_ids=settings.attio_own_actor_ids
+                client,
+                target_url=target,
+                own_actor_ids=settings.attio_own_actor_ids,
+                watched=watched_objects(schema_for(payments_object=settings.attio_payments_object)),
             )
 
     registration = _common.run(go)

@@ -15,6 +15,8 @@ from app.schema.definitions import (
     SUBSCRIPTIONS,
     AttributeSpec,
     ObjectSpec,
+    billing_objects,
+    schema_for,
 )
 
 __all__ = [
@@ -33,4 +35,6 @@ __all__ = [
     "ObjectSpec",
     "SchemaBootstrap",
     "SchemaReport",
+    "billing_objects",
+    "schema_for",
 ]

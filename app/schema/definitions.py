@@ -173,28 +173,57 @@ SERVICES_OBJECT = ObjectSpec(
     ),
 )
 
+_SUBSCRIPTION_ATTRIBUTES = (
+    _text(SUBSCRIPTION_KEY, "Braintree subscription ID", unique=True),
+    _select("status", "Status", SUBSCRIPTION_STATUSES),
+    _text("plan_id", "Plan ID"),
+    _currency("price", "Price"),
+    _currency("balance", "Balance"),
+    _text("currency_code", "Currency", "ISO code of price and balance"),
+    _date("next_billing_date", "Next billing date"),
+    _date("billing_period_start_date", "Billing period start"),
+    _date("billing_period_end_date", "Billing period end"),
+    _number("failure_count", "Failure count"),
+    _number("days_past_due", "Days past due"),
+    *_LAST_EVENT,
+    _text("braintree_customer_id", "Braintree customer ID"),
+    _ref("person", "Person", PEOPLE, "The paying person"),
+    _ref("service", "Service", SERVICES, "The Zoho service whose SKU is the plan id"),
+)
+
 SUBSCRIPTIONS_OBJECT = ObjectSpec(
     SUBSCRIPTIONS,
     "Subscription",
     "Subscriptions",
     unique_key=SUBSCRIPTION_KEY,
-    attributes=(
-        _text(SUBSCRIPTION_KEY, "Braintree subscription ID", unique=True),
-        _select("status", "Status", SUBSCRIPTION_STATUSES),
-        _text("plan_id", "Plan ID"),
-        _currency("price", "Price"),
-        _currency("balance", "Balance"),
-        _text("currency_code", "Currency", "ISO code of price and balance"),
-        _date("next_billing_date", "Next billing date"),
-        _date("billing_period_start_date", "Billing period start"),
-        _date("billing_period_end_date", "Billing period end"),
-        _number("failure_count", "Failure count"),
-        _number("days_past_due", "Days past due"),
-        *_LAST_EVENT,
-        _text("braintree_customer_id", "Braintree customer ID"),
-        _ref("person", "Person", PEOPLE, "The paying person"),
-        _ref("service", "Service", SERVICES, "The Zoho service whose SKU is the plan id"),
-    ),
+    attributes=_SUBSCRIPTION_ATTRIBUTES,
+)
+
+# Without a `payments` object (ATTIO_PAYMENTS_OBJECT=false) the subscription holds its latest
+# payment and its open dispute, each with its own clock for the out-of-order guard.
+PAYMENT_STAMP = "last_payment_event_at"
+DISPUTE_STAMP = "dispute_event_at"
+FOLDED_PAYMENT_ATTRIBUTES = (
+    _text("last_payment_id", "Last payment ID", "Braintree transaction id of the latest payment"),
+    _currency("last_payment_amount", "Last payment amount"),
+    _text("last_payment_currency", "Last payment currency", "ISO code of the amount"),
+    _select("last_payment_status", "Last payment status", TRANSACTION_STATUSES),
+    _timestamp("last_payment_at", "Last payment at", "When Braintree created the transaction"),
+    _timestamp(PAYMENT_STAMP, "Last payment event at", "Time of the newest payment applied"),
+    _text("dispute_id", "Dispute ID"),
+    _select("dispute_status", "Dispute status", DISPUTE_STATUSES),
+    _currency("dispute_amount", "Amount disputed"),
+    _date("dispute_reply_by", "Dispute reply by"),
+    _select("dispute_outcome", "Dispute outcome", DISPUTE_OUTCOMES),
+    _timestamp(DISPUTE_STAMP, "Dispute event at", "Time of the newest dispute applied"),
+)
+
+SUBSCRIPTIONS_FOLDED_OBJECT = ObjectSpec(
+    SUBSCRIPTIONS,
+    "Subscription",
+    "Subscriptions",
+    unique_key=SUBSCRIPTION_KEY,
+    attributes=_SUBSCRIPTION_ATTRIBUTES + FOLDED_PAYMENT_ATTRIBUTES,
 )
 
 PAYMENTS_OBJECT = ObjectSpec(
@@ -221,7 +250,7 @@ PAYMENTS_OBJECT = ObjectSpec(
         _currency("dispute_amount", "Amount disputed"),
         _date("dispute_reply_by", "Dispute reply by"),
         _select("dispute_outcome", "Dispute outcome", DISPUTE_OUTCOMES),
-        _timestamp("dispute_event_at", "Dispute event at", "Time of the newest dispute applied"),
+        _timestamp(DISPUTE_STAMP, "Dispute event at", "Time of the newest dispute applied"),
         *_LAST_EVENT,
     ),
 )
@@ -248,11 +277,34 @@ BRIDGE_EVENTS_OBJECT = ObjectSpec(
     ),
 )
 
-# Creation order matters: record references need their target object to exist.
-SCHEMA: tuple[ObjectSpec, ...] = (
-    PEOPLE_OBJECT,
-    SERVICES_OBJECT,
-    SUBSCRIPTIONS_OBJECT,
-    PAYMENTS_OBJECT,
-    BRIDGE_EVENTS_OBJECT,
-)
+# Attio's standard objects count against the plan's object limit whether used or not.
+STANDARD_OBJECTS = (PEOPLE, "companies")
+# Objects per workspace by Attio plan (None: unlimited). One help page says 8 for Pro.
+PLAN_OBJECT_LIMITS: dict[str, int | None] = {"free": 3, "plus": 5, "pro": 12, "enterprise": None}
+
+
+def schema_for(*, payments_object: bool = True) -> tuple[ObjectSpec, ...]:
+    """The objects the bridge writes in a layout (`ATTIO_PAYMENTS_OBJECT`).
+
+    Creation order matters: record references need their target object to exist. `payments`
+    comes last, so a bootstrap that Attio stops at the plan limit has created only objects
+    the smaller layout needs too.
+    """
+    if not payments_object:
+        return (PEOPLE_OBJECT, SERVICES_OBJECT, SUBSCRIPTIONS_FOLDED_OBJECT, BRIDGE_EVENTS_OBJECT)
+    return (
+        PEOPLE_OBJECT,
+        SERVICES_OBJECT,
+        SUBSCRIPTIONS_OBJECT,
+        BRIDGE_EVENTS_OBJECT,
+        PAYMENTS_OBJECT,
+    )
+
+
+SCHEMA: tuple[ObjectSpec, ...] = schema_for()
+
+
+def billing_objects(schema: tuple[ObjectSpec, ...]) -> tuple[str, ...]:
+    """The objects of a layout that hold Braintree records linked to a person."""
+    slugs = {obj.api_slug for obj in schema}
+    return tuple(slug for slug in (SUBSCRIPTIONS, PAYMENTS) if slug in slugs)

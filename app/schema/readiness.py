@@ -46,7 +46,7 @@ class ReadinessProbe:
             if now - self._schema_ok_at >= self._schema_ttl:
                 report = await self._bootstrap.run(apply=False)
                 if not report.complete:
-                    problems = report.missing + report.conflicts
+                    problems = report.problems
                     shown = "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
                     return Readiness(
                         False, f"Attio schema incomplete (run `attio-bridge bootstrap`): {shown}"

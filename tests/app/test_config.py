@@ -127,3 +127,11 @@ def test_development_accepts_a_short_admin_token() -> None:
 
 def test_short_secrets_are_handed_to_the_redactor_too() -> None:
     assert "abc1" in make(ADMIN_TOKEN="abc1", METRICS_TOKEN="m").secret_values()
+
+
+def test_the_attio_layout_and_plan() -> None:
+    assert make().attio_payments_object is True and make().attio_plan is None
+    settings = make(ATTIO_PAYMENTS_OBJECT="false", ATTIO_PLAN="Plus")
+    assert settings.attio_payments_object is False and settings.attio_plan == "plus"
+    with pytest.raises(ValueError):
+        make(ATTIO_PLAN="team")

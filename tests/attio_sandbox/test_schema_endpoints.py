@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from attio_sandbox import SandboxState
+from attio_sandbox import SandboxConfig, SandboxState, create_sandbox_app
 from attio_sandbox.config import DEFAULT_WORKSPACE_ID
-from tests.attio_sandbox.support import attribute_body, error
+from tests.attio_sandbox.support import AUTH, BASE_URL, attribute_body, error
 
 ATTRIBUTES = "/v2/objects/people/attributes"
 
@@ -54,6 +54,24 @@ async def test_create_object_and_slug_conflict(client: httpx.AsyncClient) -> Non
         a["api_slug"] for a in (await client.get("/v2/objects/payments/attributes")).json()["data"]
     }
     assert slugs == {"record_id", "created_at", "created_by"}
+
+
+async def test_the_plan_object_limit_counts_people_and_companies() -> None:
+    sandbox = create_sandbox_app(SandboxConfig(max_objects=3))  # Attio's Free plan
+    transport = httpx.ASGITransport(app=sandbox)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=AUTH) as http:
+
+        def body(slug: str) -> dict:
+            return {"data": {"api_slug": slug, "singular_noun": slug, "plural_noun": slug + "s"}}
+
+        assert (await http.post("/v2/objects", json=body("deal"))).status_code == 200
+        refused = error(
+            await http.post("/v2/objects", json=body("invoice")), 403, "object_limit_reached"
+        )
+        assert refused["type"] == "invalid_request_error"
+        assert "3 objects" in refused["message"]
+        slugs = {o["api_slug"] for o in (await http.get("/v2/objects")).json()["data"]}
+        assert slugs == {"people", "companies", "deal"}
 
 
 @pytest.mark.parametrize(

@@ -59,25 +59,34 @@ class Harness:
         return self.sandbox.requests.count(kind="write", path_regex=f"/objects/{obj}/")
 
 
-async def bootstrap(sandbox_app: FastAPI) -> None:
+async def bootstrap(sandbox_app: FastAPI, settings: Settings | None = None) -> None:
     async with sandbox_attio_client(sandbox_app) as client:
-        await SchemaBootstrap(client, currency_code="USD").run(apply=True)
+        bootstrap = SchemaBootstrap(client, currency_code="USD")
+        if settings is not None:  # the layout the settings name
+            bootstrap = SchemaBootstrap.from_settings(client, settings)
+        report = await bootstrap.run(apply=True)
+        assert report.complete, report.summary()
 
 
 def start_harness(
-    env: dict[str, str] | None = None, **bridge_overrides: object
+    env: dict[str, str] | None = None,
+    *,
+    max_objects: int | None = None,
+    **bridge_overrides: object,
 ) -> Iterator[Harness]:
-    """The bridge app on a freshly bootstrapped sandbox.
+    """The bridge app on a sandbox freshly bootstrapped with the layout `env` names.
 
-    `env` overrides settings; `bridge_overrides` go to build_bridge (e.g. a fake Braintree).
+    `env` overrides settings; `max_objects` is the sandbox workspace's plan limit;
+    `bridge_overrides` go to build_bridge (e.g. a fake Braintree).
     """
     import asyncio
 
-    sandbox_app = make_sandbox()
-    asyncio.run(bootstrap(sandbox_app))
+    settings = bridge_settings(**(env or {}))
+    sandbox_app = make_sandbox(max_objects=max_objects)
+    asyncio.run(bootstrap(sandbox_app, settings))
     sandbox_app.state.sandbox.requests.clear()  # count only what the test itself causes
     app = create_app(
-        bridge_settings(**(env or {})),
+        settings,
         attio_transport=httpx.ASGITransport(app=sandbox_app),
         **bridge_overrides,
     )

@@ -26,7 +26,7 @@ from app.services.attio.transforms import (
 log = get_logger(__name__)
 
 CUSTOMER_ID = "braintree_customer_id"
-BILLING_OBJECTS = (SUBSCRIPTIONS, PAYMENTS)
+BILLING_OBJECTS = (SUBSCRIPTIONS, PAYMENTS)  # the full layout's
 # Objects whose truth lives in Zoho or Braintree: edits in Attio are logged, never sent back.
 OWNED_ELSEWHERE = {SERVICES: "Zoho", SUBSCRIPTIONS: "Braintree", PAYMENTS: "Braintree"}
 _SCHEMA_IDS_TTL_SECONDS = 300.0
@@ -75,8 +75,11 @@ class AttioEventService:
         attio: AttioClient,
         ledger: Ledger,
         customers: CustomerDirectory | None,
+        *,
+        billing_objects: tuple[str, ...] = BILLING_OBJECTS,
     ) -> None:
         self._attio = attio
+        self._billing = billing_objects  # without a `payments` object: subscriptions alone
         self._ledger = ledger
         self._customers = customers  # None: CRM edits do not reach Braintree
         self._ids = SchemaIds(attio)
@@ -105,7 +108,7 @@ class AttioEventService:
                 attribute=attribute,
                 source_of_truth=OWNED_ELSEWHERE[slug],
             )
-            if slug in BILLING_OBJECTS and attribute == "person":
+            if slug in self._billing and attribute == "person":
                 await self._check_payer_kept(event, slug, ids["record_id"])
             return
         if slug != PEOPLE or self._customers is None:
@@ -198,7 +201,7 @@ class AttioEventService:
         """The Braintree customer ids on the subscriptions and payments of these people."""
         found: set[str] = set()
         conditions = [{"person": {"target_record_id": person}} for person in people]
-        for obj in BILLING_OBJECTS:
+        for obj in self._billing:
             async for row in self._attio.iter_records(obj, filter={"$or": conditions}):
                 if customer := first_value(row, CUSTOMER_ID):
                     found.add(customer)
@@ -215,7 +218,7 @@ class AttioEventService:
         conditions: list[dict[str, Any]] = [{"person": {"target_record_id": from_person}}]
         if customer_id:
             conditions.append({CUSTOMER_ID: customer_id})
-        for obj in BILLING_OBJECTS:
+        for obj in self._billing:
             async for row in self._attio.iter_records(obj, filter={"$or": conditions}):
                 if first_value(row, "person") != to_person:
                     values = {"person": person_reference(to_person)}
@@ -239,7 +242,7 @@ class AttioEventService:
             return
         person_id = ids["record_id"]
         linked: list[str] = []
-        for obj in BILLING_OBJECTS:
+        for obj in self._billing:
             rows = await self._attio.query_records(
                 obj, filter={"person": {"target_record_id": person_id}}, limit=50
             )

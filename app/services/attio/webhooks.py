@@ -8,13 +8,20 @@ from typing import Any
 
 from app.clients.attio import AttioClient, AttioError
 from app.log import get_logger
-from app.schema import PAYMENTS, PEOPLE, SERVICES, SUBSCRIPTIONS
+from app.schema import PAYMENTS, PEOPLE, SERVICES, SUBSCRIPTIONS, ObjectSpec, billing_objects
 
 log = get_logger(__name__)
 
 CREATE_ATTEMPTS = 3
 
-WATCHED_OBJECTS = (PEOPLE, SERVICES, SUBSCRIPTIONS, PAYMENTS)
+WATCHED_OBJECTS = (PEOPLE, SERVICES, SUBSCRIPTIONS, PAYMENTS)  # the full layout's
+
+
+def watched_objects(schema: tuple[ObjectSpec, ...]) -> tuple[str, ...]:
+    """The objects of a layout whose record events the bridge needs (not its own ledger)."""
+    return (PEOPLE, SERVICES, *billing_objects(schema))
+
+
 RECORD_EVENTS = ("record.created", "record.updated", "record.deleted", "record.merged")
 
 
@@ -33,7 +40,9 @@ def echo_guard(own_actor_ids: Collection[str]) -> list[dict[str, str]]:
 
 
 def desired_subscriptions(
-    object_ids: Mapping[str, str], own_actor_ids: Collection[str]
+    object_ids: Mapping[str, str],
+    own_actor_ids: Collection[str],
+    watched: tuple[str, ...] = WATCHED_OBJECTS,
 ) -> list[dict[str, Any]]:
     """One subscription per (event type, watched object); Attio filters cannot nest."""
     guard = echo_guard(own_actor_ids)
@@ -47,7 +56,7 @@ def desired_subscriptions(
                 ]
             },
         }
-        for slug in WATCHED_OBJECTS
+        for slug in watched
         for event_type in RECORD_EVENTS
     ]
 
@@ -61,13 +70,15 @@ class Registration:
 
 
 async def register_webhook(
-    client: AttioClient, *, target_url: str, own_actor_ids: Collection[str]
+    client: AttioClient,
+    *,
+    target_url: str,
+    own_actor_ids: Collection[str],
+    watched: tuple[str, ...] = WATCHED_OBJECTS,
 ) -> Registration:
     """Create the webhook for `target_url`, or bring an existing one's subscriptions up to date."""
-    object_ids = {
-        slug: (await client.get_object(slug))["id"]["object_id"] for slug in WATCHED_OBJECTS
-    }
-    subscriptions = desired_subscriptions(object_ids, own_actor_ids)
+    object_ids = {slug: (await client.get_object(slug))["id"]["object_id"] for slug in watched}
+    subscriptions = desired_subscriptions(object_ids, own_actor_ids, watched)
     existing = await _webhook_for(client, target_url)
     if existing is not None:
         webhook_id = existing["id"]["webhook_id"]

@@ -7,6 +7,11 @@
   `braintree_transaction_id`;
 - `dispute_*`: the disputed transaction's `payments` record.
 
+Without a `payments` object (`ATTIO_PAYMENTS_OBJECT=false`) the subscription keeps its latest
+payment and open dispute instead (`ordering.latest_payment`, `ordering.open_dispute`); a
+transaction or dispute of no subscription (a one-off sale) has nowhere to go: it is logged and
+counted in `bridge_unplaced_events_total`.
+
 Everything else (`check` included) has no handler: the processor answers 200 and counts it as
 ignored. Writes are asserts by Braintree's own ids, so a duplicate or a replay lands on the
 same records with the same values. A handler raises `MalformedPayloadError` for a notification
@@ -16,7 +21,7 @@ ledger retries the event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +33,9 @@ from app.errors import MalformedPayloadError
 from app.events.dispatcher import Dispatcher
 from app.events.model import Source, WebhookEvent
 from app.log import get_logger
-from app.metrics import STALE_EVENTS
+from app.metrics import STALE_EVENTS, UNPLACED_EVENTS
 from app.schema.definitions import (
+    DISPUTE_STAMP,
     PAYMENT_KEY,
     PAYMENTS,
     SERVICES,
@@ -37,7 +43,12 @@ from app.schema.definitions import (
     SUBSCRIPTIONS,
 )
 from app.services.braintree.catalogue import ServiceCatalogue
-from app.services.braintree.ordering import is_stale, new_facts
+from app.services.braintree.ordering import (
+    is_stale,
+    latest_payment,
+    new_facts,
+    open_dispute,
+)
 from app.services.braintree.people import Discover, PayerResolver, PersonLink, find_one
 from app.services.braintree.transforms import (
     CHARGE_KINDS,
@@ -77,14 +88,14 @@ class _Target:
     stale: bool  # the record holds newer state than the event
 
 
-DISPUTE_STAMP = "dispute_event_at"
-
-
 class BraintreeService:
     """The Braintree handlers, sharing one Attio client, one Braintree client and the locks."""
 
-    def __init__(self, attio: AttioClient, braintree: BraintreeClient | None) -> None:
+    def __init__(
+        self, attio: AttioClient, braintree: BraintreeClient | None, *, payments_object: bool = True
+    ) -> None:
         self._attio = attio
+        self._payments = payments_object  # False: payments live on their subscription
         self._braintree = braintree
         self._people = PayerResolver(attio, braintree)
         self._locks = KeyedLocks()
@@ -117,9 +128,16 @@ class BraintreeService:
             values = {**subscription_values(subscription), **_link(payer)}
             if not target.stale:
                 values |= await self._service_link(subscription, target.existing)
-            record = await self._write_event(event, target, values, SUBSCRIPTION_FACTS)
             transaction = newest_transaction(subscription)
-            if event.event_type in CHARGE_KINDS and transaction is not None:
+            charge = event.event_type in CHARGE_KINDS and transaction is not None
+            folded: Values = {}
+            if charge and not self._payments:
+                payment = payment_values(transaction, event.event_type, event.occurred_at)
+                folded = latest_payment(target.existing, payment, event.occurred_at)
+            record = await self._write_event(
+                event, target, values, SUBSCRIPTION_FACTS, unstamped=folded
+            )
+            if charge and self._payments:
                 await self._record_charge(event, transaction, record, payer, counted=target.stale)
 
     async def _record_charge(
@@ -186,6 +204,17 @@ class BraintreeService:
                 f"Braintree {event.event_type} notification carries no transaction"
             )
         transaction_id = _object_id(event, transaction, "transaction")
+        if not self._payments:
+            subscription_id = text(getattr(transaction, "subscription_id", None))
+            payment = payment_values(transaction, event.event_type, event.occurred_at)
+            await self._fold(
+                event,
+                subscription_id,
+                lambda existing: latest_payment(existing, payment, event.occurred_at),
+                payer=transaction_payer(transaction),
+                discover=self._discover_by_transaction(transaction_id),
+            )
+            return
         async with self._target(event, PAYMENTS, transaction_id) as target:
             payer = await self._payer(
                 target,
@@ -236,6 +265,16 @@ class BraintreeService:
             raise MalformedPayloadError(
                 f"Braintree {event.event_type} notification names no disputed transaction"
             )
+        if not self._payments:
+            state = dispute_values(dispute, event.event_type)
+            await self._fold(
+                event,
+                await self._disputed_subscription(dispute, transaction_id),
+                lambda existing: open_dispute(existing, state, event.occurred_at),
+                payer=None,
+                discover=self._discover_by_transaction(transaction_id),
+            )
+            return
         # Disputes keep their own clock: they carry no transaction status, so they must not
         # make a later settlement look stale (nor a settlement an older dispute outcome).
         async with self._target(event, PAYMENTS, transaction_id, stamp=DISPUTE_STAMP) as target:
@@ -254,6 +293,52 @@ class BraintreeService:
             elif (when := timestamp(event.occurred_at)) is not None:
                 state[DISPUTE_STAMP] = when
             await self._write(target, values | state)
+
+    # -- without a `payments` object ----------------------------------------------------------
+
+    async def _fold(
+        self,
+        event: WebhookEvent,
+        subscription_id: str | None,
+        change: Callable[[Record | None], Values],
+        *,
+        payer: Payer | None,
+        discover: Discover,
+    ) -> None:
+        """Apply a payment or dispute to its subscription, under the subscription's lock."""
+        if subscription_id is None:
+            # A one-off sale: this layout has no record for it. Never a failure.
+            log.info("braintree.event.unplaced", **event.log_fields())
+            UNPLACED_EVENTS.labels(event.event_type).inc()
+            return
+        async with self._locks.hold(f"{SUBSCRIPTIONS}:{subscription_id}"):
+            existing = await find_one(self._attio, SUBSCRIPTIONS, SUBSCRIPTION_KEY, subscription_id)
+            values = change(existing)
+            if not values and existing is not None:
+                self._stale(event, existing, SUBSCRIPTIONS, subscription_id)
+                return
+            target = _Target(SUBSCRIPTIONS, SUBSCRIPTION_KEY, existing, stale=False)
+            known = PersonLink.of(existing)
+            if known is None or known.record_id is None:  # the person is a fact: fill it once
+                linked = await self._payer(target, payer, discover)
+                values = new_facts(_link(linked), existing, SUBSCRIPTION_FACTS) | values
+            await self._write(target, {SUBSCRIPTION_KEY: subscription_id, **values})
+
+    async def _disputed_subscription(self, dispute: Any, transaction_id: str) -> str | None:
+        """The subscription of a disputed transaction: named by the dispute, else the one whose
+        latest payment it is, else Braintree's transaction says."""
+        details = getattr(dispute, "transaction", None)
+        if (
+            named := text(getattr(details, "payment_instrument_subscription_id", None))
+        ) is not None:
+            return named
+        shown = await find_one(self._attio, SUBSCRIPTIONS, "last_payment_id", transaction_id)
+        if shown is not None:
+            return text(first_value(shown, SUBSCRIPTION_KEY))
+        if self._braintree is None:
+            return None
+        transaction = await self._braintree.find_transaction(transaction_id)
+        return text(getattr(transaction, "subscription_id", None)) if transaction else None
 
     # -- shared ------------------------------------------------------------------------------
 
@@ -282,14 +367,23 @@ class BraintreeService:
         )
 
     async def _write_event(
-        self, event: WebhookEvent, target: _Target, values: Values, facts: frozenset[str]
+        self,
+        event: WebhookEvent,
+        target: _Target,
+        values: Values,
+        facts: frozenset[str],
+        *,
+        unstamped: Values | None = None,
     ) -> Record:
-        """The event's state, stamped with its time; only new facts when it is stale."""
+        """The event's state, stamped with its time; only new facts when it is stale.
+
+        `unstamped` follows a clock of its own (a folded payment) and is written as given.
+        """
         if target.stale:
             values = _facts_only(values, target.existing, facts, target.key)
         else:
             values = values | event_stamp(event.event_type, event.occurred_at)
-        return await self._write(target, values)
+        return await self._write(target, values | (unstamped or {}))
 
     def _stale(
         self,

@@ -356,3 +356,39 @@ def test_human_edit_of_a_service_writes_nothing(h: Harness) -> None:
     h.sandbox.requests.clear()
     deliver(h, human("record.updated", services_id, service, attribute_id=name_id), "s1")
     assert h.sandbox.requests.count(kind="write") == 0
+
+
+# -- without a `payments` object -------------------------------------------------------------
+
+
+@pytest.fixture
+def folded(braintree: FakeBraintree) -> Iterator[Harness]:
+    yield from start_harness({"ATTIO_PAYMENTS_OBJECT": "false"}, max_objects=5, braintree=braintree)
+
+
+def test_merge_without_a_payments_object_repoints_subscriptions(folded: Harness) -> None:
+    original = person(folded, "ada@example.com", "Ada", "Lovelace")
+    duplicate = person(folded, "ada@work.example", "Ada", "L", "cust_1")
+    billing(folded, "subscriptions", "braintree_subscription_id", "sub_1", duplicate, "cust_1")
+    people_id, _ = ids(folded, "people")
+    event = human(
+        "record.merged",
+        people_id,
+        original,
+        duplicate_object_id=people_id,
+        duplicate_record_id=duplicate,
+    )
+    deliver(folded, event, "m1")
+    (subscription,) = folded.records("subscriptions")
+    assert subscription["values"]["person"] == original
+    assert folded.records("bridge_events") == []  # no read of a `payments` object failed
+
+
+def test_deleted_paying_person_without_a_payments_object(folded: Harness) -> None:
+    ada = person(folded, "ada@example.com", "Ada", "Lovelace", "cust_1")
+    billing(folded, "subscriptions", "braintree_subscription_id", "sub_1", ada, "cust_1")
+    people_id, _ = ids(folded, "people")
+    deliver(folded, human("record.deleted", people_id, ada), "d1")
+    (entry,) = folded.records("bridge_events")
+    assert entry["values"]["status"] == "needs_attention"
+    assert "subscriptions:cust_1" in entry["values"]["error"]

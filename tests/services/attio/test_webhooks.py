@@ -10,13 +10,14 @@ import respx
 from fastapi import FastAPI
 
 from app.clients.attio import AttioClient, AttioRateLimitError, AttioServerError
-from app.schema import SchemaBootstrap
+from app.schema import SchemaBootstrap, schema_for
 from app.services.attio.webhooks import (
     RECORD_EVENTS,
     WATCHED_OBJECTS,
     desired_subscriptions,
     echo_guard,
     register_webhook,
+    watched_objects,
 )
 from attio_sandbox.state import SandboxState
 from tests.conftest import sandbox_attio_client
@@ -143,3 +144,18 @@ async def test_create_is_not_retried_blindly_but_a_429_is(
         await sandbox_attio.create_webhook(target_url=TARGET, subscriptions=[])
     assert sandbox.requests.count(method="POST", path="/v2/webhooks") > 2
     assert webhooks_at(sandbox, TARGET) == []
+
+
+async def test_without_a_payments_object_the_webhook_watches_what_exists(
+    sandbox_app: FastAPI, sandbox: SandboxState
+) -> None:
+    layout = schema_for(payments_object=False)
+    watched = watched_objects(layout)
+    assert watched == ("people", "services", "subscriptions")
+    async with sandbox_attio_client(sandbox_app) as client:
+        await SchemaBootstrap(client, currency_code="USD", schema=layout).run(apply=True)
+        result = await register_webhook(
+            client, target_url=TARGET, own_actor_ids=["me"], watched=watched
+        )
+    assert result.created and result.subscriptions == len(RECORD_EVENTS) * 3
+    assert watched_objects(schema_for(payments_object=True)) == WATCHED_OBJECTS
