@@ -381,3 +381,19 @@ def test_placeholder_secrets_fail(healthy: Doctor) -> None:
     assert rows["secret ADMIN_TOKEN"]["result"] == "fail"
     assert rows["secret ZOHO_WEBHOOK_SECRET"]["result"] == "fail"
     assert "secrets" not in rows
+
+
+def test_a_layout_too_big_for_the_plan_is_named(doctor: Doctor) -> None:
+    """A Plus workspace (5 objects, People and Companies counted) and the full layout."""
+    doctor.use_attio(make_attio(max_objects=5))
+    doctor.env(ATTIO_PLAN="plus")
+    code, rows = doctor.report()
+    assert code == 1
+    row = rows["attio objects fit the plan"]
+    assert row["result"] == "fail" and "ATTIO_PAYMENTS_OBJECT=false" in row["action"]
+
+    doctor.env(ATTIO_PAYMENTS_OBJECT="false")
+    doctor.prepare(bootstrap=False)
+    _code, rows = doctor.report()
+    assert "attio objects fit the plan" not in rows  # it fits: only what is missing is listed
+    assert rows["attio schema"]["result"] == "fail"

@@ -148,15 +148,20 @@ def _attio_scopes(identity: dict[str, Any]) -> Check:
 
 async def _attio_schema(client: AttioClient, settings: Settings) -> Check:
     try:
-        report = await SchemaBootstrap(client, currency_code=settings.attio_default_currency).run(
-            apply=False
-        )
+        report = await SchemaBootstrap.from_settings(client, settings).run(apply=False)
     except AttioError as exc:
         return Check(
             "attio schema", Status.fail, _attio_failure(exc), "check the token's scopes above"
         )
     if report.complete:
         return Check("attio schema", Status.ok, "every object, attribute and option is there")
+    if report.blocked is not None:  # the layout does not fit the workspace's plan
+        return Check(
+            "attio objects fit the plan",
+            Status.fail,
+            report.blocked,
+            "set ATTIO_PAYMENTS_OBJECT=false or upgrade the Attio plan",
+        )
     problems = [f"missing {item}" for item in report.missing]
     problems += [f"conflict: {item}" for item in report.conflicts]
     more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
