@@ -123,6 +123,17 @@ def human(event_type: str, object_id: str, record_id: str, **extra: Any) -> dict
     }
 
 
+def merged_event(people_id: str, survivor: str, duplicate: str) -> dict[str, Any]:
+    """Attio's `record.merged`: the survivor in `id`, the merged-away record beside it."""
+    return human(
+        "record.merged",
+        people_id,
+        survivor,
+        duplicate_object_id=people_id,
+        duplicate_record_id=duplicate,
+    )
+
+
 def rename(h: Harness, record_id: str, first: str, last: str) -> None:
     name = [{"first_name": first, "last_name": last, "full_name": f"{first} {last}"}]
     run(h, lambda a: a.update_record("people", record_id, {"name": name}))
@@ -220,13 +231,7 @@ def test_merge_older_shape_repoints_billing_and_moves_the_customer_id(h: Harness
     run(h, lambda a: a.delete_record("people", duplicate))
     run(h, lambda a: a.update_record("people", original, {"braintree_customer_id": "cust_1"}))
     people_id, _ = ids(h, "people")
-    event = human(
-        "record.merged",
-        people_id,
-        original,
-        duplicate_object_id=people_id,
-        duplicate_record_id=duplicate,
-    )
+    event = merged_event(people_id, original, duplicate)
     deliver(h, event, "m1")
     assert billing_people(h) == {"sub_1": original, "txn_1": original}
     assert person_customer(h, original) == "cust_1"
@@ -243,13 +248,7 @@ def test_merge_newer_shape_two_events_onto_a_new_record(h: Harness) -> None:
     merged = person(h, "ada@new.example", "Ada", "Lovelace")
     people_id, _ = ids(h, "people")
     for n, duplicate in enumerate((first, second)):
-        event = human(
-            "record.merged",
-            people_id,
-            merged,
-            duplicate_object_id=people_id,
-            duplicate_record_id=duplicate,
-        )
+        event = merged_event(people_id, merged, duplicate)
         deliver(h, event, f"m{n}")
     assert billing_people(h) == {"sub_1": merged, "txn_1": merged}
     assert person_customer(h, merged) == "cust_1"
@@ -270,16 +269,7 @@ def attio_merge(h: Harness, primary: str, other: str) -> tuple[str, list[dict[st
     """Merge as Attio does now: a new record, both originals unreadable, two events."""
     merged = h.sandbox.store.merge_records("people", primary, other, mode="new-record")
     people_id, _ = ids(h, "people")
-    events = [
-        human(
-            "record.merged",
-            people_id,
-            merged.id,
-            duplicate_object_id=people_id,
-            duplicate_record_id=original,
-        )
-        for original in (primary, other)
-    ]
+    events = [merged_event(people_id, merged.id, original) for original in (primary, other)]
     return merged.id, events
 
 
@@ -371,13 +361,7 @@ def test_merge_without_a_payments_object_repoints_subscriptions(folded: Harness)
     duplicate = person(folded, "ada@work.example", "Ada", "L", "cust_1")
     billing(folded, "subscriptions", "braintree_subscription_id", "sub_1", duplicate, "cust_1")
     people_id, _ = ids(folded, "people")
-    event = human(
-        "record.merged",
-        people_id,
-        original,
-        duplicate_object_id=people_id,
-        duplicate_record_id=duplicate,
-    )
+    event = merged_event(people_id, original, duplicate)
     deliver(folded, event, "m1")
     (subscription,) = folded.records("subscriptions")
     assert subscription["values"]["person"] == original
