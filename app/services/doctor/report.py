@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from app.log import SecretRedactor
+
 
 class Status(StrEnum):
     ok = "ok"
@@ -43,16 +45,14 @@ class Report:
         return any(check.status is Status.fail for check in self.checks)
 
     def redacted(self, secrets: Iterable[str]) -> Report:
-        """The same rows with every secret value replaced, whatever a provider's message held."""
-        values = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-        def clean(text: str) -> str:
-            for value in values:
-                text = text.replace(value, "[redacted]")
-            return text
-
+        """The same rows with every secret value replaced, whatever a provider's message held
+        (the log pipeline's rule: long secrets anywhere, short ones as whole tokens)."""
+        redactor = SecretRedactor(secrets)
         return Report(
-            [Check(c.name, c.status, clean(c.detail), clean(c.action)) for c in self.checks]
+            [
+                Check(c.name, c.status, redactor.redact(c.detail), redactor.redact(c.action))
+                for c in self.checks
+            ]
         )
 
     def as_dict(self) -> dict[str, Any]:
