@@ -315,7 +315,9 @@ class BraintreeService:
             existing = await find_one(self._attio, SUBSCRIPTIONS, SUBSCRIPTION_KEY, subscription_id)
             values = change(existing)
             if not values and existing is not None:
-                self._stale(event, existing, SUBSCRIPTIONS, subscription_id)
+                # Older than what the subscription shows, by the payment's or dispute's own
+                # clock (not the subscription's `last_event_at`).
+                self._report_stale(event, existing, SUBSCRIPTIONS, subscription_id)
                 return
             target = _Target(SUBSCRIPTIONS, SUBSCRIPTION_KEY, existing, stale=False)
             known = PersonLink.of(existing)
@@ -397,6 +399,18 @@ class BraintreeService:
     ) -> bool:
         if not is_stale(record, event.occurred_at, stamp):
             return False
+        self._report_stale(event, record, obj, object_id, count=count)
+        return True
+
+    def _report_stale(
+        self,
+        event: WebhookEvent,
+        record: Record | None,
+        obj: str,
+        object_id: str,
+        *,
+        count: bool = True,
+    ) -> None:
         log.info(
             "braintree.event.stale",
             object=obj,
@@ -407,7 +421,6 @@ class BraintreeService:
         )
         if count:
             STALE_EVENTS.labels(event.source.value, event.event_type).inc()
-        return True
 
     async def _write(self, target: _Target, values: Values) -> Record:
         """Assert the record, unless it exists and there is nothing but its id to write."""

@@ -94,11 +94,13 @@ def test_an_older_charge_does_not_undo_a_newer_settlement(harness: Harness) -> N
 def test_an_older_payment_does_not_replace_the_latest(harness: Harness) -> None:
     post_fixture(harness, CHARGE)  # txn_9c1pq4, created 05-02
     older = {"txn_9c1pq4": "txn_old_1", "2024-05-02T10:14:57Z": "2024-04-02T10:14:57Z"}
+    before = stale_events("transaction_disbursed")
     post_fixture(harness, "transaction_disbursed", **older)
     assert_has(
         subscription(harness),
         {"last_payment_id": "txn_9c1pq4", "last_payment_status": "submitted_for_settlement"},
     )
+    assert stale_events("transaction_disbursed") == before + 1  # counted by the payment's clock
 
 
 def test_a_dispute_lands_on_the_subscription_with_its_own_clock(harness: Harness) -> None:
