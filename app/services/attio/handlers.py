@@ -171,10 +171,11 @@ class AttioEventService:
         duplicate_customer = first_value(duplicate, CUSTOMER_ID) if duplicate else None
         # A merged-away person is unreadable, but the billing records of both originals still
         # carry their Braintree customer ids: one person cannot hold two.
-        customers = {c for c in (survivor_customer, duplicate_customer) if c}
-        customers |= await self._billed_customers((duplicate_id, survivor_id))
+        known = {c for c in (survivor_customer, duplicate_customer) if c}
+        rows = await self._billing_rows((duplicate_id, survivor_id), known)
+        customers = known | {c for _obj, row in rows if (c := first_value(row, CUSTOMER_ID))}
+        await self._repoint_billing(rows, survivor_id)
         if len(customers) > 1:
-            await self._repoint_billing(duplicate_id, survivor_id, None)
             count = "two" if len(customers) == 2 else str(len(customers))
             await self._ledger.record_attention(
                 event,
@@ -184,7 +185,6 @@ class AttioEventService:
             )
             return
         customer_id = survivor_customer or duplicate_customer
-        await self._repoint_billing(duplicate_id, survivor_id, customer_id)
         if customer_id and survivor_customer != customer_id:
             if duplicate_customer == customer_id:
                 # The id is unique in Attio: free it on the merged-away record first.
@@ -197,32 +197,30 @@ class AttioEventService:
             customer_id=customer_id,
         )
 
-    async def _billed_customers(self, people: tuple[str, ...]) -> set[str]:
-        """The Braintree customer ids on the subscriptions and payments of these people."""
-        found: set[str] = set()
-        conditions = [{"person": {"target_record_id": person}} for person in people]
-        for obj in self._billing:
-            async for row in self._attio.iter_records(obj, filter={"$or": conditions}):
-                if customer := first_value(row, CUSTOMER_ID):
-                    found.add(customer)
-        return found
-
-    async def _repoint_billing(
-        self, from_person: str, to_person: str, customer_id: str | None
-    ) -> None:
-        """Point subscriptions and payments of the merged-away person at the survivor.
+    async def _billing_rows(
+        self, people: tuple[str, ...], customer_ids: set[str]
+    ) -> list[tuple[str, Record]]:
+        """The subscriptions and payments of these people, in one query per object.
 
         Found by reference, and by customer id too: if Attio dropped references to a deleted
         record, the customer id those records carry still finds them.
         """
-        conditions: list[dict[str, Any]] = [{"person": {"target_record_id": from_person}}]
-        if customer_id:
-            conditions.append({CUSTOMER_ID: customer_id})
-        for obj in self._billing:
-            async for row in self._attio.iter_records(obj, filter={"$or": conditions}):
-                if first_value(row, "person") != to_person:
-                    values = {"person": person_reference(to_person)}
-                    await self._attio.update_record(obj, record_id(row), values)
+        conditions: list[dict[str, Any]] = [
+            {"person": {"target_record_id": person}} for person in people
+        ]
+        conditions += [{CUSTOMER_ID: customer_id} for customer_id in sorted(customer_ids)]
+        return [
+            (obj, row)
+            for obj in self._billing
+            async for row in self._attio.iter_records(obj, filter={"$or": conditions})
+        ]
+
+    async def _repoint_billing(self, rows: list[tuple[str, Record]], to_person: str) -> None:
+        """Point the billing records at the survivor (those not there already)."""
+        for obj, row in rows:
+            if first_value(row, "person") != to_person:
+                values = {"person": person_reference(to_person)}
+                await self._attio.update_record(obj, record_id(row), values)
 
     # -- deleted -----------------------------------------------------------------------------
 
