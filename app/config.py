@@ -169,6 +169,10 @@ class Settings(BaseSettings):
     braintree_public_key: str | None = Field(None, alias="BRAINTREE_PUBLIC_KEY")
     braintree_private_key: SecretStr | None = Field(None, alias="BRAINTREE_PRIVATE_KEY")
 
+    # Redis (Render Key Value): set, the bridge runs in queue mode and every process shares one
+    # Attio budget through it. Unset (the default): one process, no Redis.
+    redis_url: SecretStr | None = Field(None, alias="REDIS_URL")
+
     # Zoho
     zoho_client_id: str | None = Field(None, alias="ZOHO_CLIENT_ID")
     zoho_client_secret: SecretStr | None = Field(None, alias="ZOHO_CLIENT_SECRET")
@@ -229,6 +233,10 @@ class Settings(BaseSettings):
         return not self.is_production and not secret_is_set(self.attio_api_key)
 
     @property
+    def redis_configured(self) -> bool:
+        return secret_is_set(self.redis_url)
+
+    @property
     def braintree_configured(self) -> bool:
         return bool(
             self.braintree_merchant_id
@@ -255,6 +263,7 @@ class Settings(BaseSettings):
             self.zoho_refresh_token,
             self.zoho_webhook_secret,
             self.zoho_crm_notify_token,
+            self.redis_url,
         ]
         # Short ones too: the redactor matches those only as whole tokens.
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from hypothesis import settings
 
 from app.clients.attio import AttioClient
+from app.clients.redis import connect as connect_redis
 from attio_sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
+from testkit.redis_server import RedisServer
 
 # In CI (`CI` set, as `.ci/run` does) Hypothesis derives each test's examples from its source:
 # a run is reproducible and cannot fail on an example no earlier run tried. Local runs draw new
@@ -57,3 +59,21 @@ async def sandbox_client(
 ) -> AsyncIterator[tuple[AttioClient, SandboxState]]:
     async with sandbox_attio_client(sandbox_app) as client:
         yield client, sandbox_app.state.sandbox
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the session (installed by `.ci/run` when missing)."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
+    """The session's Redis, emptied for each test."""
+    client = connect_redis(redis_server.url)
+    try:
+        await client.flushall()
+    finally:
+        await client.aclose()
+    yield redis_server.url
