@@ -771,3 +771,33 @@ def _crm_people(builder: WorldBuilder) -> list[str]:
     """People the CRM holds before any webhook: some are (future) payers, some are not."""
     payers = [c.email for c in builder.customers[::2]]
     return payers + [f"lead{n:03d}@example.com" for n in range(max(3, len(payers) // 2))]
+
+
+def billing_run(count: int, seed: int = 0) -> list[Delivery]:
+    """A billing day: `subscription_charged_successfully` for `count` new customers, each with
+    their own subscription and transaction (three Attio records each: person, subscription,
+    payment)."""
+    builder = WorldBuilder(seed)
+    builder.plan_catalogue(5)
+    deliveries = []
+    for n in range(count):
+        customer = Customer(
+            id=f"bill_cust_{n:05d}",
+            email=f"billed{n:05d}@example.com",
+            first_name=builder.rng.choice(FIRST_NAMES),
+            last_name=builder.rng.choice(LAST_NAMES),
+            token=f"bill_pm_{n:05d}",
+        )
+        sub = _Subscription(
+            f"bill_sub_{n:05d}",
+            customer,
+            builder.rng.choice(builder.plans),
+            created=START + timedelta(days=n % 28),
+        )
+        charged = START + timedelta(days=60, seconds=n)
+        txn = _Transaction(f"bill_txn_{n:05d}", sub, created=charged - timedelta(seconds=3))
+        notification = sub.notify(
+            "subscription_charged_successfully", charged, state="Active", txn=txn
+        )
+        deliveries.append(notification.delivery)
+    return deliveries

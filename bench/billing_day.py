@@ -1,0 +1,395 @@
+"""Billing day: a burst of Braintree charges while `sync zoho` backfills, on one Attio budget.
+
+Starts the Attio sandbox as a real process (Attio's 25 writes/s and 100 reads/s enforced,
+100 ± 20 ms per call), the Braintree API stand-in, a Zoho server with `--items` items, and the
+bridge as deployed: web instances (`attio-bridge serve`), and in queue mode a Redis server and
+`attio-bridge worker` processes. Then it sends `--charges` signed
+`subscription_charged_successfully` notifications of new customers, open loop at `--rate` per
+second, spread over the web instances as a load balancer would, while the Zoho backfill runs.
+A delivery not answered 2xx within 30 s (or answered otherwise) is sent again, as Braintree
+does, after its `Retry-After` (at most 5 s here instead of Braintree's hour).
+
+Scenarios:
+- `queue`: REDIS_URL set, two web instances, one worker; `attio-bridge sync zoho` runs as its own
+  process (it takes its Attio calls from the shared limiter in Redis).
+- `queue-kill-worker`: the same, the worker SIGKILLed mid-drain and started again.
+- `queue-restart-redis`: the same, Redis restarted mid-burst (the web instances process inline
+  while it is away).
+- `inline`: no Redis, one web instance; the sync runs inside it (POST /admin/sync/zoho, as the
+  cron job does), so both spend the one process's budget.
+
+It reports, per scenario: first answers (statuses, p50/p99/max latency), every answer's worst
+latency, Attio calls, writes and 429s, the time until everything is in Attio against the write
+floor (writes needed / 25 s), and lost / duplicated records.
+
+    .venv/bin/python -m bench.billing_day [--scenario all] [--charges 240] [--rate 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench._stats import percentile
+from testkit.braintree_api import BraintreeData, braintree_api
+from testkit.processes import free_port, wait_until_up
+from testkit.redis_server import RedisServer
+from testkit.stack import ROOT, SandboxOptions, Stack, bridge_environment
+from testkit.world import Delivery, billing_run
+from testkit.zoho_server import environment as zoho_environment
+
+ATTIO_WRITES_PER_SECOND = 25
+WRITES_PER_CHARGE = 3  # a new customer: person, subscription, payment
+SENDER_TIMEOUT_SECONDS = 30.0
+MAX_RETRY_AFTER_SECONDS = 5.0
+DRAIN_DEADLINE_SECONDS = 600.0
+ADMIN_TOKEN = "bench-admin-token-0123456789-abcdefghij"
+SCENARIOS = ("queue", "queue-kill-worker", "queue-restart-redis", "inline")
+
+
+@dataclass
+class Answer:
+    attempt: int
+    sent: float
+    seconds: float
+    status: str  # "200", "503", "timeout", "connection"
+
+
+@dataclass
+class Run:
+    scenario: str
+    answers: dict[int, list[Answer]] = field(default_factory=dict)
+    acknowledged: set[int] = field(default_factory=set)
+    started: float = 0.0
+    everything_in_attio: float | None = None
+    calls: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    expected: dict[str, int] = field(default_factory=dict)
+    ledger_failed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Processes:
+    """The bridge's processes of one scenario, each logging to its own file."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        self.log_dir = log_dir
+        self.env = env
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+            [sys.executable, "-m", *args],
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.running[name] = process
+        return process
+
+    def kill(self, name: str) -> None:
+        process = self.running.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def close(self) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.running.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.running.clear()
+
+
+async def send_all(run: Run, deliveries: list[Delivery], web_urls: list[str], rate: float) -> None:
+    """Open loop: delivery i leaves at i / rate s, whatever happened to the others."""
+    limits = httpx.Limits(max_connections=len(deliveries), max_keepalive_connections=64)
+    timeout = httpx.Timeout(SENDER_TIMEOUT_SECONDS, connect=5.0)
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+
+        async def deliver(index: int) -> None:
+            delivery = deliveries[index]
+            attempt = 0
+            while time.monotonic() - run.started < DRAIN_DEADLINE_SECONDS:
+                attempt += 1
+                url = web_urls[(index + attempt - 1) % len(web_urls)] + delivery.path
+                sent = time.monotonic()
+                retry_after = 1.0
+                try:
+                    response = await client.post(
+                        url, content=delivery.body, headers=delivery.headers
+                    )
+                    status = str(response.status_code)
+                    retry_after = _retry_after(response.headers.get("retry-after"))
+                except httpx.TimeoutException:
+                    status = "timeout"
+                except httpx.TransportError:
+                    status = "connection"
+                answer = Answer(attempt, sent - run.started, time.monotonic() - sent, status)
+                run.answers.setdefault(index, []).append(answer)
+                if status.startswith("2"):
+                    run.acknowledged.add(index)
+                    return
+                await asyncio.sleep(retry_after)
+
+        async def scheduled(index: int) -> None:
+            await asyncio.sleep(max(0.0, run.started + index / rate - time.monotonic()))
+            await deliver(index)
+
+        await asyncio.gather(*(scheduled(i) for i in range(len(deliveries))))
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return min(MAX_RETRY_AFTER_SECONDS, max(0.5, float(value or 1)))
+    except ValueError:
+        return 1.0
+
+
+async def record_counts(sandbox_url: str) -> dict[str, int]:
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=60) as client:
+        counts = {}
+        for slug in ("people", "subscriptions", "payments", "services"):
+            response = await client.get(f"/_sandbox/objects/{slug}/records")
+            counts[slug] = len(response.json()["data"]) if response.status_code == 200 else 0
+        return counts
+
+
+async def failed_ledger_entries(sandbox_url: str) -> int:
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=60) as client:
+        response = await client.get("/_sandbox/objects/bridge_events/records")
+        rows = response.json().get("data", []) if response.status_code == 200 else []
+    return sum(1 for row in rows if "failed" in json.dumps(row.get("status", "")))
+
+
+async def wait_for_attio(run: Run, sandbox_url: str) -> None:
+    while time.monotonic() - run.started < DRAIN_DEADLINE_SECONDS:
+        run.counts = await record_counts(sandbox_url)
+        if all(run.counts.get(slug, 0) >= n for slug, n in run.expected.items()):
+            run.everything_in_attio = time.monotonic() - run.started
+            return
+        await asyncio.sleep(0.25)
+    run.notes.append("not everything reached Attio before the deadline")
+
+
+async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
+    run = Run(name)
+    queue_mode = name.startswith("queue")
+    log_dir = log_root / name
+    log_dir.mkdir(parents=True)
+    deliveries = billing_run(args.charges, seed=args.seed)
+    run.expected = {
+        "people": args.charges,
+        "subscriptions": args.charges,
+        "payments": args.charges,
+        "services": args.items,
+    }
+    stack = Stack(log_dir, SandboxOptions(latency_ms=100, jitter_ms=20, seed=args.seed))
+    redis = RedisServer() if queue_mode else None
+    zoho_port = free_port()
+    processes: Processes | None = None
+    with braintree_api(BraintreeData()) as braintree_port:
+        try:
+            await stack.start_sandbox()
+            env = bridge_environment(
+                stack.sandbox_url,
+                braintree_port,
+                ADMIN_TOKEN=ADMIN_TOKEN,
+                **zoho_environment(f"http://127.0.0.1:{zoho_port}"),
+            )
+            if redis is not None:
+                redis.start()
+                env["REDIS_URL"] = redis.url
+                # Reclaim a dead worker's entries after seconds, not the default minute.
+                env["QUEUE_RECLAIM_IDLE_SECONDS"] = "5"
+            stack.bridge_env = env
+            stack.bootstrap()
+            processes = Processes(log_dir, env)
+            zoho_server = processes.spawn(
+                "zoho", "testkit.zoho_server", "--port", str(zoho_port), "--items", str(args.items)
+            )
+            del zoho_server
+            webs = args.webs if queue_mode else 1
+            web_urls = []
+            for n in range(webs):
+                port = free_port()
+                processes.spawn(f"web{n}", "app", "serve", "--port", str(port))
+                web_urls.append(f"http://127.0.0.1:{port}")
+            if queue_mode:
+                processes.spawn("worker", "app", "worker")
+            for url in web_urls:
+                await wait_until_up(f"{url}/healthz", 60)
+            await wait_until_up(f"http://127.0.0.1:{zoho_port}/oauth/v2/token", 60)
+            before = await _calls(stack)
+
+            run.started = time.monotonic()
+            if queue_mode:
+                processes.spawn("sync-zoho", "app", "sync", "zoho")
+            else:
+                async with httpx.AsyncClient(timeout=30) as client:
+                    response = await client.post(
+                        f"{web_urls[0]}/admin/sync/zoho",
+                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                    )
+                    run.notes.append(f"POST /admin/sync/zoho: {response.status_code}")
+            faults = asyncio.create_task(_inject(name, run, processes, redis, args))
+            await send_all(run, deliveries, web_urls, args.rate)
+            await wait_for_attio(run, stack.sandbox_url)
+            await faults
+            run.calls = _difference(await _calls(stack), before)
+            run.ledger_failed = await failed_ledger_entries(stack.sandbox_url)
+        finally:
+            if processes is not None:
+                processes.close()
+            stack.close()
+            if redis is not None:
+                redis.close()
+    return run
+
+
+async def _inject(
+    name: str, run: Run, processes: Processes, redis: RedisServer | None, args: argparse.Namespace
+) -> None:
+    burst = args.charges / args.rate
+    if name == "queue-kill-worker":
+        await asyncio.sleep(burst + 2)  # mid-drain: the burst is in, the backlog is not
+        processes.kill("worker")
+        run.notes.append(f"worker SIGKILLed at {time.monotonic() - run.started:.1f} s")
+        await asyncio.sleep(1.0)
+        processes.spawn("worker-restarted", "app", "worker")
+    elif name == "queue-restart-redis" and redis is not None:
+        await asyncio.sleep(burst / 2)
+        redis.restart()
+        run.notes.append(f"Redis restarted at {time.monotonic() - run.started:.1f} s")
+
+
+async def _calls(stack: Stack) -> dict[str, Any]:
+    return await stack.attio_calls()
+
+
+def _difference(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key in ("by_kind", "by_status"):
+        result[key] = {
+            name: count - before.get(key, {}).get(name, 0)
+            for name, count in after.get(key, {}).items()
+        }
+    result["total"] = sum(result["by_kind"].values())
+    return result
+
+
+def summary(run: Run, args: argparse.Namespace) -> dict[str, Any]:
+    first = [answers[0] for answers in run.answers.values()]
+    every = [answer for answers in run.answers.values() for answer in answers]
+    first_2xx = [a for a in first if a.status.startswith("2")]
+    needed = args.charges * WRITES_PER_CHARGE + args.items
+    floor = needed / ATTIO_WRITES_PER_SECOND
+    calls = run.calls.get("total", 0)
+    limited = run.calls.get("by_status", {}).get("429", 0)
+    writes = run.calls.get("by_kind", {}).get("write", 0)
+    drained = run.everything_in_attio
+    lost = (
+        len(run.answers)
+        - len(run.acknowledged)
+        + max(
+            0,
+            sum(run.expected.values())
+            - sum(min(run.counts.get(s, 0), n) for s, n in run.expected.items()),
+        )
+    )
+    duplicated = sum(max(0, run.counts.get(s, 0) - n) for s, n in run.expected.items())
+    return {
+        "scenario": run.scenario,
+        "first_answers": dict(Counter(a.status for a in first)),
+        "first_2xx": len(first_2xx),
+        "first_answer_p50_ms": round(percentile([a.seconds for a in first], 0.5) * 1000, 1),
+        "first_answer_p99_ms": round(percentile([a.seconds for a in first], 0.99) * 1000, 1),
+        "first_answer_max_ms": round(max(a.seconds for a in first) * 1000, 1),
+        "any_answer_max_ms": round(max(a.seconds for a in every) * 1000, 1),
+        "sends": len(every),
+        "attio_calls": calls,
+        "attio_writes": writes,
+        "writes_needed": needed,
+        "attio_429": limited,
+        "attio_429_share": round(limited / calls, 4) if calls else 0.0,
+        "everything_in_attio_s": round(drained, 1) if drained is not None else None,
+        "write_floor_s": round(floor, 1),
+        "ratio_to_floor": round(drained / floor, 2) if drained is not None else None,
+        "lost": lost,
+        "duplicated": duplicated,
+        "ledger_failed": run.ledger_failed,
+        "notes": run.notes,
+    }
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    print(f"\n== {result['scenario']}")
+    print(
+        f"first answers   {result['first_answers']}  2xx at first attempt "
+        f"{result['first_2xx']}; p50 {result['first_answer_p50_ms']} ms, "
+        f"p99 {result['first_answer_p99_ms']} ms, max {result['first_answer_max_ms']} ms"
+    )
+    print(f"every answer    max {result['any_answer_max_ms']} ms over {result['sends']} sends")
+    print(
+        f"Attio           {result['attio_calls']} calls, {result['attio_writes']} writes "
+        f"(needed {result['writes_needed']}), 429s {result['attio_429']} "
+        f"({result['attio_429_share'] * 100:.2f} %)"
+    )
+    print(
+        f"in Attio after  {result['everything_in_attio_s']} s; write floor "
+        f"{result['write_floor_s']} s; ratio {result['ratio_to_floor']}"
+    )
+    print(
+        f"lost {result['lost']}, duplicated {result['duplicated']}, "
+        f"ledger failed {result['ledger_failed']}"
+    )
+    for note in result["notes"]:
+        print(f"note            {note}")
+
+
+async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
+    names = SCENARIOS if args.scenario == "all" else (args.scenario,)
+    log_root = Path(args.log_dir or tempfile.mkdtemp(prefix="billing-day-"))
+    results = []
+    for name in names:
+        run = await scenario(name, args, log_root)
+        result = summary(run, args)
+        print_summary(result)
+        results.append(result)
+    print(f"\nlogs            {log_root}")
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", choices=(*SCENARIOS, "all"), default="all")
+    parser.add_argument("--charges", type=int, default=240)
+    parser.add_argument("--rate", type=float, default=40.0)
+    parser.add_argument("--items", type=int, default=300)
+    parser.add_argument("--webs", type=int, default=2, help="web instances in queue mode")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--log-dir", help="keep process logs here")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    arguments = parser.parse_args()
+    figures = asyncio.run(main(arguments))
+    if arguments.json:
+        print(json.dumps(figures, indent=2))
