@@ -9,17 +9,25 @@ finishes in the background (bounded by the SDK timeout).
 "Not found" on a read is an answer (None). A change Braintree refuses is
 `BraintreeRejectedError` (permanent); every other SDK error propagates, so the event goes to the
 ledger and is retried.
+
+The reconciliation reads whole collections through the SDK's searches (`iter_*`). They run on a
+second gateway whose per-request timeout suits a search rather than one event's budget, and
+they hand back one page at a time, so a run holds at most a page of SDK objects (plus ids).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any, TypeVar
 
 import anyio.to_thread
 import braintree
+from braintree.dispute_gateway import DisputeGateway
 from braintree.exceptions.not_found_error import NotFoundError
+from braintree.util.constants import Constants
 
 from app.config import Settings
 from app.errors import BridgeError
@@ -33,6 +41,40 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT_SECONDS = 5.0
 # A customer id no merchant has (Braintree ids are at most 36 characters of [A-Za-z0-9_-]).
 CREDENTIALS_PROBE_ID = "attio-bridge-credentials-probe"
+# A search-ids call on a large account and a page of 50 full objects take far longer than one
+# event may wait; a reconciliation has no event budget, only this per-request bound.
+SEARCH_TIMEOUT_SECONDS = 60.0
+# Braintree's search pages (`page_size` of its search results): the SDK fetches 50 by ids.
+SEARCH_PAGE_SIZE = 50
+# At most this many ids in one `ids in [...]` search: the request body stays small.
+IDS_PER_SEARCH = 1000
+# Earlier than any Braintree record: "everything" is a range from here (a search needs a term).
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+# The timestamps the SDK's transaction search offers for a status change; a search per field
+# finds every transaction created or changed in a window (Braintree ANDs terms, no OR).
+TRANSACTION_CHANGE_FIELDS = (
+    "created_at",
+    "authorized_at",
+    "submitted_for_settlement_at",
+    "settled_at",
+    "voided_at",
+    "failed_at",
+    "processor_declined_at",
+    "gateway_rejected_at",
+    "authorization_expired_at",
+)
+# Statuses reached without a searchable timestamp (there is no `settlement_declined_at`
+# criterion): found by status among transactions created this long before the window.
+UNTIMED_TRANSACTION_STATUSES = (
+    "authorizing",
+    "settling",
+    "settlement_pending",
+    "settlement_confirmed",
+    "settlement_declined",
+    "settlement_failed",
+)
+UNTIMED_LOOKBACK = timedelta(days=30)
 
 
 class BraintreeRejectedError(BridgeError):
@@ -45,8 +87,13 @@ class BraintreeRejectedError(BridgeError):
 class BraintreeClient:
     """Thin async wrappers around one long-lived SDK gateway (it pools HTTP connections)."""
 
-    def __init__(self, gateway: braintree.BraintreeGateway) -> None:
+    def __init__(
+        self,
+        gateway: braintree.BraintreeGateway,
+        search_gateway: braintree.BraintreeGateway | None = None,
+    ) -> None:
         self._gateway = gateway
+        self._search_gateway = search_gateway or gateway
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BraintreeClient | None:
@@ -54,14 +101,21 @@ class BraintreeClient:
         if not settings.braintree_configured:
             return None
         private_key = settings.braintree_private_key
-        config = braintree.Configuration(
-            environment=braintree.Environment.parse_environment(settings.braintree_environment),
-            merchant_id=settings.braintree_merchant_id,
-            public_key=settings.braintree_public_key,
-            private_key=private_key.get_secret_value() if private_key else "",
-            timeout=min(DEFAULT_TIMEOUT_SECONDS, settings.event_processing_budget_seconds),
+
+        def gateway(timeout: float) -> braintree.BraintreeGateway:
+            config = braintree.Configuration(
+                environment=braintree.Environment.parse_environment(settings.braintree_environment),
+                merchant_id=settings.braintree_merchant_id,
+                public_key=settings.braintree_public_key,
+                private_key=private_key.get_secret_value() if private_key else "",
+                timeout=timeout,
+            )
+            return braintree.BraintreeGateway(config)
+
+        return cls(
+            gateway(min(DEFAULT_TIMEOUT_SECONDS, settings.event_processing_budget_seconds)),
+            gateway(SEARCH_TIMEOUT_SECONDS),
         )
-        return cls(braintree.BraintreeGateway(config))
 
     async def find_customer(self, customer_id: str) -> Any | None:
         """The SDK `Customer` (id, email, first_name, last_name, company, phone), if it exists."""
@@ -91,6 +145,96 @@ class BraintreeClient:
             message = getattr(result, "message", "no reason given")
             raise BraintreeRejectedError(f"Braintree refused the customer update: {message}")
 
+    async def find_subscription(self, subscription_id: str) -> Any | None:
+        """The SDK `Subscription` (status, price, balance, dates, transactions), if it exists."""
+        return await self._find(
+            "subscription", self._search_gateway.subscription.find, subscription_id
+        )
+
+    async def find_dispute(self, dispute_id: str) -> Any | None:
+        """The SDK `Dispute` (status, kind, amount, transaction, status history), if it exists."""
+        return await self._find("dispute", self._search_gateway.dispute.find, dispute_id)
+
+    async def iter_subscriptions(self) -> AsyncIterator[list[Any]]:
+        """Every subscription of every status, as lists of SDK `Subscription`s (pages of 50).
+
+        One search-ids call, then the SDK's own pages of 50 by ids: the collection's iterator
+        is advanced in a worker thread one page at a time, so only a page is held at once."""
+        statuses = Constants.get_all_constant_values_from_class(braintree.Subscription.Status)
+        search = braintree.SubscriptionSearch.status.in_list(statuses)
+        collection = await self._in_thread(self._search_gateway.subscription.search, search)
+        async for page in self._pages(iter(collection.items)):
+            yield page
+
+    async def iter_transactions(self, since: datetime | None) -> AsyncIterator[list[Any]]:
+        """Transactions created or with any status change at/after `since` (None: all).
+
+        Braintree ANDs search terms, so each status-change timestamp is its own search-ids call
+        (cheap: ids only); the distinct ids are then fetched in the SDK's pages of 50, so a
+        transaction matched by several timestamps is fetched once. Pages hold SDK
+        `Transaction`s. Statuses with no searchable timestamp (`settlement_declined`, ...) are
+        one more search by status over a 30-day lookback. Braintree answers at most 50,000 ids
+        per search: a larger window would need splitting by `created_at`."""
+        gateway = self._search_gateway.transaction
+        search = braintree.TransactionSearch
+        if since is None:
+            terms: list[Any] = [[search.created_at >= EPOCH]]
+        else:
+            start = _utc(since)
+            terms = [[getattr(search, f) >= start] for f in TRANSACTION_CHANGE_FIELDS]
+            terms.append(
+                [
+                    search.status.in_list(list(UNTIMED_TRANSACTION_STATUSES)),
+                    search.created_at >= start - UNTIMED_LOOKBACK,
+                ]
+            )
+        seen: dict[str, None] = {}  # insertion-ordered set of ids
+        for term in terms:
+            collection = await self._in_thread(gateway.search, term)
+            seen.update(dict.fromkeys(collection.ids))
+        if len(terms) == 1:
+            # One search: its own collection pages by ids already, without a second ids call.
+            async for page in self._pages(iter(collection.items)):
+                yield page
+            return
+        for chunk in _chunks(list(seen), IDS_PER_SEARCH):
+            by_ids = braintree.TransactionSearch.ids.in_list(chunk)
+            collection = await self._in_thread(gateway.search, by_ids)
+            async for page in self._pages(iter(collection.items)):
+                yield page
+
+    async def iter_disputes(self, since: datetime | None) -> AsyncIterator[list[Any]]:
+        """Disputes received or changed (a status-history entry took effect) at/after `since`
+        (None: all), as lists of SDK `Dispute`s, each dispute once.
+
+        Dispute search is a paginated collection (full objects, `?page=N`), not search-ids,
+        and its date criteria are dates: `received_date` and `effective_date` (of a status
+        history event). The SDK's dispute gateway keeps the criteria on itself between pages,
+        so every search gets a gateway of its own and is read to the end before the next."""
+        if since is None:
+            terms = [braintree.DisputeSearch.received_date >= EPOCH.date()]
+        else:
+            day = _utc(since).date()
+            terms = [
+                braintree.DisputeSearch.received_date >= day,
+                braintree.DisputeSearch.effective_date >= day,
+            ]
+        seen: set[str] = set()
+        for term in terms:
+            disputes = DisputeGateway(self._search_gateway)
+            result = await self._in_thread(disputes.search, term)
+            async for page in self._pages(iter(result.disputes.items)):
+                fresh = [d for d in page if d.id not in seen]
+                seen.update(d.id for d in fresh)
+                if fresh:
+                    yield fresh
+
+    async def _pages(self, items: Iterator[Any]) -> AsyncIterator[list[Any]]:
+        """Pull an SDK collection's items a page at a time, each pull in a worker thread (the
+        SDK's iterator fetches the next page only when the previous one is used up)."""
+        while page := await self._in_thread(_take, items, SEARCH_PAGE_SIZE):
+            yield page
+
     async def _in_thread(self, call: Callable[..., T], *args: Any) -> T:
         """Run a blocking SDK call off the event loop, timed as Braintree's share."""
         started = time.perf_counter()
@@ -105,3 +249,20 @@ class BraintreeClient:
         except NotFoundError:
             log.info("braintree.api.not_found", resource=what)
             return None
+
+
+def _take(items: Iterator[Any], count: int) -> list[Any]:
+    return list(islice(items, count))
+
+
+def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _utc(moment: datetime) -> datetime:
+    """The SDK writes a search datetime as `%Y-%m-%dT%H:%M:%SZ` without converting it: give it
+    UTC (a naive datetime is taken as UTC already)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
