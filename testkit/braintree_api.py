@@ -155,11 +155,11 @@ def _naive(value: Any) -> Any:
 
 
 def _in_range(value: Any, bounds: dict[str, Any]) -> bool:
+    """`bounds` already in `_naive` form (see `_normalized`)."""
     if value is None:
         return False
     value = _naive(value)
     for op, bound in bounds.items():
-        bound = _naive(bound)
         if isinstance(value, datetime) != isinstance(bound, datetime):
             # A date field searched with a datetime (the SDK sends both as datetime), or the
             # other way round: compare by day.
@@ -172,6 +172,16 @@ def _in_range(value: Any, bounds: dict[str, Any]) -> bool:
         if op == "is" and value != bound:
             return False
     return True
+
+
+def _normalized(criteria: dict[str, Any]) -> dict[str, Any]:
+    """Range bounds made comparable once per search rather than once per record."""
+    return {
+        name: {op: _naive(v) for op, v in term.items()}
+        if isinstance(term, dict) and term.keys() & {"min", "max"}
+        else term
+        for name, term in criteria.items()
+    }
 
 
 def _text_matches(value: Any, term: dict[str, Any]) -> bool:
@@ -223,7 +233,7 @@ def _term_matches(record: dict[str, Any], name: str, term: Any, kind: str) -> bo
 
 
 def matches(record: dict[str, Any], criteria: dict[str, Any], kind: str) -> bool:
-    """Every term of a search (Braintree ANDs them) holds for `record`."""
+    """Every term of a search (Braintree ANDs them, `_normalized`) holds for `record`."""
     return all(_term_matches(record, n, t, kind) for n, t in criteria.items())
 
 
@@ -278,7 +288,8 @@ class BraintreeData:
                 if pattern.search(url.path):
                     with self.lock:
                         self.calls[f"{verb} {what}"] += 1
-                        return self._search(what, _criteria(body), parse_qs(url.query))
+                        criteria = _normalized(_criteria(body))
+                        return self._search(what, criteria, parse_qs(url.query))
         for what, pattern in ROUTES:
             if match := pattern.search(url.path):
                 with self.lock:
@@ -639,7 +650,8 @@ def _handler(data: BraintreeData) -> type[BaseHTTPRequestHandler]:
                 status, text = 401, ""
             payload = text.encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/xml")
+            # Braintree names the charset; without it `requests` guesses it over the whole body.
+            self.send_header("Content-Type", "application/xml; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
