@@ -274,6 +274,19 @@ class BraintreeData:
     # keys 401 with an empty body, which the SDK raises as AuthenticationError.
     credentials: tuple[str, str] | None = None
     latency_seconds: float = 0.0
+    # Answers owed to the next requests of an endpoint (`"POST subscription_search"`): a 429 or
+    # 503 as Braintree sends them under load, with an empty body.
+    faults: dict[str, list[int]] = field(default_factory=dict)
+
+    def fail(self, endpoint: str, status: int = 503, times: int = 1) -> None:
+        """The next `times` requests to `endpoint` (a `calls` key) answer `status`."""
+        with self.lock:
+            self.faults.setdefault(endpoint, []).extend([status] * times)
+
+    def _fault(self, endpoint: str) -> int | None:
+        self.calls[endpoint] += 1
+        owed = self.faults.get(endpoint)
+        return owed.pop(0) if owed else None
 
     def authorized(self, authorization: str | None) -> bool:
         if self.credentials is None:
@@ -287,13 +300,15 @@ class BraintreeData:
             for what, pattern in SEARCHES:
                 if pattern.search(url.path):
                     with self.lock:
-                        self.calls[f"{verb} {what}"] += 1
+                        if fault := self._fault(f"{verb} {what}"):
+                            return fault, ""
                         criteria = _normalized(_criteria(body))
                         return self._search(what, criteria, parse_qs(url.query))
         for what, pattern in ROUTES:
             if match := pattern.search(url.path):
                 with self.lock:
-                    self.calls[f"{verb} {what}"] += 1
+                    if fault := self._fault(f"{verb} {what}"):
+                        return fault, ""
                     return self._answer(verb, what, match[1], body)
         with self.lock:
             self.calls[f"{verb} unknown"] += 1

@@ -20,13 +20,21 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 import braintree
 from braintree.dispute_gateway import DisputeGateway
+from braintree.exceptions.gateway_timeout_error import GatewayTimeoutError
+from braintree.exceptions.http.connection_error import ConnectionError as SdkConnectionError
+from braintree.exceptions.http.timeout_error import TimeoutError as SdkTimeoutError
 from braintree.exceptions.not_found_error import NotFoundError
+from braintree.exceptions.request_timeout_error import RequestTimeoutError
+from braintree.exceptions.server_error import ServerError
+from braintree.exceptions.service_unavailable_error import ServiceUnavailableError
+from braintree.exceptions.too_many_requests_error import TooManyRequestsError
 from braintree.util.constants import Constants
 
 from app.config import Settings
@@ -75,6 +83,18 @@ UNTIMED_TRANSACTION_STATUSES = (
     "settlement_failed",
 )
 UNTIMED_LOOKBACK = timedelta(days=30)
+# A search page or search-ids call failing with one of these is tried again (a run should not
+# fail on one 429 or 503); four attempts in all, waiting 1 s, 2 s, 3 s between them.
+RETRYABLE = (
+    TooManyRequestsError,
+    ServiceUnavailableError,
+    GatewayTimeoutError,
+    RequestTimeoutError,
+    ServerError,
+    SdkConnectionError,
+    SdkTimeoutError,
+)
+SEARCH_ATTEMPTS = 4
 
 
 class BraintreeRejectedError(BridgeError):
@@ -91,9 +111,12 @@ class BraintreeClient:
         self,
         gateway: braintree.BraintreeGateway,
         search_gateway: braintree.BraintreeGateway | None = None,
+        *,
+        retry_delay: float = 1.0,
     ) -> None:
         self._gateway = gateway
         self._search_gateway = search_gateway or gateway
+        self._retry_delay = retry_delay
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BraintreeClient | None:
@@ -161,9 +184,11 @@ class BraintreeClient:
         One search-ids call, then the SDK's own pages of 50 by ids: the collection's iterator
         is advanced in a worker thread one page at a time, so only a page is held at once."""
         statuses = Constants.get_all_constant_values_from_class(braintree.Subscription.Status)
-        search = braintree.SubscriptionSearch.status.in_list(statuses)
-        collection = await self._in_thread(self._search_gateway.subscription.search, search)
-        async for page in self._pages(iter(collection.items)):
+        search = self._search_gateway.subscription.search
+        term = braintree.SubscriptionSearch.status.in_list(statuses)
+        collection = await self._retrying("subscriptions", search, term)
+        ids_term = braintree.SubscriptionSearch.ids
+        async for page in self._id_pages("subscriptions", search, ids_term, collection):
             yield page
 
     async def iter_transactions(self, since: datetime | None) -> AsyncIterator[list[Any]]:
@@ -175,33 +200,26 @@ class BraintreeClient:
         `Transaction`s. Statuses with no searchable timestamp (`settlement_declined`, ...) are
         one more search by status over a 30-day lookback. Braintree answers at most 50,000 ids
         per search: a larger window would need splitting by `created_at`."""
-        gateway = self._search_gateway.transaction
-        search = braintree.TransactionSearch
+        search = self._search_gateway.transaction.search
+        criteria = braintree.TransactionSearch
         if since is None:
-            terms: list[Any] = [[search.created_at >= EPOCH]]
-        else:
-            start = _utc(since)
-            terms = [[getattr(search, f) >= start] for f in TRANSACTION_CHANGE_FIELDS]
-            terms.append(
-                [
-                    search.status.in_list(list(UNTIMED_TRANSACTION_STATUSES)),
-                    search.created_at >= start - UNTIMED_LOOKBACK,
-                ]
+            # One search: its own collection pages by ids, without a second ids call.
+            collection = await self._retrying(
+                "transactions", search, [criteria.created_at >= EPOCH]
             )
-        seen: dict[str, None] = {}  # insertion-ordered set of ids
-        for term in terms:
-            collection = await self._in_thread(gateway.search, term)
-            seen.update(dict.fromkeys(collection.ids))
-        if len(terms) == 1:
-            # One search: its own collection pages by ids already, without a second ids call.
-            async for page in self._pages(iter(collection.items)):
+            async for page in self._id_pages("transactions", search, criteria.ids, collection):
                 yield page
             return
-        for chunk in _chunks(list(seen), IDS_PER_SEARCH):
-            by_ids = braintree.TransactionSearch.ids.in_list(chunk)
-            collection = await self._in_thread(gateway.search, by_ids)
-            async for page in self._pages(iter(collection.items)):
-                yield page
+        start = _utc(since)
+        terms = [[getattr(criteria, f) >= start] for f in TRANSACTION_CHANGE_FIELDS]
+        untimed = criteria.status.in_list(list(UNTIMED_TRANSACTION_STATUSES))
+        terms.append([untimed, criteria.created_at >= start - UNTIMED_LOOKBACK])
+        seen: dict[str, None] = {}  # insertion-ordered set of ids
+        for term in terms:
+            collection = await self._retrying("transactions", search, term)
+            seen.update(dict.fromkeys(collection.ids))
+        async for page in self._id_pages("transactions", search, criteria.ids, list(seen)):
+            yield page
 
     async def iter_disputes(self, since: datetime | None) -> AsyncIterator[list[Any]]:
         """Disputes received or changed (a status-history entry took effect) at/after `since`
@@ -219,21 +237,80 @@ class BraintreeClient:
                 braintree.DisputeSearch.received_date >= day,
                 braintree.DisputeSearch.effective_date >= day,
             ]
-        seen: set[str] = set()
+        done: set[str] = set()  # across both searches: a dispute found by both comes once
         for term in terms:
-            disputes = DisputeGateway(self._search_gateway)
-            result = await self._in_thread(disputes.search, term)
-            async for page in self._pages(iter(result.disputes.items)):
-                fresh = [d for d in page if d.id not in seen]
-                seen.update(d.id for d in fresh)
-                if fresh:
-                    yield fresh
 
-    async def _pages(self, items: Iterator[Any]) -> AsyncIterator[list[Any]]:
-        """Pull an SDK collection's items a page at a time, each pull in a worker thread (the
-        SDK's iterator fetches the next page only when the previous one is used up)."""
-        while page := await self._in_thread(_take, items, SEARCH_PAGE_SIZE):
+            def open_search(term: Any = term) -> Iterator[Any]:
+                # `search` only keeps the criteria; pages are fetched as the items are read.
+                result = DisputeGateway(self._search_gateway).search(term)
+                return (d for d in result.disputes.items if str(d.id) not in done)
+
+            async for page in self._pages("disputes", open_search, done):
+                yield page
+
+    async def _id_pages(
+        self, what: str, search: Callable[..., Any], ids_term: Any, found: Any
+    ) -> AsyncIterator[list[Any]]:
+        """The items of a search-ids result (`found`: the SDK collection, or a list of ids),
+        page by page; after a failed page, the ids not yet read are searched again."""
+        ids = list(found.ids) if not isinstance(found, list) else found
+        done: set[str] = set()
+        first: Iterator[Any] | None = iter(found.items) if not isinstance(found, list) else None
+
+        def open_rest() -> Iterator[Any]:
+            nonlocal first
+            if first is not None:
+                opened, first = first, None
+                return opened
+            rest = [i for i in ids if i not in done]
+            # Lazy: each chunk's search-ids call runs as the pages before it are used up.
+            return chain.from_iterable(
+                search(ids_term.in_list(chunk)).items for chunk in _chunks(rest, IDS_PER_SEARCH)
+            )
+
+        async for page in self._pages(what, open_rest, done):
             yield page
+
+    async def _pages(
+        self, what: str, open_items: Callable[[], Iterator[Any]], done: set[str]
+    ) -> AsyncIterator[list[Any]]:
+        """Pull a search's items a page at a time, each pull in a worker thread (the SDK's
+        iterator fetches the next page only when the previous one is used up). A page that
+        fails with a passing error (429, 5xx, timeout) is retried by opening the search again
+        over what is not yet in `done` (the SDK's iterator cannot resume)."""
+        items = open_items()
+        failures = 0
+        while True:
+            try:
+                page = await self._in_thread(_take, items, SEARCH_PAGE_SIZE)
+            except RETRYABLE as error:
+                failures += 1
+                await self._before_retry(what, error, failures)
+                items = open_items()
+                continue
+            if not page:
+                return
+            failures = 0
+            done.update(str(item.id) for item in page)
+            yield page
+
+    async def _retrying(self, what: str, call: Callable[..., T], *args: Any) -> T:
+        """One search call, tried again after a passing error."""
+        failures = 0
+        while True:
+            try:
+                return await self._in_thread(call, *args)
+            except RETRYABLE as error:
+                failures += 1
+                await self._before_retry(what, error, failures)
+
+    async def _before_retry(self, what: str, error: Exception, failures: int) -> None:
+        """Re-raise `error` once the attempts are used up, else wait a growing delay."""
+        if failures >= SEARCH_ATTEMPTS:
+            raise error
+        # The error's text is the SDK's, which never holds the keys.
+        log.warning("braintree.search.retry", search=what, error=type(error).__name__)
+        await anyio.sleep(self._retry_delay * failures)
 
     async def _in_thread(self, call: Callable[..., T], *args: Any) -> T:
         """Run a blocking SDK call off the event loop, timed as Braintree's share."""

@@ -13,6 +13,7 @@ import braintree
 import pytest
 from braintree.exceptions.authentication_error import AuthenticationError
 from braintree.exceptions.not_found_error import NotFoundError
+from braintree.exceptions.service_unavailable_error import ServiceUnavailableError
 from braintree.util.constants import Constants
 
 from app.clients.braintree import (
@@ -331,3 +332,45 @@ async def test_refused_keys_fail_every_search() -> None:
             await collect(client.iter_disputes(None))
         with pytest.raises(AuthenticationError):
             await client.find_subscription("sub_1")
+
+
+async def test_a_failed_page_is_fetched_again_and_nothing_twice() -> None:
+    data = BraintreeData()
+    one_customer(data)
+    for n in range(120):
+        data.add_subscription(f"sub_{n:03d}", "tok_1", created_at=T0)
+    data.fail("POST subscription_search", 503)  # the first page
+    data.fail("POST subscription_search_ids", 429)  # the search itself, once
+    with stand_in(data) as port:
+        client = BraintreeClient(sdk_gateway(port), retry_delay=0)
+        pages = await collect(client.iter_subscriptions())
+        data.calls.clear()
+        # The first page fails, then the second: each time, the ids not yet read are searched
+        # again (the SDK's iterator cannot resume).
+        data.fail("POST subscription_search", 503, times=1)
+        iterator = client.iter_subscriptions()
+        first = await anext(iterator)
+        data.fail("POST subscription_search", 503, times=1)
+        rest = await collect(iterator)
+
+    assert ids(pages) == [f"sub_{n:03d}" for n in range(120)]
+    assert ids([first, *rest]) == [f"sub_{n:03d}" for n in range(120)]
+    # ids, failed page 1, ids of all 120, page 1; failed page 2, ids of the 70 left, 2 pages.
+    assert data.calls["POST subscription_search_ids"] == 3
+    assert data.calls["POST subscription_search"] == 5
+
+
+async def test_a_failure_that_lasts_is_raised() -> None:
+    data = BraintreeData()
+    one_customer(data)
+    data.add_transaction("txn_1", "cus_1", created_at=T0)
+    data.add_dispute("dp_1", "txn_1", received_date=date(2026, 3, 1))
+    data.fail("POST transaction_search", 503, times=4)
+    data.fail("POST dispute_search", 429, times=1)
+    with stand_in(data) as port:
+        client = BraintreeClient(sdk_gateway(port), retry_delay=0)
+        with pytest.raises(ServiceUnavailableError):
+            await collect(client.iter_transactions(None))
+        assert ids(await collect(client.iter_disputes(None))) == ["dp_1"]
+    assert data.calls["POST transaction_search"] == 4
+    assert data.calls["POST dispute_search"] == 2
