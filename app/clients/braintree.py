@@ -17,6 +17,7 @@ they hand back one page at a time, so a run holds at most a page of SDK objects 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -275,24 +276,36 @@ class BraintreeClient:
         self, what: str, open_items: Callable[[], Iterator[Any]], done: set[str]
     ) -> AsyncIterator[list[Any]]:
         """Pull a search's items a page at a time, each pull in a worker thread (the SDK's
-        iterator fetches the next page only when the previous one is used up). A page that
+        iterator fetches the next page only when the previous one is used up).
+
+        The next page is fetched while the caller works on this one (one page ahead: Braintree's
+        latency overlaps the caller's writes, and at most two pages are held). A page that
         fails with a passing error (429, 5xx, timeout) is retried by opening the search again
         over what is not yet in `done` (the SDK's iterator cannot resume)."""
         items = open_items()
         failures = 0
-        while True:
-            try:
-                page = await self._in_thread(_take, items, SEARCH_PAGE_SIZE)
-            except RETRYABLE as error:
-                failures += 1
-                await self._before_retry(what, error, failures)
-                items = open_items()
-                continue
-            if not page:
-                return
-            failures = 0
-            done.update(str(item.id) for item in page)
-            yield page
+        ahead = asyncio.ensure_future(self._in_thread(_take, items, SEARCH_PAGE_SIZE))
+        try:
+            while True:
+                try:
+                    page = await ahead
+                except RETRYABLE as error:
+                    failures += 1
+                    await self._before_retry(what, error, failures)
+                    items = open_items()
+                    ahead = asyncio.ensure_future(self._in_thread(_take, items, SEARCH_PAGE_SIZE))
+                    continue
+                if not page:
+                    return
+                failures = 0
+                done.update(str(item.id) for item in page)
+                ahead = asyncio.ensure_future(self._in_thread(_take, items, SEARCH_PAGE_SIZE))
+                yield page
+        finally:
+            # A caller that stops early does not want the read-ahead (nor its error).
+            ahead.cancel()
+            if ahead.done() and not ahead.cancelled():
+                ahead.exception()
 
     async def _retrying(self, what: str, call: Callable[..., T], *args: Any) -> T:
         """One search call, tried again after a passing error."""

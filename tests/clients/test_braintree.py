@@ -374,3 +374,17 @@ async def test_a_failure_that_lasts_is_raised() -> None:
         assert ids(await collect(client.iter_disputes(None))) == ["dp_1"]
     assert data.calls["POST transaction_search"] == 4
     assert data.calls["POST dispute_search"] == 2
+
+
+async def test_a_caller_may_stop_after_any_page(
+    account: tuple[BraintreeData, BraintreeClient],
+) -> None:
+    data, client = account
+    one_customer(data)
+    for n in range(120):
+        data.add_subscription(f"sub_{n:03d}", "tok_1", created_at=T0)
+    pages = client.iter_subscriptions()
+    first = await anext(pages)
+    await pages.aclose()  # the page read ahead is dropped
+    assert len(first) == 50
+    assert data.calls["POST subscription_search"] <= 2
