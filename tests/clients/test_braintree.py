@@ -147,6 +147,21 @@ def one_customer(data: BraintreeData) -> None:
     data.add_customer("cus_1", email="ada@example.com", first_name="Ada", token="tok_1")
 
 
+MANY = 120  # more than two pages of 50
+SUBSCRIPTION_IDS = [f"sub_{n:03d}" for n in range(MANY)]
+TRANSACTION_IDS = [f"txn_{n:03d}" for n in range(MANY)]
+
+
+def many(data: BraintreeData, *, subscriptions: bool = True, transactions: bool = False) -> None:
+    """One customer's `MANY` subscriptions and/or transactions (a minute apart from T0)."""
+    one_customer(data)
+    for n in range(MANY):
+        if subscriptions:
+            data.add_subscription(SUBSCRIPTION_IDS[n], "tok_1", created_at=T0)
+        if transactions:
+            data.add_transaction(TRANSACTION_IDS[n], "cus_1", created_at=T0 + timedelta(minutes=n))
+
+
 async def test_every_subscription_of_every_status(
     account: tuple[BraintreeData, BraintreeClient],
 ) -> None:
@@ -176,18 +191,15 @@ async def test_pages_of_50_after_one_search_ids_call(
     account: tuple[BraintreeData, BraintreeClient],
 ) -> None:
     data, client = account
-    one_customer(data)
-    for n in range(120):
-        data.add_subscription(f"sub_{n:03d}", "tok_1", created_at=T0)
-        data.add_transaction(f"txn_{n:03d}", "cus_1", created_at=T0 + timedelta(minutes=n))
+    many(data, transactions=True)
 
     subscriptions = await collect(client.iter_subscriptions())
     transactions = await collect(client.iter_transactions(None))
 
     assert [len(page) for page in subscriptions] == [50, 50, 20]
-    assert ids(subscriptions) == [f"sub_{n:03d}" for n in range(120)]
+    assert ids(subscriptions) == SUBSCRIPTION_IDS
     assert [len(page) for page in transactions] == [50, 50, 20]
-    assert sorted(ids(transactions)) == [f"txn_{n:03d}" for n in range(120)]
+    assert sorted(ids(transactions)) == TRANSACTION_IDS
     assert data.calls["POST subscription_search_ids"] == 1
     assert data.calls["POST subscription_search"] == 3
     assert data.calls["POST transaction_search_ids"] == 1
@@ -257,15 +269,13 @@ async def test_a_window_of_many_transactions_keeps_pages_of_50(
     account: tuple[BraintreeData, BraintreeClient],
 ) -> None:
     data, client = account
-    one_customer(data)
-    for n in range(120):
-        data.add_transaction(f"txn_{n:03d}", "cus_1", created_at=T0 + timedelta(minutes=n))
+    many(data, subscriptions=False, transactions=True)
     data.add_transaction("txn_old", "cus_1", created_at=T0 - timedelta(days=90))
 
     pages = await collect(client.iter_transactions(T0))
 
     assert [len(page) for page in pages] == [50, 50, 20]
-    assert sorted(ids(pages)) == [f"txn_{n:03d}" for n in range(120)]
+    assert sorted(ids(pages)) == TRANSACTION_IDS
     searches = len(TRANSACTION_CHANGE_FIELDS) + 1  # each timestamp, then the untimed statuses
     assert data.calls["POST transaction_search_ids"] == searches + 1  # + the distinct ids
     assert data.calls["POST transaction_search"] == 3
@@ -336,9 +346,7 @@ async def test_refused_keys_fail_every_search() -> None:
 
 async def test_a_failed_page_is_fetched_again_and_nothing_twice() -> None:
     data = BraintreeData()
-    one_customer(data)
-    for n in range(120):
-        data.add_subscription(f"sub_{n:03d}", "tok_1", created_at=T0)
+    many(data)
     data.fail("POST subscription_search", 503)  # the first page
     data.fail("POST subscription_search_ids", 429)  # the search itself, once
     with stand_in(data) as port:
@@ -353,8 +361,8 @@ async def test_a_failed_page_is_fetched_again_and_nothing_twice() -> None:
         data.fail("POST subscription_search", 503, times=1)
         rest = await collect(iterator)
 
-    assert ids(pages) == [f"sub_{n:03d}" for n in range(120)]
-    assert ids([first, *rest]) == [f"sub_{n:03d}" for n in range(120)]
+    assert ids(pages) == SUBSCRIPTION_IDS
+    assert ids([first, *rest]) == SUBSCRIPTION_IDS
     # ids, failed page 1, ids of all 120, page 1; failed page 2, ids of the 70 left, 2 pages.
     assert data.calls["POST subscription_search_ids"] == 3
     assert data.calls["POST subscription_search"] == 5
@@ -380,9 +388,7 @@ async def test_a_caller_may_stop_after_any_page(
     account: tuple[BraintreeData, BraintreeClient],
 ) -> None:
     data, client = account
-    one_customer(data)
-    for n in range(120):
-        data.add_subscription(f"sub_{n:03d}", "tok_1", created_at=T0)
+    many(data)
     pages = client.iter_subscriptions()
     first = await anext(pages)
     await pages.aclose()  # the page read ahead is dropped
