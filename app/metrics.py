@@ -55,6 +55,13 @@ UNPLACED_EVENTS = Counter(
     registry=REGISTRY,
 )
 
+UNKNOWN_STATUSES = Counter(
+    "bridge_braintree_unknown_statuses_total",
+    "Braintree statuses with no Attio select option, so not written (the schema needs one).",
+    ["object", "status"],
+    registry=REGISTRY,
+)
+
 STALE_EVENTS = Counter(
     "bridge_stale_events_total",
     "Events older than the state already in Attio (their state change was skipped).",

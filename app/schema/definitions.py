@@ -92,8 +92,9 @@ _currency, _date, _timestamp, _number = (
     _typed("number"),
 )
 
+# Braintree's Subscription.Status and Transaction.Status values, as the SDK spells them (a
+# test compares them with the installed SDK, so an upgrade that adds one fails it).
 SUBSCRIPTION_STATUSES = ("Active", "Canceled", "Expired", "Past Due", "Pending")
-# Braintree's Transaction.Status values, as the SDK spells them.
 TRANSACTION_STATUSES = (
     "authorization_expired",
     "authorized",
@@ -104,11 +105,13 @@ TRANSACTION_STATUSES = (
     "settled",
     "settlement_confirmed",
     "settlement_declined",
+    "settlement_failed",
     "settlement_pending",
     "settling",
     "submitted_for_settlement",
     "voided",
 )
+# Braintree's Dispute.Status values.
 DISPUTE_STATUSES = (
     "accepted",
     "auto_accepted",

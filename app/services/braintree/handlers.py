@@ -50,6 +50,7 @@ from app.services.braintree.ordering import (
     open_dispute,
 )
 from app.services.braintree.people import Discover, PayerResolver, PersonLink, find_one
+from app.services.braintree.statuses import report_unknown_status
 from app.services.braintree.transforms import (
     CHARGE_KINDS,
     DISPUTE_KINDS,
@@ -119,6 +120,7 @@ class BraintreeService:
         """
         subscription = _subject(event, "subscription")
         subscription_id = _object_id(event, subscription, "subscription")
+        report_unknown_status("subscription", subscription, **event.log_fields())
         async with self._target(event, SUBSCRIPTIONS, subscription_id) as target:
             payer = await self._payer(
                 target,
@@ -130,6 +132,8 @@ class BraintreeService:
                 values |= await self._service_link(subscription, target.existing)
             transaction = newest_transaction(subscription)
             charge = event.event_type in CHARGE_KINDS and transaction is not None
+            if charge:
+                report_unknown_status("payment", transaction, **event.log_fields())
             folded: Values = {}
             if charge and not self._payments:
                 payment = payment_values(transaction, event.event_type, event.occurred_at)
@@ -204,6 +208,7 @@ class BraintreeService:
                 f"Braintree {event.event_type} notification carries no transaction"
             )
         transaction_id = _object_id(event, transaction, "transaction")
+        report_unknown_status("payment", transaction, **event.log_fields())
         if not self._payments:
             subscription_id = text(getattr(transaction, "subscription_id", None))
             payment = payment_values(transaction, event.event_type, event.occurred_at)
@@ -260,6 +265,7 @@ class BraintreeService:
         """Put the dispute on its transaction's payment, creating the payment if need be."""
         dispute = _subject(event, "dispute")
         _object_id(event, dispute, "dispute")
+        report_unknown_status("dispute", dispute, **event.log_fields())
         transaction_id = text(getattr(getattr(dispute, "transaction", None), "id", None))
         if transaction_id is None:
             raise MalformedPayloadError(

@@ -151,6 +151,20 @@ def option(allowed: Sequence[str]) -> Callable[[Any], str | None]:
     return convert
 
 
+# The select each SDK object's `status` is written to, by the object it belongs to.
+STATUS_OPTIONS: dict[str, Sequence[str]] = {
+    "subscription": SUBSCRIPTION_STATUSES,
+    "payment": TRANSACTION_STATUSES,
+    "dispute": DISPUTE_STATUSES,
+}
+
+
+def unknown_status(obj: Any, what: str) -> str | None:
+    """`obj.status` when Attio has no option for it (the transforms leave it out), else None."""
+    status = text(_raw(obj, "status")) if obj is not None else None
+    return status if status is not None and status not in STATUS_OPTIONS[what] else None
+
+
 def _put(values: Values, slug: str, obj: Any, name: str, convert: Callable[[Any], Any]) -> None:
     """Write `obj.name` to `slug` following the absent / nil / present rules above."""
     raw = _raw(obj, name)

@@ -29,6 +29,7 @@ from app.services.braintree.transforms import (
     subscription_values,
     timestamp,
     transaction_of,
+    unknown_status,
 )
 from tests.services.braintree.support import SUBSCRIPTION_KINDS, fixture, sample
 
@@ -459,3 +460,29 @@ def test_unknown_select_values_are_left_out() -> None:
         "braintree_transaction_id": "t",
         "amount": "1",
     }
+
+
+# -- statuses Attio has no option for -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("what", "status", "unknown"),
+    [
+        ("payment", "settlement_failed", None),
+        ("payment", "settled", None),
+        ("payment", "settlement_exploded", "settlement_exploded"),
+        ("subscription", "Past Due", None),
+        ("subscription", "past_due", "past_due"),
+        ("dispute", "under_review", None),
+        ("dispute", "arbitration", "arbitration"),
+        ("payment", None, None),  # nil: cleared, not unknown
+        ("payment", "", None),
+    ],
+)
+def test_unknown_status(what: str, status: str | None, unknown: str | None) -> None:
+    assert unknown_status(SimpleNamespace(status=status), what) == unknown
+
+
+def test_an_object_without_a_status_has_no_unknown_one() -> None:
+    assert unknown_status(SimpleNamespace(id="t1"), "payment") is None
+    assert unknown_status(None, "payment") is None

@@ -7,7 +7,9 @@ duplicates and replays change nothing. Braintree's API is faked at the SDK's HTT
 from __future__ import annotations
 
 import pytest
+from structlog.testing import capture_logs
 
+from app.metrics import REGISTRY
 from testkit.signing import braintree_sample, braintree_signed_xml
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
 from tests.services.braintree.support import (
@@ -26,6 +28,7 @@ from tests.services.braintree.support import (
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CHARGE = "subscription_charged_successfully"
+FAILED = "<status>settlement_failed</status>"
 CHARGE_KEY = f"braintree:{CHARGE}:sub_7kq2mv:2024-05-02T10:15:00+00:00"
 
 HANDLED_KINDS = [
@@ -195,6 +198,38 @@ def test_a_settled_transaction_links_person_and_subscription(harness: Harness) -
     assert person["values"]["email_addresses"] == ["grace@example.com"]
     # The subscription is known by its id alone until its own notifications arrive.
     assert_has(subscription["values"], {"braintree_subscription_id": "sub_ach_3k", "status": None})
+
+
+def test_settlement_failed_is_written(harness: Harness) -> None:
+    post_fixture(harness, "transaction_settled", **{"<status>settled</status>": FAILED})
+    (payment,) = harness.records("payments")
+    assert payment["values"]["status"] == "settlement_failed"
+
+
+def unknown_statuses(what: str, status: str) -> float:
+    labels = {"object": what, "status": status}
+    return REGISTRY.get_sample_value("bridge_braintree_unknown_statuses_total", labels) or 0.0
+
+
+def test_a_status_attio_has_no_option_for_is_logged_and_counted(harness: Harness) -> None:
+    before = unknown_statuses("payment", "settlement_exploded")
+    with capture_logs() as logs:
+        post_fixture(
+            harness,
+            "transaction_settled",
+            **{"<status>settled</status>": "<status>settlement_exploded</status>"},
+        )
+    assert unknown_statuses("payment", "settlement_exploded") == before + 1
+    (line,) = [entry for entry in logs if entry["event"] == "braintree.status.unknown"]
+    assert line["log_level"] == "error"
+    assert (line["object"], line["status"], line["object_id"]) == (
+        "payment",
+        "settlement_exploded",
+        "txn_ach_77",
+    )
+    # The rest of the payment is written; the status Attio cannot hold is left out.
+    (payment,) = harness.records("payments")
+    assert_has(payment["values"], {"amount": 120.5, "status": None})
 
 
 def test_a_disbursement_updates_the_charged_payment(harness: Harness) -> None:
