@@ -287,7 +287,14 @@ class _Run:
         try:
             desired = catalogue.service(record)
         except Exception as exc:
-            item_id = str(record.get(catalogue.id_field) or "unknown")
+            listed_id = record.get(catalogue.id_field)
+            item_id = str(listed_id or "unknown")
+            if listed_id:
+                if item_id in self.seen:
+                    return None
+                # Listed, so not vanished: claimed here, neither deactivated nor failed twice.
+                self.seen[item_id] = catalogue.origin
+                self.index.pop(item_id, None)
             await self._fail(catalogue, item_id, None, "invalid", exc)
             return None
         item_id = desired.zoho_item_id
