@@ -23,7 +23,7 @@ class Phase(StrEnum):
     reading = "reading"  # loading Attio's records, reading Zoho, writing what differs so far
     writing = "writing"  # Zoho fully read; finishing the writes
     done = "done"
-    aborted = "aborted"  # could not read Zoho or Attio completely; nothing was deactivated
+    aborted = "aborted"  # could not read Attio or a catalogue completely; none of it deactivated
 
 
 @dataclass
