@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.report import SyncReport
 from testkit.fake_zoho import FakeZoho, make_crm_product
 from tests.conftest import sandbox_attio_client
-from tests.e2e.conftest import Harness
+from tests.e2e.conftest import ADMIN_TOKEN, Harness
 from tests.services.zoho.conftest import CRM_CHANNEL_ID, CRM_TOKEN, zoho_of
 
 
@@ -322,3 +323,22 @@ def test_the_command_covers_crm_products(harness: Harness, sync_command) -> None
     assert "crm: created=0 updated=1 unchanged=5" in second.stdout
     assert "created=0 updated=1 unchanged=9 deactivated=0 failed=0" in second.stdout
     assert harness.writes_to("services") == 11
+
+
+def test_the_admin_run_covers_crm_products(harness: Harness) -> None:
+    from app.routes import admin_sync  # as in test_sync: mounted once, if the app lacks it
+
+    if not any(getattr(r, "path", None) == "/admin/sync/zoho" for r in harness.app.routes):
+        harness.app.include_router(admin_sync.router)
+    zoho = FakeZoho.with_items(2).add_crm_products(3)
+    zoho_of(harness).use_zoho_client(zoho.client())
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert harness.client.post("/admin/sync/zoho", headers=headers).status_code == 202
+    deadline = time.monotonic() + 20
+    while (status := harness.client.get("/admin/sync/zoho", headers=headers).json())["running"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    run = status["last_run"]
+    assert run["status"] == "succeeded" and run["progress"]["source"] == "books+crm"
+    assert run["summary"]["by_source"]["crm"]["created"] == 3
+    assert run["progress"]["by_source"]["books"]["created"] == 2
