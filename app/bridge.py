@@ -135,6 +135,7 @@ def build_bridge(
         ledger=ledger,
         items_source=ItemsSource(settings.zoho_items_source),
         zoho_factory=lambda: ZohoClient.from_settings(settings),
+        crm_products=settings.zoho_crm_configured,
     )
     customers = braintree if settings.attio_to_braintree_enabled else None
     layout = schema_for(payments_object=settings.attio_payments_object)

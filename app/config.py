@@ -245,6 +245,11 @@ class Settings(BaseSettings):
         )
 
     @property
+    def zoho_crm_configured(self) -> bool:
+        """Whether Zoho CRM products are a source (notifications and `sync zoho`)."""
+        return secret_is_set(self.zoho_crm_notify_token) and bool(self.zoho_crm_channel_ids)
+
+    @property
     def attio_to_braintree_enabled(self) -> bool:
         """Whether CRM edits of paying people reach their Braintree customer."""
         if self.attio_to_braintree_sync is None:

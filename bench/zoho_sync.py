@@ -7,10 +7,13 @@ writes/s and 95 reads/s, 6 attempts; Zoho: 95 requests/min) and reports:
 
 - initial backfill of N items vs the floor N / 25 s, clean and with 429 bursts injected;
 - reconciliation of N items of which 1 % changed (median of several runs), and its writes;
+- with `--crm-products M`, a catalogue of M Zoho CRM products as well (CRM configured: the
+  run reads the items, then the products; 1 % of each changed per reconciliation);
 - peak RSS of this process (sync engine, clients and fake Zoho; the sandbox stands in for
   Attio and is not counted).
 
-    .venv/bin/python -m bench.zoho_sync [--items 5000] [--backfills 1] [--reconciles 5]
+    .venv/bin/python -m bench.zoho_sync [--items 5000] [--crm-products 0] [--backfills 1]
+        [--reconciles 5]
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from typing import Any
 import httpx
 
 from app.clients.attio import AttioClient
+from app.clients.zoho import ItemsSource
 from app.clients.zoho.client import zoho_backoff
 from app.events.ledger import Ledger
 from app.log import configure_logging
 from app.schema import SchemaBootstrap
+from app.services.zoho.sync.catalogues import catalogues_for
 from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.report import SyncReport
 from bench.attio_webhooks import process
@@ -91,7 +96,8 @@ async def measure(label: str, url: str, zoho: FakeZoho) -> Measurement:
         AttioClient(api_key="bench", base_url=url) as attio,
         zoho.client(requests_per_minute=95, wait=zoho_backoff, throttle_pause=2.0) as client,
     ):
-        sync = ZohoServicesSync(attio, client, Ledger(attio))
+        catalogues = catalogues_for(ItemsSource.books, crm=bool(zoho.crm_products))
+        sync = ZohoServicesSync(attio, client, Ledger(attio), catalogues=catalogues)
         started = time.perf_counter()
         report = await sync.run()
         elapsed = time.perf_counter() - started
@@ -125,17 +131,22 @@ async def reconciliations(url: str, zoho: FakeZoho, runs: int) -> list[Measureme
     items = len(zoho.items)
     await measure("(setup) backfill", url, zoho)
     changed_per_run = max(1, items // 100)
+    products_per_run = len(zoho.crm_products) // 100
     results = []
     for run in range(runs):
         ids = zoho.item_ids()[run * changed_per_run : (run + 1) * changed_per_run]
         zoho.change(ids, rate=1234.5, description=f"Changed in run {run}")
-        results.append(await measure(f"reconcile {run + 1} ({len(ids)} changed)", url, zoho))
+        products = zoho.crm_product_ids()[run * products_per_run : (run + 1) * products_per_run]
+        zoho.change_crm(products, Unit_Price=1234.5, Description=f"Changed in run {run}")
+        changed = len(ids) + len(products)
+        results.append(await measure(f"reconcile {run + 1} ({changed} changed)", url, zoho))
     return results
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     def zoho() -> FakeZoho:
-        return FakeZoho.with_items(args.items, page_latency=args.zoho_latency_ms / 1000)
+        fake = FakeZoho.with_items(args.items, page_latency=args.zoho_latency_ms / 1000)
+        return fake.add_crm_products(args.crm_products)
 
     configure_logging("ERROR", json=False)
     port = free_port()
@@ -161,7 +172,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         reconcile = await reconciliations(url, zoho(), runs)
     return {
         "items": args.items,
-        "floor_seconds": args.items / ATTIO_WRITES_PER_SECOND,
+        "crm_products": args.crm_products,
+        "floor_seconds": (args.items + args.crm_products) / ATTIO_WRITES_PER_SECOND,
         "backfill": [m.as_dict() for m in clean],
         "backfill_with_429s": [m.as_dict() for m in bursty],
         "reconciliation": [m.as_dict() for m in reconcile],
@@ -177,7 +189,8 @@ def _median(runs: list[dict[str, Any]], key: str = "elapsed_seconds") -> float:
 def print_summary(result: dict[str, Any]) -> None:
     settings, floor = result["settings"], result["floor_seconds"]
     print(
-        f"Zoho -> Attio services sync, {result['items']} items. Sandbox: 25 writes/s, 100 reads/s, "
+        f"Zoho -> Attio services sync, {result['items']} items, {result['crm_products']} CRM "
+        "products. Sandbox: 25 writes/s, 100 reads/s, "
         f"latency {settings['latency_ms']:g} ms +/- {settings['jitter_ms']:g}; "
         f"Zoho: {settings['zoho_latency_ms']:g} ms per page of 200"
     )
@@ -215,6 +228,7 @@ def print_summary(result: dict[str, Any]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=5000)
+    parser.add_argument("--crm-products", type=int, default=0, help="CRM products as well")
     parser.add_argument("--backfills", type=int, default=1, help="runs of each backfill variant")
     parser.add_argument("--reconciles", type=int, default=5, help="reconciliation runs")
     parser.add_argument("--latency-ms", type=float, default=60.0)

@@ -9,8 +9,7 @@ import typer
 
 from app.cli import _common
 from app.cli._common import JsonOption
-from app.clients.zoho import ItemsSource
-from app.services.zoho.sync.engine import DEFAULT_CONCURRENCY, ZohoServicesSync
+from app.services.zoho.sync.engine import DEFAULT_CONCURRENCY
 from app.services.zoho.sync.progress import progress_observer
 from app.services.zoho.sync.report import SyncReport
 
@@ -26,12 +25,18 @@ def _print_sync_report(report: SyncReport, *, as_json: bool) -> None:
     for entry in report.plan:
         changed = ",".join(entry.changed)
         typer.echo(
-            f"{entry.kind.value:<10} {entry.zoho_item_id:<20} {entry.name or ''}  [{changed}]"
+            f"{entry.kind.value:<10} {entry.source:<9} {entry.zoho_item_id:<20} "
+            f"{entry.name or ''}  [{changed}]"
         )
     for failure in report.failures:
-        typer.echo(f"failed     {failure.zoho_item_id:<20} {failure.error}", err=True)
+        typer.echo(
+            f"failed     {failure.source:<9} {failure.zoho_item_id:<20} {failure.error}", err=True
+        )
     if report.counts.failed > len(report.failures):
         typer.echo(f"... {report.counts.failed - len(report.failures)} more failures", err=True)
+    if len(report.by_source) > 1:
+        for source, counts in report.by_source.items():
+            typer.echo(f"{source}: {counts.line()}")
     typer.echo(report.summary_line())
 
 
@@ -45,7 +50,8 @@ def sync_zoho(
     ] = DEFAULT_CONCURRENCY,
     as_json: JsonOption = False,
 ) -> None:
-    """Make Attio's `services` match Zoho's items: create, update, deactivate what differs.
+    """Make Attio's `services` match Zoho's items (and CRM products when CRM is configured):
+    create, update, deactivate what differs.
 
     Exits 1 when an item failed (it is recorded in the event ledger) or the run was aborted.
     """
@@ -56,13 +62,7 @@ def sync_zoho(
             _common.cli_bridge(settings) as bridge,
             _common.zoho_client_for_cli(settings) as zoho,
         ):
-            sync = ZohoServicesSync(
-                bridge.attio,
-                zoho,
-                bridge.ledger,
-                source=ItemsSource(settings.zoho_items_source),
-                concurrency=concurrency,
-            )
+            sync = bridge.zoho.new_sync(zoho, concurrency=concurrency)
             with progress_observer() as observer:
                 return await sync.run(dry_run=dry_run, observer=observer)
 

@@ -2,6 +2,7 @@
 
 from app.clients.zoho.auth import AccessToken, ZohoTokenManager
 from app.clients.zoho.client import (
+    CRM_PAGE_SIZE,
     DEFAULT_REQUESTS_PER_MINUTE,
     ZohoClient,
     check_zoho_settings,
@@ -31,6 +32,7 @@ from app.clients.zoho.watch import WatchChannel, WatchResult
 
 __all__ = [
     "API_DOMAIN_BY_ACCOUNTS_HOST",
+    "CRM_PAGE_SIZE",
     "DEFAULT_REQUESTS_PER_MINUTE",
     "ITEMS_PAGE_SIZE",
     "AccessToken",

@@ -51,6 +51,9 @@ CRM_PRODUCT_FIELDS = (
     "Product_Active",
     "Modified_Time",
 )
+# CRM's largest page; page numbers reach only the first 2,000 records, a page token the rest.
+CRM_PAGE_SIZE = 200
+CRM_PAGE_NUMBER_LIMIT = 2000
 _MAX_WAIT_SECONDS = 60.0
 # Zoho's 429 carries no Retry-After: hold every caller back this long, on top of the backoff.
 THROTTLE_PAUSE_SECONDS = 2.0
@@ -330,6 +333,53 @@ class ZohoClient(PooledClient):
         if isinstance(data, list) and data and isinstance(data[0], dict):
             return data[0]
         return None
+
+    async def iter_crm_product_pages(
+        self, *, per_page: int = CRM_PAGE_SIZE
+    ) -> AsyncGenerator[list[dict[str, Any]]]:
+        """Every CRM Products record (the fields of `get_crm_product`), a page at a time.
+
+        Sorted by id, ascending, so a product created while paging lands on a later page
+        instead of shifting earlier ones. Once Zoho hands out `info.next_page_token` it is
+        followed with the same parameters and without `page` (CRM refuses both together, and
+        page numbers past 2,000 records); CRM answers 204 when there is nothing (more) to list.
+        One page at a time: each token comes with the page before it.
+        """
+        query = {
+            "fields": ",".join(CRM_PRODUCT_FIELDS),
+            "per_page": per_page,
+            "sort_by": "id",
+            "sort_order": "asc",
+        }
+        page, token = 1, None
+        while True:
+            params = {**query, "page_token": token} if token else {**query, "page": page}
+            body = await self.request("GET", CRM_PRODUCTS_PATH, params=params)
+            if body is None:
+                return
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise ZohoAPIError(
+                    f"Zoho CRM's product list (page {page}) has no `data` array",
+                    http_status=200,
+                    body=str(body)[:500],
+                )
+            yield [record for record in data if isinstance(record, dict)]
+            info = body.get("info")
+            if not isinstance(info, dict):
+                info = {}
+            # An empty page that claims more would loop forever: trust the data, not the flag.
+            if info.get("more_records") is not True or not data:
+                return
+            next_token = info.get("next_page_token")
+            token = next_token if isinstance(next_token, str) and next_token else None
+            page += 1
+            if token is None and page * per_page > CRM_PAGE_NUMBER_LIMIT:
+                raise ZohoAPIError(
+                    "Zoho CRM lists more products than page numbers reach, without a page token",
+                    http_status=200,
+                    body=str(info)[:500],
+                )
 
     async def list_watch_channels(self) -> list[dict[str, Any]]:
         """The notification channels this Zoho user has enabled (CRM answers 204 for none)."""

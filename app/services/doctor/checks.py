@@ -326,10 +326,6 @@ async def check_braintree(settings: Settings) -> list[Check]:
 # -- Zoho -----------------------------------------------------------------------------------
 
 
-def _crm_configured(settings: Settings) -> bool:
-    return secret_is_set(settings.zoho_crm_notify_token) and bool(settings.zoho_crm_channel_ids)
-
-
 async def check_zoho(
     settings: Settings,
     make_client: Callable[[Settings], ZohoClient],
@@ -337,7 +333,7 @@ async def check_zoho(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[Check]:
     """Token refresh, one items page, and the CRM channels when CRM notifications are on."""
-    crm = _crm_configured(settings)
+    crm = settings.zoho_crm_configured
     if not zoho_configured(settings):
         if crm:
             return [

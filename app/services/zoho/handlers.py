@@ -16,6 +16,7 @@ from app.events.model import WebhookEvent
 from app.events.sources.zoho import ACTION_PARAM, DELETE_ACTIONS
 from app.log import get_logger
 from app.services.zoho.model import ServiceState, ZohoOrigin
+from app.services.zoho.sync.catalogues import ItemsCatalogue, catalogue_named
 from app.services.zoho.transforms import (
     parse_zoho_timestamp,
     service_from_crm_product,
@@ -125,15 +126,13 @@ class ZohoHandlers:
         await self._writer.apply(service_from_crm_product(product))
 
     async def sync_item(self, event: WebhookEvent) -> None:
-        """Replay of a failed sync item: re-fetch it from Zoho, never trust the stored body."""
+        """Replay of a failed sync record: re-fetch it from Zoho (the Books/Inventory item or
+        the CRM product its `source` names), never trust the stored body."""
         payload = _record(event)
         item_id = _item_id(payload, "zoho_item_id")
-        try:
-            source = ItemsSource(payload.get("source") or self._source)
-        except ValueError:
-            source = self._source
-        item = await self._zoho().get_item(source, item_id)
-        if item is None:
+        catalogue = catalogue_named(payload.get("source"), ItemsCatalogue(self._source))
+        record = await catalogue.fetch(self._zoho(), item_id)
+        if record is None:
             await self._writer.deactivate(item_id)
             return
-        await self._writer.apply(service_from_item(item, ZohoOrigin(source.value)))
+        await self._writer.apply(catalogue.service(record))

@@ -11,7 +11,8 @@ from app.events.ledger import Ledger
 from app.events.model import Source
 from app.events.sources.zoho_sync import SYNC_EVENT_TYPE
 from app.services.zoho.handlers import ZohoHandlers
-from app.services.zoho.sync.engine import ZohoServicesSync
+from app.services.zoho.sync.catalogues import catalogues_for
+from app.services.zoho.sync.engine import DEFAULT_CONCURRENCY, ZohoServicesSync
 from app.services.zoho.sync.runner import SyncRunner
 from app.services.zoho.writer import ServiceWriter
 
@@ -27,10 +28,12 @@ class ZohoService:
         ledger: Ledger,
         items_source: ItemsSource,
         zoho_factory: Callable[[], ZohoClient],
+        crm_products: bool = False,
     ) -> None:
         self.attio = attio
         self.ledger = ledger
         self.items_source = ItemsSource(items_source)
+        self.crm_products = crm_products
         self.writer = ServiceWriter(attio)
         self._zoho_factory = zoho_factory
         self._zoho: ZohoClient | None = None
@@ -46,9 +49,19 @@ class ZohoService:
     def use_zoho_client(self, client: ZohoClient) -> None:
         self._zoho = client
 
-    def new_sync(self) -> ZohoServicesSync:
+    def new_sync(
+        self, zoho: ZohoClient | None = None, *, concurrency: int = DEFAULT_CONCURRENCY
+    ) -> ZohoServicesSync:
+        """A run over the items of `items_source`, CRM products (when CRM is configured), or
+        both: a CRM-only setup has no organization for Books/Inventory to read."""
+        client = zoho or self.zoho()
+        catalogues = catalogues_for(
+            self.items_source, items=bool(client.organization_id), crm=self.crm_products
+        )
         # The bridge's Attio client: its write limiter is shared with webhook processing.
-        return ZohoServicesSync(self.attio, self.zoho(), self.ledger, source=self.items_source)
+        return ZohoServicesSync(
+            self.attio, client, self.ledger, catalogues=catalogues, concurrency=concurrency
+        )
 
     def register(self, dispatcher: Dispatcher) -> None:
         dispatcher.register(Source.zoho, ITEM_EVENT_TYPE, self.handlers.item)

@@ -2,11 +2,12 @@
 
 1. Read every Attio `services` record (pages of 500) into a small comparable index while the
    first Zoho pages are already being fetched.
-2. For each Zoho item as its page arrives: compare with the index and queue a write only when
-   something differs (create or update). Zoho's last-modified time guards against overwriting
-   a newer version a webhook wrote meanwhile.
-3. Once Zoho has been read completely (and only then), records of items that vanished from
-   Zoho are marked inactive, after Zoho confirms the item is gone.
+2. For each Zoho record as its page arrives (Books/Inventory items, then CRM products when
+   CRM is configured; see `catalogues.py`): compare with the index and queue a write only
+   when something differs (create or update). Zoho's last-modified time guards against
+   overwriting a newer version a webhook wrote meanwhile.
+3. Once a catalogue has been read completely (and only then), its records that vanished from
+   Zoho are marked inactive, after Zoho confirms the record is gone.
 
 Writes run on a pool of workers. The Attio client's shared write limiter is what bounds them,
 so the run writes at Attio's limit without one-at-a-time latency, and webhooks handled by the
@@ -37,10 +38,12 @@ from app.events.sources.zoho_sync import (
 from app.log import get_logger
 from app.schema import SERVICE_KEY, SERVICES
 from app.services.zoho.model import ServiceState, StoredService, ZohoOrigin
+from app.services.zoho.sync.catalogues import Catalogue, ItemsCatalogue
 from app.services.zoho.sync.report import (
     MAX_REPORTED_FAILURES,
     FailedItem,
     OpKind,
+    Outcome,
     Phase,
     PlannedWrite,
     SyncProgress,
@@ -50,7 +53,6 @@ from app.services.zoho.transforms import (
     attio_values,
     changed_attributes,
     is_stale,
-    service_from_item,
     stored_service,
 )
 
@@ -66,6 +68,7 @@ Observer = Callable[[SyncProgress], None]
 @dataclass(frozen=True)
 class SyncOp:
     kind: OpKind
+    catalogue: Catalogue
     desired: ServiceState
     changed: tuple[str, ...]
     current: ServiceState | None = None
@@ -79,11 +82,18 @@ class SyncOp:
         return moment.isoformat() if moment else "unknown"
 
 
-class _End:
-    """The Zoho reader's last message: `error` is None when every page was read."""
+@dataclass(frozen=True)
+class _Page:
+    catalogue: Catalogue
+    records: list[dict[str, Any]]
 
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
+
+@dataclass(frozen=True)
+class _End:
+    """A catalogue's last message: `error` is None when every page was read."""
+
+    catalogue: Catalogue
+    error: BaseException | None = None
 
 
 class ZohoServicesSync:
@@ -94,6 +104,7 @@ class ZohoServicesSync:
         ledger: Ledger | None,
         *,
         source: ItemsSource = ItemsSource.books,
+        catalogues: tuple[Catalogue, ...] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         confirm_vanished: bool = True,
         attio_page_size: int = DEFAULT_PAGE_SIZE,
@@ -102,8 +113,9 @@ class ZohoServicesSync:
         self.attio = attio
         self.zoho = zoho
         self.ledger = ledger
-        self.source = ItemsSource(source)
-        self.origin = ZohoOrigin(self.source.value)
+        # `source` alone: the items catalogue of that app, as before CRM products were synced.
+        self.catalogues = catalogues or (ItemsCatalogue(ItemsSource(source)),)
+        self.label = "+".join(c.origin.value for c in self.catalogues)
         self.concurrency = max(1, concurrency)
         self.confirm_vanished = confirm_vanished
         self.attio_page_size = attio_page_size
@@ -117,7 +129,7 @@ class ZohoServicesSync:
         progress: SyncProgress | None = None,
     ) -> SyncReport:
         """One complete run. `progress` (optional) is updated live for others to read."""
-        progress = progress or SyncProgress(source=self.source.value, dry_run=dry_run)
+        progress = progress or SyncProgress(source=self.label, dry_run=dry_run)
         return await _Run(self, dry_run, progress, observer).execute()
 
 
@@ -135,7 +147,7 @@ class _Run:
         self.counts = progress.counts
         self.observer = observer
         self.index: dict[str, StoredService] = {}
-        self.seen: set[str] = set()
+        self.seen: dict[str, ZohoOrigin | None] = {}  # zoho_item_id -> the catalogue it came from
         self.plan: list[PlannedWrite] = []
         self.failures: list[FailedItem] = []
         self.previous_failures: dict[str, list[LedgerEntry]] = {}
@@ -144,16 +156,17 @@ class _Run:
 
     async def execute(self) -> SyncReport:
         started = time.perf_counter()
-        log.info("zoho.sync.started", source=self.sync.source.value, dry_run=self.dry_run)
+        log.info("zoho.sync.started", source=self.sync.label, dry_run=self.dry_run)
         self._notify()
         error = await self._steps()
         self.progress.error = error
         self.progress.phase = Phase.aborted if error else Phase.done
         self._notify()
         report = SyncReport(
-            source=self.sync.source.value,
+            source=self.sync.label,
             dry_run=self.dry_run,
             counts=self.counts,
+            by_source=self.progress.by_source,
             elapsed_seconds=time.perf_counter() - started,
             error=error,
             plan=self.plan,
@@ -170,9 +183,9 @@ class _Run:
 
     async def _steps(self) -> str | None:
         """Run every step; the reason the run was aborted, or None."""
-        pages: asyncio.Queue[list[dict[str, Any]] | _End] = asyncio.Queue(maxsize=PAGE_BUFFER)
+        pages: asyncio.Queue[_Page | _End] = asyncio.Queue(maxsize=PAGE_BUFFER)
         work: asyncio.Queue[SyncOp | None] = asyncio.Queue(maxsize=self.sync.concurrency * 4)
-        zoho_error: BaseException | None = None
+        errors: dict[Catalogue, BaseException] = {}
         async with asyncio.TaskGroup() as group:
             reader = group.create_task(self._read_zoho(pages))
             try:
@@ -183,15 +196,20 @@ class _Run:
             await self._load_previous_failures()
             workers = [group.create_task(self._worker(work)) for _ in range(self.sync.concurrency)]
             try:
-                zoho_error = await self._plan_items(pages, work)
-                if zoho_error is None:
-                    await self._plan_deactivations(work)
+                errors = await self._plan_items(pages, work)
+                for catalogue in self.sync.catalogues:
+                    if catalogue not in errors:
+                        await self._plan_deactivations(catalogue, work)
             finally:
                 for _ in workers:
                     await work.put(None)
-        if zoho_error is not None:
-            return f"could not read every Zoho item, nothing deactivated: {describe(zoho_error)}"
-        return None
+        if not errors:
+            return None
+        return "; ".join(
+            f"could not read every Zoho {c.origin.value} record (of those, nothing deactivated): "
+            f"{describe(error)}"
+            for c, error in errors.items()
+        )
 
     def _notify(self) -> None:
         if self.observer is not None:
@@ -199,19 +217,19 @@ class _Run:
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def _read_zoho(self, pages: asyncio.Queue[list[dict[str, Any]] | _End]) -> None:
-        try:
-            listing = self.sync.zoho.iter_item_pages(
-                self.sync.source, read_ahead=self.sync.zoho_read_ahead
-            )
-            # aclosing: a cancelled run also cancels the page requests still in flight.
-            async with contextlib.aclosing(listing) as pages_read:
-                async for page in pages_read:
-                    await pages.put(page)
-        except Exception as exc:
-            await pages.put(_End(exc))
-        else:
-            await pages.put(_End())
+    async def _read_zoho(self, pages: asyncio.Queue[_Page | _End]) -> None:
+        """Each catalogue in turn (one failing does not stop the next), then one `_End` each."""
+        for catalogue in self.sync.catalogues:
+            try:
+                listing = catalogue.pages(self.sync.zoho, read_ahead=self.sync.zoho_read_ahead)
+                # aclosing: a cancelled run also cancels the page requests still in flight.
+                async with contextlib.aclosing(listing) as pages_read:
+                    async for page in pages_read:
+                        await pages.put(_Page(catalogue, page))
+            except Exception as exc:
+                await pages.put(_End(catalogue, exc))
+            else:
+                await pages.put(_End(catalogue))
 
     async def _load_attio(self) -> None:
         async for record in self.sync.attio.iter_records(
@@ -243,61 +261,95 @@ class _Run:
     # -- planning ----------------------------------------------------------------------------
 
     async def _plan_items(
-        self,
-        pages: asyncio.Queue[list[dict[str, Any]] | _End],
-        work: asyncio.Queue[SyncOp | None],
-    ) -> BaseException | None:
-        while not isinstance(page := await pages.get(), _End):
-            for item in page:
+        self, pages: asyncio.Queue[_Page | _End], work: asyncio.Queue[SyncOp | None]
+    ) -> dict[Catalogue, BaseException]:
+        """Plan every record read; the catalogues that could not be read completely."""
+        errors: dict[Catalogue, BaseException] = {}
+        ended = 0
+        while ended < len(self.sync.catalogues):
+            message = await pages.get()
+            if isinstance(message, _End):
+                ended += 1
+                if message.error is not None:
+                    errors[message.catalogue] = message.error
+                continue
+            for record in message.records:
                 self.progress.zoho_items += 1
-                if op := await self._plan_item(item):
+                if op := await self._plan_item(message.catalogue, record):
                     await self._enqueue(op, work)
             self._notify()
-        self.progress.zoho_complete = page.error is None
+        self.progress.zoho_complete = not errors
         self.progress.phase = Phase.writing
         self._notify()
-        return page.error
+        return errors
 
-    async def _plan_item(self, item: dict[str, Any]) -> SyncOp | None:
+    async def _plan_item(self, catalogue: Catalogue, record: dict[str, Any]) -> SyncOp | None:
         try:
-            desired = service_from_item(item, self.sync.origin)
+            desired = catalogue.service(record)
         except Exception as exc:
-            item_id = str(item.get("item_id") or "unknown")
-            await self._fail(item_id, None, "invalid", exc)
+            listed_id = record.get(catalogue.id_field)
+            item_id = str(listed_id or "unknown")
+            if listed_id:
+                if item_id in self.seen:
+                    return None
+                # Listed, so not vanished: claimed here, neither deactivated nor failed twice.
+                self.seen[item_id] = catalogue.origin
+                self.index.pop(item_id, None)
+            await self._fail(catalogue, item_id, None, "invalid", exc)
             return None
         item_id = desired.zoho_item_id
-        if item_id in self.seen:  # listed twice (the list shifted while paging)
+        if item_id in self.seen:
+            # Listed twice: the list shifted while paging, or two Zoho apps share an id (the
+            # catalogue read first keeps the record, so a run never writes it twice).
+            if desired.zoho_source is not self.seen[item_id]:
+                log.warning(
+                    "zoho.sync.id_in_two_sources",
+                    zoho_item_id=item_id,
+                    kept=self.seen[item_id],
+                    skipped=desired.zoho_source,
+                )
             return None
-        self.seen.add(item_id)
+        self.seen[item_id] = desired.zoho_source
         stored = self.index.pop(item_id, None)
-        return self._diff(desired, stored.state if stored else None)
+        return self._diff(catalogue, desired, stored.state if stored else None)
 
-    def _diff(self, desired: ServiceState, current: ServiceState | None) -> SyncOp | None:
+    def _diff(
+        self, catalogue: Catalogue, desired: ServiceState, current: ServiceState | None
+    ) -> SyncOp | None:
         if is_stale(desired, current):
             # A webhook wrote a newer version after this page was read.
             log.info("zoho.sync.stale_skipped", zoho_item_id=desired.zoho_item_id)
-            self.counts.unchanged += 1
+            self._tally(catalogue, "unchanged")
             return None
         changed = changed_attributes(desired, current)
         if not changed:
-            self.counts.unchanged += 1
+            self._tally(catalogue, "unchanged")
             return None
         kind = OpKind.create if current is None else OpKind.update
-        return SyncOp(kind, desired, changed, current)
+        return SyncOp(kind, catalogue, desired, changed, current)
 
-    async def _plan_deactivations(self, work: asyncio.Queue[SyncOp | None]) -> None:
-        """Active records of this source whose item Zoho no longer lists."""
+    async def _plan_deactivations(
+        self, catalogue: Catalogue, work: asyncio.Queue[SyncOp | None]
+    ) -> None:
+        """Active records of this catalogue whose record Zoho no longer lists."""
         for stored in self.index.values():
             state = stored.state
-            if state.active and state.zoho_source in (self.sync.origin, None):
+            owned = state.zoho_source is catalogue.origin or (
+                state.zoho_source is None and catalogue.claims_unsourced
+            )
+            if state.active and owned:
                 op = SyncOp(
                     OpKind.deactivate,
+                    catalogue,
                     state.deactivated(),
                     ("status",),
                     state,
                     confirm_gone=self.sync.confirm_vanished,
                 )
                 await self._enqueue(op, work)
+
+    def _tally(self, catalogue: Catalogue, outcome: Outcome) -> None:
+        self.progress.tally(catalogue.origin.value, outcome)
 
     async def _enqueue(self, op: SyncOp, work: asyncio.Queue[SyncOp | None]) -> None:
         self.progress.planned += 1
@@ -310,7 +362,7 @@ class _Run:
             try:
                 await self._execute(op)
             except Exception as exc:
-                await self._fail(op.desired.zoho_item_id, op.kind, op.version, exc)
+                await self._fail(op.catalogue, op.desired.zoho_item_id, op.kind, op.version, exc)
             finally:
                 self.progress.finished += 1
                 self._notify()
@@ -323,40 +375,52 @@ class _Run:
             op = confirmed
         if self.dry_run:
             self.plan.append(
-                PlannedWrite(op.kind, op.desired.zoho_item_id, op.desired.name, op.changed)
+                PlannedWrite(
+                    op.kind,
+                    op.desired.zoho_item_id,
+                    op.desired.name,
+                    op.changed,
+                    source=op.catalogue.origin.value,
+                )
             )
-            self.counts.add(op.kind)
+            self._tally(op.catalogue, op.kind)
             return
         await self.sync.attio.assert_record(
             SERVICES,
             matching_attribute=SERVICE_KEY,
             values=attio_values(op.desired, op.changed),
         )
-        self.counts.add(op.kind)
+        self._tally(op.catalogue, op.kind)
         await self._settle_previous_failures(op.desired.zoho_item_id)
 
     async def _confirm_gone(self, op: SyncOp) -> SyncOp | None:
-        """Ask Zoho for the item itself: a list read while items were deleted can skip one."""
-        item = await self.sync.zoho.get_item(self.sync.source, op.desired.zoho_item_id)
-        if item is None:
+        """Ask Zoho for the record itself: a list read while records were deleted can skip one."""
+        record = await op.catalogue.fetch(self.sync.zoho, op.desired.zoho_item_id)
+        if record is None:
             return replace(op, confirm_gone=False)
-        return self._diff(service_from_item(item, self.sync.origin), op.current)
+        return self._diff(op.catalogue, op.catalogue.service(record), op.current)
 
     # -- failures ----------------------------------------------------------------------------
 
     async def _fail(
-        self, item_id: str, kind: OpKind | None, version: str, error: BaseException
+        self,
+        catalogue: Catalogue,
+        item_id: str,
+        kind: OpKind | None,
+        version: str,
+        error: BaseException,
     ) -> None:
         message = describe(error)
-        self.counts.failed += 1
+        source = catalogue.origin.value
+        self._tally(catalogue, "failed")
         event = sync_failure_event(
             zoho_item_id=item_id,
-            source=self.sync.source.value,
+            source=source,
             version=version,
             operation=kind.value if kind else None,
         )
         if len(self.failures) < MAX_REPORTED_FAILURES:
-            self.failures.append(FailedItem(item_id, kind, message, event.event_key))
+            self.failures.append(FailedItem(item_id, kind, message, event.event_key, source))
         log.warning("zoho.sync.item_failed", zoho_item_id=item_id, op=kind, error=message)
         if self.dry_run or self.sync.ledger is None:
             return

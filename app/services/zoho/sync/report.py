@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 MAX_REPORTED_FAILURES = 100  # the ledger holds all of them; the report shows the first ones
 
@@ -15,11 +15,15 @@ class OpKind(StrEnum):
     deactivate = "deactivate"
 
 
+# What happened to one Zoho record in a run: a write of some kind, or none.
+Outcome = OpKind | Literal["unchanged", "failed"]
+
+
 class Phase(StrEnum):
     reading = "reading"  # loading Attio's records, reading Zoho, writing what differs so far
     writing = "writing"  # Zoho fully read; finishing the writes
     done = "done"
-    aborted = "aborted"  # could not read Zoho or Attio completely; nothing was deactivated
+    aborted = "aborted"  # could not read Attio or a catalogue completely; none of it deactivated
 
 
 @dataclass
@@ -30,10 +34,14 @@ class SyncCounts:
     deactivated: int = 0
     failed: int = 0
 
-    def add(self, kind: OpKind) -> None:
-        if kind is OpKind.create:
+    def add(self, outcome: Outcome) -> None:
+        if outcome == "unchanged":
+            self.unchanged += 1
+        elif outcome == "failed":
+            self.failed += 1
+        elif outcome is OpKind.create:
             self.created += 1
-        elif kind is OpKind.update:
+        elif outcome is OpKind.update:
             self.updated += 1
         else:
             self.deactivated += 1
@@ -55,10 +63,12 @@ class PlannedWrite:
     zoho_item_id: str
     name: str | None
     changed: tuple[str, ...]
+    source: str = ""  # the catalogue: books, inventory or crm
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "op": self.kind.value,
+            "source": self.source,
             "zoho_item_id": self.zoho_item_id,
             "name": self.name,
             "changed": list(self.changed),
@@ -71,9 +81,11 @@ class FailedItem:
     kind: OpKind | None
     error: str
     event_key: str
+    source: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "source": self.source,
             "zoho_item_id": self.zoho_item_id,
             "op": self.kind.value if self.kind else None,
             "error": self.error,
@@ -85,7 +97,7 @@ class FailedItem:
 class SyncProgress:
     """Live state of a run; observers and `GET /admin/sync/zoho` read it while it changes."""
 
-    source: str
+    source: str  # the catalogues read, e.g. `books` or `books+crm`
     dry_run: bool
     phase: Phase = Phase.reading
     attio_records: int = 0  # `services` records read from Attio
@@ -94,7 +106,12 @@ class SyncProgress:
     planned: int = 0  # writes decided so far (the total is known once Zoho is fully read)
     finished: int = 0  # writes done or failed
     counts: SyncCounts = field(default_factory=SyncCounts)
+    by_source: dict[str, SyncCounts] = field(default_factory=dict)  # the same, per catalogue
     error: str | None = None
+
+    def tally(self, source: str, outcome: Outcome) -> None:
+        self.counts.add(outcome)
+        self.by_source.setdefault(source, SyncCounts()).add(outcome)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -107,6 +124,7 @@ class SyncProgress:
             "planned": self.planned,
             "finished": self.finished,
             "counts": self.counts.as_dict(),
+            "by_source": {name: counts.as_dict() for name, counts in self.by_source.items()},
             "error": self.error,
         }
 
@@ -117,6 +135,7 @@ class SyncReport:
     dry_run: bool
     counts: SyncCounts
     elapsed_seconds: float
+    by_source: dict[str, SyncCounts] = field(default_factory=dict)
     error: str | None = None  # set when the run was aborted
     plan: list[PlannedWrite] = field(default_factory=list)  # dry runs only
     failures: list[FailedItem] = field(default_factory=list)
@@ -135,6 +154,7 @@ class SyncReport:
             "source": self.source,
             "dry_run": self.dry_run,
             "counts": self.counts.as_dict(),
+            "by_source": {name: counts.as_dict() for name, counts in self.by_source.items()},
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "error": self.error,
             "plan": [entry.as_dict() for entry in self.plan],

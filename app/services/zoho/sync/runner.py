@@ -67,7 +67,7 @@ class SyncRunner:
         if self.running:
             raise SyncAlreadyRunningError("A Zoho sync is already running in this process")
         sync = self._make_sync()  # fails now (not in the background) when unconfigured
-        run = SyncRun(SyncProgress(source=sync.source.value, dry_run=dry_run))
+        run = SyncRun(SyncProgress(source=sync.label, dry_run=dry_run))
         self.last = run
         self._task = asyncio.create_task(self._run(sync, run), name=f"zoho-sync-{run.run_id}")
         return run
