@@ -161,7 +161,8 @@ class EventQueue:
         self.stream = stream
         self.group = group
         self._append_timeout = append_timeout_seconds
-        self._retry_interval = retry_interval_seconds
+        # After a failed append or ping, Redis is asked again only this much later.
+        self.retry_interval_seconds = retry_interval_seconds
         self._available = True
         self._retry_at = 0.0
 
@@ -210,7 +211,7 @@ class EventQueue:
         return self.mode
 
     def _went_down(self, error: BaseException) -> None:
-        self._retry_at = time.monotonic() + self._retry_interval
+        self._retry_at = time.monotonic() + self.retry_interval_seconds
         if self._available:
             self._available = False
             log.error("queue.unavailable", error=type(error).__name__, fallback="inline")
@@ -233,8 +234,11 @@ class EventQueue:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def read(self, consumer: str, *, count: int, block_ms: int) -> list[QueuedDelivery]:
-        """Entries no consumer of the group has been given yet, now pending on `consumer`."""
+    async def read(
+        self, consumer: str, *, count: int, block_ms: int | None = None
+    ) -> list[QueuedDelivery]:
+        """Entries no consumer of the group has been given yet, now pending on `consumer`
+        (waiting up to `block_ms` for one; None: answer at once)."""
         answer: Any
         try:
             answer = await self.redis.xreadgroup(
