@@ -163,16 +163,21 @@ class QueueWorker:
         if delivery.event_key is not None:
             await self._replay(delivery.event_key)
             return
+        events = await self._events(delivery)
+        if events is not None:
+            await self._processor.process_delivery(events)
+
+    async def _events(self, delivery: QueuedDelivery) -> list[WebhookEvent] | None:
+        """The entry verified and parsed again by its source; None once recorded as poison."""
         source = self._resolve(delivery.channel)
         if source is None:
             await self._poison(delivery, f"{delivery.channel} webhooks are disabled")
-            return
+            return None
         try:
-            events = await source.events_from(delivery.raw)
+            return await source.events_from(delivery.raw)
         except BridgeError as exc:
             await self._poison(delivery, f"{exc.code}: {exc.message}")
-            return
-        await self._processor.process_delivery(events)
+            return None
 
     async def _replay(self, event_key: str) -> None:
         # Loaded now, not when queued: the record's attempts are counted from its latest state.
@@ -213,14 +218,8 @@ class QueueWorker:
             # A replay: its record is already in the ledger, on its own retry schedule.
             await self._queue.count_given_up()
             return
-        source = self._resolve(delivery.channel)
-        if source is None:
-            await self._poison(delivery, f"{delivery.channel} webhooks are disabled")
-            return
-        try:
-            events = await source.events_from(delivery.raw)
-        except BridgeError as exc:
-            await self._poison(delivery, f"{exc.code}: {exc.message}")
+        events = await self._events(delivery)
+        if events is None:
             return
         error = QueueDeliveriesExhaustedError(
             f"not finished after {delivery.times_delivered} deliveries from the queue"

@@ -36,11 +36,11 @@ from testkit.redis_server import RedisServer
 from testkit.signing import attio_signed_headers, zoho_signed_headers
 from tests.conftest import make_sandbox, sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, bootstrap, bridge_settings
+from tests.services.zoho.conftest import CRM_CHANNEL_ID, CRM_TOKEN
+from tests.services.zoho.test_webhooks import PRODUCT
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 METRICS_TOKEN = "metrics-token-0123456789-abcdefghij"
-CRM_TOKEN = "crm-channel-token-0123456789"
-CRM_CHANNEL_ID = "1000000068001"
 
 
 class FlakyHandler:
@@ -221,18 +221,9 @@ async def test_an_echo_of_our_own_write_is_answered_without_queueing(redis_url: 
 async def test_zoho_crm_notifications_go_through_the_queue(redis_url: str) -> None:
     env = {"ZOHO_CRM_NOTIFY_TOKEN": CRM_TOKEN, "ZOHO_CRM_CHANNEL_IDS": CRM_CHANNEL_ID}
     async with queue_stack(redis_url, **env) as s:
-        product_id = "5725767000000412001"
+        product_id = PRODUCT["id"]
         zoho = FakeZoho.with_items(0)
-        zoho.crm_products[product_id] = {
-            "id": product_id,
-            "Product_Name": "Coaching",
-            "Product_Code": "SVC-COACH",
-            "Unit_Price": 400,
-            "Usage_Unit": "month",
-            "Product_Active": True,
-            "Description": "Monthly coaching",
-            "Modified_Time": "2026-05-02T09:14:03+00:00",
-        }
+        zoho.crm_products[product_id] = dict(PRODUCT)
         s.worker_bridge.zoho.use_zoho_client(zoho.client())
         body = {
             "server_time": 1_778_000_000_000,
