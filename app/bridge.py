@@ -11,12 +11,14 @@ from typing import Any, Protocol, Self
 
 from app.clients.attio import AttioClient
 from app.clients.braintree import BraintreeClient
+from app.clients.redis import connect as connect_redis
 from app.clients.zoho import ItemsSource, ZohoClient, check_zoho_settings
 from app.config import Settings, secret_is_set
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, RetrySchedule
 from app.events.model import Source
 from app.events.processor import EventProcessor
+from app.events.queue import ZOHO_CRM_CHANNEL, EventQueue
 from app.events.replay import Replayer
 from app.events.sources import (
     SYNC_KEY_PREFIX,
@@ -53,11 +55,21 @@ class Bridge:
     zoho_crm_source: ZohoCrmSource | None
     braintree: BraintreeClient | None  # Braintree API access, when credentials are set
     zoho: ZohoService
+    queue: EventQueue | None = None  # queue mode (REDIS_URL set)
+
+    def source_for_channel(self, channel: str) -> EventSource | None:
+        """The source a queued delivery came through (None: that provider is now disabled)."""
+        if channel == ZOHO_CRM_CHANNEL:
+            return self.zoho_crm_source
+        return next((s for source, s in self.sources.items() if source.value == channel), None)
 
     async def aclose(self) -> None:
-        """Close what the bridge opened: a background Zoho sync and the Zoho client. The Attio
-        client belongs to whoever passed it in (the app's lifespan, a CLI command)."""
+        """Close what the bridge opened: a background Zoho sync, the Zoho client, the queue's
+        Redis connections. The Attio client belongs to whoever passed it in (the app's
+        lifespan, a CLI command)."""
         await self.zoho.aclose()
+        if self.queue is not None:
+            await self.queue.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -100,6 +112,24 @@ def register_handlers(dispatcher: Dispatcher, *services: HandlerSet) -> None:
 
 _FROM_SETTINGS: Any = object()
 
+# The intake's Redis: a failed append must turn into inline processing at once, so short
+# timeouts and no retry (one more try is what the inline fallback is).
+INTAKE_SOCKET_TIMEOUT_SECONDS = 1.0
+INTAKE_CONNECT_TIMEOUT_SECONDS = 0.5
+
+
+def build_queue(settings: Settings) -> EventQueue | None:
+    """Queue mode when REDIS_URL is set; connects on first use."""
+    if not settings.redis_configured or settings.redis_url is None:
+        return None
+    redis = connect_redis(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=INTAKE_SOCKET_TIMEOUT_SECONDS,
+        connect_timeout=INTAKE_CONNECT_TIMEOUT_SECONDS,
+        retries=0,
+    )
+    return EventQueue(redis)
+
 
 def build_bridge(
     settings: Settings, attio: AttioClient, *, braintree: BraintreeClient | None = _FROM_SETTINGS
@@ -121,6 +151,7 @@ def build_bridge(
             _secret(settings.zoho_crm_notify_token), settings.zoho_crm_channel_ids
         )
         zoho_crm_ledger = ZohoCrmLedgerSource(settings.zoho_crm_channel_ids)
+    queue = build_queue(settings)
     replayer = Replayer(
         ledger,
         processor,
@@ -129,6 +160,7 @@ def build_bridge(
             ZOHO_CRM_KEY_PREFIX: zoho_crm_ledger,
             SYNC_KEY_PREFIX: ZohoSyncFailureSource(),
         },
+        queue=queue,
     )
     zoho = ZohoService(
         attio=attio,
@@ -157,4 +189,5 @@ def build_bridge(
         zoho_crm_source=zoho_crm,
         braintree=braintree,
         zoho=zoho,
+        queue=queue,
     )

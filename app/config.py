@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     # Redis (Render Key Value): set, the bridge runs in queue mode and every process shares one
     # Attio budget through it. Unset (the default): one process, no Redis.
     redis_url: SecretStr | None = Field(None, alias="REDIS_URL")
+    # Queue mode: entries a worker took and never acknowledged (it died) are taken over after
+    # this idle time; an entry delivered this many times is put in the ledger instead.
+    queue_reclaim_idle_seconds: float = Field(60.0, alias="QUEUE_RECLAIM_IDLE_SECONDS", gt=0)
+    queue_max_deliveries: int = Field(5, alias="QUEUE_MAX_DELIVERIES", ge=1)
+    worker_concurrency: int = Field(16, alias="WORKER_CONCURRENCY", ge=1, le=256)
 
     # Zoho
     zoho_client_id: str | None = Field(None, alias="ZOHO_CLIENT_ID")

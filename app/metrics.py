@@ -6,7 +6,7 @@ sources and event types are provider enums, Attio calls are labelled by method, 
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -73,5 +73,47 @@ REQUEST_OWN_SECONDS = Histogram(
     "Time the bridge spent on a request besides waiting on Attio, by route.",
     ["route"],
     buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+    registry=REGISTRY,
+)
+
+# -- queue mode (REDIS_URL) ------------------------------------------------------------------
+# The gauges describe the shared stream, not this process: they are refreshed when /metrics is
+# scraped and by each worker as it runs.
+QUEUE_DEPTH = Gauge(
+    "bridge_queue_depth",
+    "Queued deliveries not yet acknowledged (unread plus taken by a worker).",
+    registry=REGISTRY,
+)
+QUEUE_PENDING = Gauge(
+    "bridge_queue_pending",
+    "Queued deliveries taken by a worker and not yet acknowledged.",
+    registry=REGISTRY,
+)
+QUEUE_OLDEST_AGE = Gauge(
+    "bridge_queue_oldest_age_seconds",
+    "Age of the oldest queued delivery not yet acknowledged (0 when the queue is empty).",
+    registry=REGISTRY,
+)
+QUEUE_ENQUEUED = Counter(
+    "bridge_queue_enqueued_total",
+    "Deliveries and replays appended to the queue, by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+QUEUE_RECLAIMED = Counter(
+    "bridge_queue_reclaimed_total",
+    "Queued deliveries taken over from a worker that did not acknowledge them in time.",
+    registry=REGISTRY,
+)
+QUEUE_FALLBACKS = Counter(
+    "bridge_queue_inline_fallbacks_total",
+    "Deliveries processed inline because Redis was unreachable.",
+    registry=REGISTRY,
+)
+QUEUE_GIVEN_UP = Counter(
+    "bridge_queue_given_up_total",
+    "Queued deliveries put in the ledger instead of processed: unverifiable at the worker "
+    "(poison) or delivered QUEUE_MAX_DELIVERIES times (exhausted).",
+    ["reason"],
     registry=REGISTRY,
 )

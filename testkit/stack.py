@@ -88,6 +88,7 @@ class Stack:
     sandbox: subprocess.Popen[bytes] | None = None
     bridge: subprocess.Popen[bytes] | None = None
     bridge_starts: int = 0
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)  # queue mode
     _logs: list[TextIO] = field(default_factory=list)
 
     @property
@@ -156,6 +157,21 @@ class Stack:
         _stop(self.bridge)
         self.bridge = None
 
+    # -- queue mode workers (the bridge's environment must set REDIS_URL) ---------------
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """`attio-bridge worker`; its output goes to worker-<n>.log."""
+        worker = self._spawn(
+            ["-m", "app", "worker"], f"worker-{len(self.workers) + 1}.log", self.bridge_env
+        )
+        self.workers.append(worker)
+        return worker
+
+    def kill_worker(self, worker: subprocess.Popen[bytes]) -> None:
+        """SIGKILL: its taken entries stay pending until another worker reclaims them."""
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+
     # -- the CLI -------------------------------------------------------------------------
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -189,6 +205,8 @@ class Stack:
     # -- teardown ------------------------------------------------------------------------
 
     def close(self) -> None:
+        for worker in self.workers:
+            _stop(worker)
         _stop(self.bridge)
         _stop(self.sandbox)
         self.bridge = self.sandbox = None

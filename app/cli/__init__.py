@@ -9,6 +9,7 @@ from app.cli.doctor import doctor
 from app.cli.events import events_cli
 from app.cli.sync import sync_cli
 from app.cli.webhooks import webhooks_cli
+from app.cli.worker import worker
 from app.cli.zoho import zoho_cli
 
 cli = typer.Typer(
@@ -25,6 +26,7 @@ cli.add_typer(webhooks_cli, name="webhooks")
 for command in (server.serve, server.bootstrap, server.sandbox):
     cli.command()(command)
 cli.command()(doctor)
+cli.command()(worker)
 
 
 def main() -> None:

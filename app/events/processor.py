@@ -118,6 +118,11 @@ class EventProcessor:
             await self._ledger_write(self.ledger.mark_succeeded(event, previous))
         return Outcome.processed
 
+    async def record_failure(self, event: WebhookEvent, error: Exception) -> Outcome:
+        """Put an event in the ledger as failed without handling it (its queue entry gave up)."""
+        with structlog.contextvars.bound_contextvars(**event.log_fields()):
+            return await self._record_failure(event, error, None)
+
     async def _record_failure(
         self, event: WebhookEvent, error: Exception, previous: LedgerEntry | None
     ) -> Outcome:

@@ -2,7 +2,8 @@
 
 A replay rebuilds the event from the stored raw request through the same source that handled
 the live delivery, so the stored signature is verified again: a record edited in Attio's UI
-cannot inject data.
+cannot inject data. In queue mode a verified replay is queued (by its event_key) and a worker
+replays it, verifying once more; if Redis cannot take it, it is replayed here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from app.errors import BridgeError, NotFoundError
 from app.events.ledger import Ledger, LedgerEntry, LedgerStatus
 from app.events.model import Outcome, Source
 from app.events.processor import EventProcessor
+from app.events.queue import REPLAY_CHANNEL, EventQueue, QueueUnavailableError
 from app.events.sources import EventSource
 from app.log import get_logger
 
@@ -28,6 +30,7 @@ class ReplayStatus(StrEnum):
     dead = "dead"  # failed again and out of retries (or permanent)
     refused = "refused"  # the stored request does not verify or no longer holds the event
     would_replay = "would_replay"  # dry run
+    queued = "queued"  # queue mode: a worker replays it
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,10 @@ class Replayer:
         sources: Mapping[Source, EventSource],
         *,
         by_key_prefix: Mapping[str, EventSource | None] | None = None,
+        queue: EventQueue | None = None,
     ) -> None:
         self._ledger = ledger
+        self._queue = queue
         self._processor = processor
         self._sources = sources
         # Records a provider's main source cannot rebuild (Zoho CRM notifications, sync
@@ -95,7 +100,10 @@ class Replayer:
         """Re-attempt failed events whose next attempt time has passed."""
         return await self.replay_many(await self._ledger.due(limit=limit))
 
-    async def replay(self, entry: LedgerEntry, *, dry_run: bool = False) -> ReplayResult:
+    async def replay(
+        self, entry: LedgerEntry, *, dry_run: bool = False, inline: bool = False
+    ) -> ReplayResult:
+        """Verify the stored request and process its event (`inline`: here, even in queue mode)."""
         key = entry.event_key
         source = self._source_for(entry)
         if source is None:
@@ -114,6 +122,13 @@ class Replayer:
             return ReplayResult(key, ReplayStatus.refused, "stored request holds no such event")
         if dry_run:
             return ReplayResult(key, ReplayStatus.would_replay, entry.status.value)
+        if self._queue is not None and not inline:
+            try:
+                await self._queue.enqueue(REPLAY_CHANNEL, entry.raw, event_key=key)
+            except QueueUnavailableError:
+                pass  # replayed here instead
+            else:
+                return ReplayResult(key, ReplayStatus.queued)
         outcome = await self._processor.process(event, previous=entry)
         if outcome is not Outcome.recorded:
             return ReplayResult(key, ReplayStatus.replayed, outcome.value)

@@ -17,7 +17,8 @@ from app.errors import (
     SignatureError,
     UnsupportedMediaTypeError,
 )
-from app.events.model import RawRequest, Source
+from app.events.model import RawRequest, Source, WebhookEvent
+from app.events.queue import QueueUnavailableError
 from app.events.sources import EventSource
 from app.log import get_logger
 from app.metrics import REJECTED_REQUESTS, SIGNATURE_FAILURES
@@ -93,8 +94,12 @@ async def read_raw_request(
     return RawRequest(body=body, headers=headers, query=request.url.query, path=request.url.path)
 
 
-async def accept(request: Request, source: EventSource, raw: RawRequest) -> JSONResponse:
-    """Verify and parse through the source, then process every event before answering."""
+async def accept(
+    request: Request, source: EventSource, raw: RawRequest, *, channel: str | None = None
+) -> JSONResponse:
+    """Verify and parse through the source, then queue the delivery (queue mode) or process
+    every event before answering. `channel` names the source for the worker (default: the
+    provider's name)."""
     try:
         events = await source.events_from(raw)
     except SignatureError:
@@ -105,5 +110,22 @@ async def accept(request: Request, source: EventSource, raw: RawRequest) -> JSON
         REJECTED_REQUESTS.labels(source.source.value, str(exc.status_code)).inc()
         log.warning("webhook.malformed", source=source.source.value, error=exc.message)
         raise
-    result = await bridge_of(request).processor.process_delivery(events)
+    bridge = bridge_of(request)
+    if bridge.queue is not None and _needs_work(bridge, events):
+        try:
+            # The raw request, not the events: the worker verifies and parses it again.
+            await bridge.queue.enqueue(channel or source.source.value, raw)
+        except QueueUnavailableError:
+            pass  # Redis is unreachable: processed inline below (the queue logs the change)
+        else:
+            return JSONResponse({"events": len(events), "queued": len(events)})
+    result = await bridge.processor.process_delivery(events)
     return JSONResponse(result.as_response())
+
+
+def _needs_work(bridge: Bridge, events: list[WebhookEvent]) -> bool:
+    """Whether any event has a handler: echoes and unhandled types are answered at once."""
+    return any(
+        not event.ignore_reason and bridge.dispatcher.handler_for(event) is not None
+        for event in events
+    )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from app.errors import NotFoundError, UnauthorizedError
 from app.events.ledger import LedgerStatus
 from app.events.model import Source
+from app.events.queue import QueueMode
 from app.log import redactor
 from app.routes._intake import bridge_of
 from app.routes._openapi import ERROR_BODY, VALIDATION_ERROR
@@ -77,6 +78,18 @@ class ReplayFilter(BaseModel):
     # `"limit": true` as 1 and `"dry_run": 0` as false. The enums take their JSON strings.
     limit: JsonInteger = Field(100, ge=1, le=1000)
     dry_run: bool = Field(False, strict=True)
+
+
+@router.get("/queue")
+async def queue_state(request: Request) -> dict[str, Any]:
+    """Queue mode's state: mode (queue, inline, fallback_inline), depth, pending, the oldest
+    unacknowledged entry's age, each worker's pending entries and idle time, counters."""
+    queue = bridge_of(request).queue
+    if queue is None:
+        return {"mode": QueueMode.inline.value}
+    mode = await queue.check()
+    stats = await queue.refresh_gauges() if mode is QueueMode.queue else None
+    return {"mode": mode.value, **(stats.as_dict() if stats is not None else {})}
 
 
 @router.get("/events")

@@ -25,7 +25,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Attio unreachable or schema missing"}})
 async def readyz(request: Request) -> JSONResponse:
-    """Attio is reachable with the configured token and holds the bridge's schema."""
+    """Attio is reachable with the configured token and holds the bridge's schema.
+
+    In queue mode `queue` says whether deliveries are queued (`queue`) or, Redis being
+    unreachable, processed inline (`fallback_inline`): still ready, since nothing is lost.
+    """
     readiness = await request.app.state.readiness.check()
     # The reason names what is missing in Attio: for the operator's log, not for anyone asking.
     if readiness.reason != getattr(request.app.state, "readiness_reason", None):
@@ -34,9 +38,11 @@ async def readyz(request: Request) -> JSONResponse:
             log.info("readiness.ready")
         else:
             log.warning("readiness.not_ready", reason=readiness.reason)
+    queue = request.app.state.bridge.queue
+    extra = {} if queue is None else {"queue": (await queue.check()).value}
     if not readiness.ready:
-        return JSONResponse({"status": "not_ready"}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not_ready", **extra}, status_code=503)
+    return JSONResponse({"status": "ready", **extra})
 
 
 @router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
@@ -51,4 +57,7 @@ async def metrics(request: Request) -> PlainTextResponse:
         presented.strip().encode(), expected.encode()
     ):
         raise UnauthorizedError("Missing or invalid metrics token")
+    queue = request.app.state.bridge.queue
+    if queue is not None:
+        await queue.refresh_gauges()  # the stream's state now, not at the last worker tick
     return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from app.errors import NotFoundError
 from app.events.model import Source
+from app.events.queue import ZOHO_CRM_CHANNEL
 from app.routes._intake import FORM, JSON, accept, bridge_of, enabled_source, read_raw_request
 from app.routes._openapi import WEBHOOK_RESPONSES, header, webhook_openapi
 
@@ -57,7 +58,7 @@ async def zoho_crm_notification(request: Request) -> JSONResponse:
     raw = await read_raw_request(
         request, Source.zoho, media_types={JSON}, keep_headers=("content-type",)
     )
-    return await accept(request, source, raw)
+    return await accept(request, source, raw, channel=ZOHO_CRM_CHANNEL)
 
 
 @router.post(

@@ -1,0 +1,247 @@
+"""`attio-bridge worker`: drain the queue through the same sources and processor as a webhook.
+
+An entry is acknowledged only when its effect is in Attio or in the ledger (the processor
+returned). When neither was possible (LedgerUnavailableError, or any unexpected error) it stays
+pending and is taken over again after the reclaim idle time; after QUEUE_MAX_DELIVERIES it is
+put in the ledger as failed instead, so it neither loops nor is lost. An entry that no longer
+verifies at the worker (a secret rotated since it was queued) is recorded as dead in the ledger
+and acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.clients.redis import RedisError
+from app.errors import BridgeError
+from app.events.ledger import Ledger
+from app.events.model import Source, WebhookEvent
+from app.events.processor import EventProcessor, LedgerUnavailableError
+from app.events.queue import ZOHO_CRM_CHANNEL, EventQueue, QueuedDelivery
+from app.events.replay import Replayer
+from app.events.sources import EventSource
+from app.log import get_logger
+from app.metrics import QUEUE_GIVEN_UP, QUEUE_RECLAIMED
+
+log = get_logger(__name__)
+
+BLOCK_MS = 1000  # one blocking read at most: a stop request is seen within a second
+REDIS_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0)
+
+
+class QueueDeliveriesExhaustedError(Exception):
+    """Recorded in the ledger for an entry taken too many times without being finished."""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    consumer: str
+    concurrency: int = 16
+    reclaim_idle_seconds: float = 60.0
+    max_deliveries: int = 5
+
+
+class QueueWorker:
+    def __init__(
+        self,
+        queue: EventQueue,
+        processor: EventProcessor,
+        replayer: Replayer,
+        ledger: Ledger,
+        resolve: Callable[[str], EventSource | None],
+        settings: WorkerSettings,
+    ) -> None:
+        self._queue = queue
+        self._processor = processor
+        self._replayer = replayer
+        self._ledger = ledger
+        self._resolve = resolve
+        self._settings = settings
+        self._in_flight: dict[str, asyncio.Task[bool]] = {}
+        self._reclaim_cursor = "0-0"
+        self._next_housekeeping = 0.0
+        self.finished = 0  # entries acknowledged by this worker
+
+    @property
+    def consumer(self) -> str:
+        return self._settings.consumer
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Read, reclaim and process until `stop` is set, then finish what is in flight."""
+        settings = self._settings
+        log.info(
+            "queue.worker.started",
+            consumer=settings.consumer,
+            concurrency=settings.concurrency,
+            stream=self._queue.stream,
+        )
+        failures = 0
+        while not stop.is_set():
+            try:
+                if failures or not self._next_housekeeping:
+                    await self._queue.ensure_group()
+                await self._step(stop)
+                failures = 0
+            except (RedisError, OSError) as exc:
+                delay = REDIS_BACKOFF_SECONDS[min(failures, len(REDIS_BACKOFF_SECONDS) - 1)]
+                failures += 1
+                log.warning("queue.worker.redis_error", error=type(exc).__name__, retry_in=delay)
+                await _sleep_unless(stop, delay)
+        if self._in_flight:
+            log.info("queue.worker.draining", in_flight=len(self._in_flight))
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        log.info("queue.worker.stopped", consumer=settings.consumer, finished=self.finished)
+
+    async def _step(self, stop: asyncio.Event) -> None:
+        free = self._settings.concurrency - len(self._in_flight)
+        if free <= 0:
+            # Every slot is busy: wait for one to free up (or the stop request).
+            await asyncio.wait(
+                [*self._in_flight.values()], timeout=BLOCK_MS / 1000, return_when="FIRST_COMPLETED"
+            )
+            return
+        if time.monotonic() >= self._next_housekeeping:
+            await self._housekeeping(free)
+            return
+        block = BLOCK_MS if not self._in_flight else 100  # stay responsive while busy
+        for delivery in await self._queue.read(self.consumer, count=free, block_ms=block):
+            self._start(delivery)
+
+    async def _housekeeping(self, free: int) -> None:
+        """Take over entries left by dead workers, trim acknowledged ones, refresh gauges."""
+        idle = self._settings.reclaim_idle_seconds
+        self._next_housekeeping = time.monotonic() + max(1.0, idle / 4)
+        cursor, claimed = await self._queue.reclaim(
+            self.consumer, min_idle_ms=int(idle * 1000), count=free, start=self._reclaim_cursor
+        )
+        self._reclaim_cursor = cursor
+        for delivery in claimed:
+            if delivery.entry_id in self._in_flight:
+                continue  # ours, still being worked on
+            QUEUE_RECLAIMED.inc()
+            log.info(
+                "queue.entry.reclaimed",
+                entry_id=delivery.entry_id,
+                times_delivered=delivery.times_delivered,
+            )
+            self._start(delivery)
+        await self._queue.trim()
+        await self._queue.refresh_gauges()
+
+    def _start(self, delivery: QueuedDelivery) -> None:
+        task = asyncio.create_task(self.handle(delivery))
+        self._in_flight[delivery.entry_id] = task
+        task.add_done_callback(lambda _t: self._in_flight.pop(delivery.entry_id, None))
+
+    async def handle(self, delivery: QueuedDelivery) -> bool:
+        """Process one entry; acknowledge it if its effect is in Attio or the ledger."""
+        fields = {"entry_id": delivery.entry_id, "channel": delivery.channel}
+        try:
+            await self._handle(delivery)
+        except LedgerUnavailableError:
+            log.warning("queue.entry.left_pending", reason="ledger_unavailable", **fields)
+            return False
+        except Exception:
+            log.exception("queue.entry.left_pending", reason="error", **fields)
+            return False
+        try:
+            await self._queue.ack(delivery.entry_id)
+        except (RedisError, OSError) as exc:
+            # Done but not acknowledged: it is taken over and processed again (idempotently).
+            log.warning("queue.entry.ack_failed", error=type(exc).__name__, **fields)
+            return False
+        self.finished += 1
+        return True
+
+    async def _handle(self, delivery: QueuedDelivery) -> None:
+        if delivery.times_delivered > self._settings.max_deliveries:
+            await self._give_up(delivery)
+            return
+        if delivery.event_key is not None:
+            await self._replay(delivery.event_key)
+            return
+        events = await self._events(delivery)
+        if events is not None:
+            await self._processor.process_delivery(events)
+
+    async def _events(self, delivery: QueuedDelivery) -> list[WebhookEvent] | None:
+        """The entry verified and parsed again by its source; None once recorded as poison."""
+        source = self._resolve(delivery.channel)
+        if source is None:
+            await self._poison(delivery, f"{delivery.channel} webhooks are disabled")
+            return None
+        try:
+            return await source.events_from(delivery.raw)
+        except BridgeError as exc:
+            await self._poison(delivery, f"{exc.code}: {exc.message}")
+            return None
+
+    async def _replay(self, event_key: str) -> None:
+        # Loaded now, not when queued: the record's attempts are counted from its latest state.
+        entry = await self._ledger.get(event_key)
+        if entry is None:
+            log.warning("queue.replay.missing", event_key=event_key)
+            return
+        result = await self._replayer.replay(entry, inline=True)
+        log.info("queue.replay.done", event_key=event_key, status=result.status.value)
+
+    async def _poison(self, delivery: QueuedDelivery, reason: str) -> None:
+        """Record an entry no source can turn into events, as dead, so an operator sees it."""
+        log.warning("queue.entry.unverifiable", entry_id=delivery.entry_id, reason=reason)
+        QUEUE_GIVEN_UP.labels("poison").inc()
+        event = WebhookEvent(
+            source=_source_of(delivery.channel),
+            event_type="unverifiable",
+            event_key=f"{delivery.channel}:queue:{delivery.entry_id}",
+            raw=delivery.raw,
+        )
+        await self._ledger.record_failure(
+            event,
+            f"queued delivery no longer verifies or parses: {reason}",
+            permanent=True,
+            previous=None,
+        )
+        await self._queue.count_given_up()
+
+    async def _give_up(self, delivery: QueuedDelivery) -> None:
+        """Taken too often without finishing: its events go to the ledger as failed."""
+        log.error(
+            "queue.entry.exhausted",
+            entry_id=delivery.entry_id,
+            times_delivered=delivery.times_delivered,
+        )
+        QUEUE_GIVEN_UP.labels("exhausted").inc()
+        if delivery.event_key is not None:
+            # A replay: its record is already in the ledger, on its own retry schedule.
+            await self._queue.count_given_up()
+            return
+        events = await self._events(delivery)
+        if events is None:
+            return
+        error = QueueDeliveriesExhaustedError(
+            f"not finished after {delivery.times_delivered} deliveries from the queue"
+        )
+        for event in events:
+            await self._processor.record_failure(event, error)
+        await self._queue.count_given_up()
+
+
+def _source_of(channel: str) -> Source:
+    """The provider to file an unverifiable entry under (Zoho CRM notifications are Zoho's)."""
+    if channel == ZOHO_CRM_CHANNEL:
+        return Source.zoho
+    try:
+        return Source(channel)
+    except ValueError:
+        return Source.attio
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    except TimeoutError:
+        pass

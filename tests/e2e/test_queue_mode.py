@@ -1,0 +1,492 @@
+"""Queue mode end to end, on a real Redis: webhooks in, the stream, a worker, the Attio sandbox.
+
+The web app and the worker run in the test's event loop, each with its own bridge on the same
+in-process Attio sandbox, as a web instance and a worker process share one workspace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+from structlog.testing import capture_logs
+
+from app.bridge import Bridge, build_bridge
+from app.cli.worker import worker_for
+from app.clients.attio import AttioClient
+from app.clients.attio.errors import AttioServerError
+from app.clients.redis import Redis
+from app.clients.redis import connect as connect_redis
+from app.config import Settings
+from app.events.model import Source, WebhookEvent
+from app.events.queue import GROUP, STREAM, EventQueue
+from app.events.queue_worker import QueueWorker
+from app.main import create_app
+from app.metrics import REGISTRY
+from testkit.fake_zoho import ITEM, FakeZoho
+from testkit.redis_server import RedisServer
+from testkit.signing import attio_signed_headers, zoho_signed_headers
+from tests.conftest import make_sandbox, sandbox_attio_client
+from tests.e2e.conftest import ADMIN_TOKEN, bootstrap, bridge_settings
+from tests.services.zoho.conftest import CRM_CHANNEL_ID, CRM_TOKEN
+from tests.services.zoho.test_webhooks import PRODUCT
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+METRICS_TOKEN = "metrics-token-0123456789-abcdefghij"
+
+
+class FlakyHandler:
+    """Fails the first `failures` calls, then succeeds; remembers every call."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.calls: list[WebhookEvent] = []
+
+    async def __call__(self, event: WebhookEvent) -> None:
+        self.calls.append(event)
+        if len(self.calls) <= self.failures:
+            raise AttioServerError("Attio is down", attio_status=503)
+
+
+@dataclass
+class QueueStack:
+    app: FastAPI
+    client: httpx.AsyncClient
+    sandbox_app: FastAPI
+    settings: Settings
+    redis: Redis  # the test's own connection, for inspection
+    worker_bridge: Bridge
+    worker_queue: EventQueue
+
+    @property
+    def bridge(self) -> Bridge:
+        return self.app.state.bridge
+
+    def worker(self, consumer: str = "worker-1") -> QueueWorker:
+        return worker_for(self.worker_bridge, self.settings, self.worker_queue, consumer=consumer)
+
+    def register(self, event_type: str, handler: FlakyHandler) -> None:
+        """The same handler in the web service (which decides what needs work) and the worker."""
+        for bridge in (self.bridge, self.worker_bridge):
+            bridge.dispatcher.register(Source.attio, event_type, handler)
+
+    async def drain(self, worker: QueueWorker) -> int:
+        """Read and handle everything unread, one entry at a time; how many were acknowledged."""
+        done = 0
+        while entries := await self.worker_queue.read(worker.consumer, count=10):
+            for entry in entries:
+                done += await worker.handle(entry)
+        return done
+
+    async def records(self, obj: str) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.sandbox_app), base_url="http://sandbox"
+        ) as sandbox:
+            response = await sandbox.get(f"/_sandbox/objects/{obj}/records")
+        return response.json()["data"]
+
+    async def ledger(self) -> dict[str, dict[str, Any]]:
+        return {r["values"]["event_key"]: r["values"] for r in await self.records("bridge_events")}
+
+    def writes(self) -> int:
+        return self.sandbox_app.state.sandbox.requests.count(kind="write")
+
+    async def pending(self) -> int:
+        summary = await self.redis.xpending(STREAM, GROUP)
+        return int(summary["pending"])
+
+
+@asynccontextmanager
+async def queue_stack(redis_url: str, **env: str) -> AsyncIterator[QueueStack]:
+    settings = bridge_settings(REDIS_URL=redis_url, METRICS_TOKEN=METRICS_TOKEN, **env)
+    sandbox_app = make_sandbox()
+    await bootstrap(sandbox_app, settings)
+    sandbox_app.state.sandbox.requests.clear()
+    app = create_app(settings, attio_transport=httpx.ASGITransport(app=sandbox_app))
+    worker_attio: AttioClient = sandbox_attio_client(sandbox_app)
+    worker_bridge = build_bridge(settings, worker_attio)
+    worker_queue = EventQueue(connect_redis(redis_url, socket_timeout=5))
+    await worker_queue.ensure_group()
+    redis = connect_redis(redis_url)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge")
+    try:
+        yield QueueStack(app, client, sandbox_app, settings, redis, worker_bridge, worker_queue)
+    finally:
+        await client.aclose()
+        await app.state.bridge.aclose()
+        await app.state.attio.aclose()
+        await worker_bridge.aclose()
+        await worker_attio.aclose()
+        await worker_queue.aclose()
+        await redis.aclose()
+
+
+def attio_body(*event_types: str, record: str = "r0") -> bytes:
+    events = [
+        {
+            "event_type": event_type,
+            "id": {"workspace_id": "w", "object_id": "people", "record_id": f"{record}-{i}"},
+            "actor": {"type": "workspace-member", "id": "someone-else"},
+        }
+        for i, event_type in enumerate(event_types)
+    ]
+    return json.dumps({"webhook_id": "wh-1", "events": events}).encode()
+
+
+async def post_attio(s: QueueStack, body: bytes, key: str = "delivery-1") -> httpx.Response:
+    headers = {**attio_signed_headers(body), "Idempotency-Key": key}
+    return await s.client.post("/webhooks/attio", content=body, headers=headers)
+
+
+async def post_item(s: QueueStack, item: dict[str, Any]) -> httpx.Response:
+    body = json.dumps({"item": item}).encode()
+    return await s.client.post("/webhooks/zoho", content=body, headers=zoho_signed_headers(body))
+
+
+# -- the intake -------------------------------------------------------------------------------
+
+
+async def test_a_delivery_is_queued_and_answered_before_any_attio_write(redis_url: str) -> None:
+    async with queue_stack(redis_url) as s:
+        response = await post_item(s, ITEM)
+        assert response.status_code == 200
+        assert response.json() == {"events": 1, "queued": 1}
+        assert s.writes() == 0
+        assert await s.redis.xlen(STREAM) == 1
+        [(_, fields)] = await s.redis.xrange(STREAM)
+        assert fields[b"channel"] == b"zoho"
+        assert json.loads(fields[b"body"]) == {"item": ITEM}
+        assert b"x-zoho-webhook-signature" in fields[b"headers"]
+        assert fields[b"received_at"]
+
+
+async def test_the_worker_writes_the_effect_then_acknowledges(redis_url: str) -> None:
+    async with queue_stack(redis_url) as s:
+        assert (await post_item(s, ITEM)).status_code == 200
+        worker = s.worker()
+        [entry] = await s.worker_queue.read(worker.consumer, count=10)
+        assert await s.pending() == 1  # taken, not yet acknowledged
+        assert await worker.handle(entry) is True
+        services = {r["values"]["zoho_item_id"]: r["values"] for r in await s.records("services")}
+        assert services[ITEM["item_id"]]["name"] == ITEM["name"]
+        assert await s.pending() == 0
+        assert (await s.worker_queue.stats()).depth == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "application/json"},
+        {"Content-Type": "application/json", "Attio-Signature": "0" * 64},
+    ],
+)
+async def test_an_unsigned_request_is_refused_and_never_queued(
+    redis_url: str, headers: dict[str, str]
+) -> None:
+    async with queue_stack(redis_url) as s:
+        body = attio_body("record.updated")
+        response = await s.client.post("/webhooks/attio", content=body, headers=headers)
+        assert response.status_code == 401
+        assert await s.redis.xlen(STREAM) == 0
+
+
+async def test_an_echo_of_our_own_write_is_answered_without_queueing(redis_url: str) -> None:
+    async with queue_stack(redis_url, ATTIO_OWN_ACTOR_IDS="own-actor") as s:
+        body = json.dumps(
+            {
+                "webhook_id": "wh-1",
+                "events": [
+                    {
+                        "event_type": "record.updated",
+                        "id": {"workspace_id": "w", "object_id": "people", "record_id": "r"},
+                        "actor": {"type": "api-token", "id": "own-actor"},
+                    }
+                ],
+            }
+        ).encode()
+        response = await post_attio(s, body)
+        assert response.status_code == 200
+        assert response.json()["ignored"] == 1
+        assert await s.redis.xlen(STREAM) == 0
+
+
+async def test_zoho_crm_notifications_go_through_the_queue(redis_url: str) -> None:
+    env = {"ZOHO_CRM_NOTIFY_TOKEN": CRM_TOKEN, "ZOHO_CRM_CHANNEL_IDS": CRM_CHANNEL_ID}
+    async with queue_stack(redis_url, **env) as s:
+        product_id = PRODUCT["id"]
+        zoho = FakeZoho.with_items(0)
+        zoho.crm_products[product_id] = dict(PRODUCT)
+        s.worker_bridge.zoho.use_zoho_client(zoho.client())
+        body = {
+            "server_time": 1_778_000_000_000,
+            "query_params": {},
+            "module": "Products",
+            "resource_uri": "https://www.zohoapis.com/crm/v2/Products",
+            "ids": [product_id],
+            "affected_fields": [],
+            "operation": "insert",
+            "channel_id": CRM_CHANNEL_ID,
+            "token": CRM_TOKEN,
+        }
+        response = await s.client.post("/webhooks/zoho/crm", json=body)
+        assert response.status_code == 200 and response.json()["queued"] == 1
+        [(_, fields)] = await s.redis.xrange(STREAM)
+        assert fields[b"channel"] == b"zoho_crm"
+        assert await s.drain(s.worker()) == 1
+        services = {r["values"]["zoho_item_id"]: r["values"] for r in await s.records("services")}
+        assert services[product_id]["zoho_source"] == "crm"
+
+
+# -- the worker -------------------------------------------------------------------------------
+
+
+async def test_an_entry_taken_by_a_worker_that_died_is_reclaimed_and_processed(
+    redis_url: str,
+) -> None:
+    async with queue_stack(redis_url) as s:
+        handler = FlakyHandler()
+        s.register("record.updated", handler)
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+        # A consumer takes the entry and dies before acknowledging it.
+        [taken] = await s.worker_queue.read("dead-worker", count=1)
+        worker = s.worker()
+        assert await s.drain(worker) == 0  # nothing unread: the entry is the dead one's
+        _, claimed = await s.worker_queue.reclaim(worker.consumer, min_idle_ms=0, count=10)
+        assert [c.entry_id for c in claimed] == [taken.entry_id]
+        assert claimed[0].times_delivered == 2
+        assert await worker.handle(claimed[0]) is True
+        assert len(handler.calls) == 1
+        assert await s.pending() == 0
+        assert (await s.worker_queue.stats()).reclaimed == 1
+
+
+async def test_the_run_loop_reclaims_processes_and_stops_on_request(redis_url: str) -> None:
+    async with queue_stack(redis_url, QUEUE_RECLAIM_IDLE_SECONDS="0.001") as s:
+        handler = FlakyHandler()
+        s.register("record.updated", handler)
+        for n in range(3):
+            body = attio_body("record.updated", record=f"r{n}")
+            assert (await post_attio(s, body, key=f"delivery-{n}")).status_code == 200
+        await s.worker_queue.read("dead-worker", count=1)  # one is left by a dead worker
+        worker = s.worker()
+        stop = asyncio.Event()
+        run = asyncio.create_task(worker.run(stop))
+        for _ in range(500):  # bounded: until every entry is acknowledged
+            if (await s.worker_queue.stats()).depth == 0:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await run
+        assert sorted(e.event_key for e in handler.calls) == [
+            f"attio:delivery-{n}:0" for n in range(3)
+        ]
+        assert await s.pending() == 0
+
+
+async def test_ledger_unavailable_leaves_the_entry_pending_for_a_later_try(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with queue_stack(redis_url) as s:
+        handler = FlakyHandler(failures=1)
+        s.register("record.updated", handler)
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+
+        async def ledger_down(*_args: object, **_kwargs: object) -> None:
+            raise AttioServerError("Attio is down", attio_status=503)
+
+        ledger = s.worker_bridge.ledger
+        with monkeypatch.context() as patch:
+            patch.setattr(ledger, "get", ledger_down)
+            patch.setattr(ledger, "record_failure", ledger_down)
+            worker = s.worker()
+            assert await s.drain(worker) == 0
+        assert await s.pending() == 1  # not acknowledged: neither in Attio nor in the ledger
+        _, [again] = await s.worker_queue.reclaim(worker.consumer, min_idle_ms=0, count=10)
+        assert await worker.handle(again) is True
+        assert len(handler.calls) == 2
+        assert await s.pending() == 0
+
+
+async def test_an_entry_delivered_too_often_goes_to_the_ledger_as_failed(redis_url: str) -> None:
+    async with queue_stack(redis_url, QUEUE_MAX_DELIVERIES="2") as s:
+        handler = FlakyHandler()
+        s.register("record.updated", handler)
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+        await s.worker_queue.read("dead-worker-1", count=1)
+        await s.worker_queue.reclaim("dead-worker-2", min_idle_ms=0, count=1)
+        worker = s.worker()
+        _, [third] = await s.worker_queue.reclaim(worker.consumer, min_idle_ms=0, count=1)
+        assert third.times_delivered == 3
+        assert await worker.handle(third) is True
+        assert handler.calls == []  # not attempted a third time
+        record = (await s.ledger())["attio:delivery-1:0"]
+        assert record["status"] == "failed"
+        assert "QueueDeliveriesExhaustedError" in record["error"]
+        assert await s.pending() == 0
+        assert (await s.worker_queue.stats()).given_up == 1
+
+
+async def test_an_entry_that_no_longer_verifies_is_recorded_dead_and_acknowledged(
+    redis_url: str,
+) -> None:
+    async with queue_stack(redis_url) as s:
+        s.register("record.updated", FlakyHandler())
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+        # The worker runs with a rotated secret: the queued signature no longer verifies.
+        rotated = s.settings.model_copy(
+            update={"attio_webhook_secret": SecretStr("rotated-secret-987654")}
+        )
+        async with (
+            sandbox_attio_client(s.sandbox_app) as attio,
+            build_bridge(rotated, attio) as bridge,
+        ):
+            worker = worker_for(bridge, rotated, s.worker_queue, consumer="rotated")
+            assert await s.drain(worker) == 1
+        [(key, record)] = (await s.ledger()).items()
+        assert key.startswith("attio:queue:")
+        assert record["status"] == "dead"
+        assert "no longer verifies" in record["error"]
+        assert await s.pending() == 0
+
+
+# -- replays ----------------------------------------------------------------------------------
+
+
+async def test_replays_go_through_the_queue_and_the_worker_settles_the_record(
+    redis_url: str,
+) -> None:
+    async with queue_stack(redis_url) as s:
+        handler = FlakyHandler(failures=1)
+        s.register("record.updated", handler)
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+        worker = s.worker()
+        assert await s.drain(worker) == 1
+        assert (await s.ledger())["attio:delivery-1:0"]["status"] == "failed"
+
+        response = await s.client.post("/admin/events/attio:delivery-1:0/replay", headers=ADMIN)
+        assert response.status_code == 200
+        assert response.json()["status"] == "queued"
+        assert len(handler.calls) == 1  # not replayed by the web service
+        [(_, fields)] = await s.redis.xrevrange(STREAM, count=1)
+        assert fields[b"channel"] == b"replay"
+        assert fields[b"event_key"] == b"attio:delivery-1:0"
+
+        assert await s.drain(worker) == 1
+        assert len(handler.calls) == 2
+        assert (await s.ledger())["attio:delivery-1:0"]["status"] == "replayed"
+
+
+async def test_retry_due_queues_the_due_records(redis_url: str) -> None:
+    async with queue_stack(redis_url, EVENT_RETRY_SCHEDULE="1") as s:
+        handler = FlakyHandler(failures=1)
+        s.register("record.updated", handler)
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+        worker = s.worker()
+        assert await s.drain(worker) == 1
+        ledger = s.bridge.ledger
+        entry = await ledger.get("attio:delivery-1:0")
+        assert entry is not None and entry.next_attempt_at is not None
+        ledger.clock = lambda: entry.next_attempt_at  # type: ignore[assignment,return-value]
+        report = await s.bridge.replayer.retry_due()
+        assert report.counts()["queued"] == 1
+        assert await s.drain(worker) == 1
+        assert (await s.ledger())["attio:delivery-1:0"]["status"] == "replayed"
+
+
+# -- Redis unreachable ------------------------------------------------------------------------
+
+
+async def test_redis_down_falls_back_inline_and_queues_again_once_it_is_back() -> None:
+    with RedisServer() as server:
+        async with queue_stack(server.url) as s:
+            s.bridge.queue.retry_interval_seconds = 0.0  # type: ignore[union-attr]
+            handler = FlakyHandler()
+            s.register("record.updated", handler)
+            assert (await s.client.get("/readyz")).json() == {"status": "ready", "queue": "queue"}
+
+            server.stop()
+            with capture_logs() as logs:
+                response = await post_attio(s, attio_body("record.updated"), key="while-down")
+                await post_attio(s, attio_body("record.updated"), key="while-down-2")
+            assert [e["event"] for e in logs].count("queue.unavailable") == 1  # once, not per call
+            assert response.status_code == 200
+            assert response.json()["processed"] == 1  # processed inline, nothing lost
+            assert len(handler.calls) == 2
+            ready = await s.client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json() == {"status": "ready", "queue": "fallback_inline"}
+            admin = await s.client.get("/admin/queue", headers=ADMIN)
+            assert admin.json() == {"mode": "fallback_inline"}
+
+            server.start()
+            with capture_logs() as logs:
+                for _ in range(5):  # a connection the restart broke fails once, then reconnects
+                    if (await s.client.get("/readyz")).json()["queue"] == "queue":
+                        break
+            assert [e["event"] for e in logs].count("queue.recovered") == 1
+            assert (await s.client.get("/readyz")).json()["queue"] == "queue"
+            response = await post_attio(s, attio_body("record.updated"), key="after")
+            assert response.json() == {"events": 1, "queued": 1}
+            assert len(handler.calls) == 2
+
+
+# -- observability ----------------------------------------------------------------------------
+
+
+async def test_admin_queue_needs_the_token_and_shows_depth_and_consumers(redis_url: str) -> None:
+    async with queue_stack(redis_url) as s:
+        s.register("record.updated", FlakyHandler())
+        for n in range(3):
+            body = attio_body("record.updated", record=f"r{n}")
+            await post_attio(s, body, key=f"delivery-{n}")
+        await s.worker_queue.read("worker-a", count=1)
+
+        assert (await s.client.get("/admin/queue")).status_code == 401
+        wrong = {"Authorization": "Bearer wrong"}
+        assert (await s.client.get("/admin/queue", headers=wrong)).status_code == 401
+        response = await s.client.get("/admin/queue", headers=ADMIN)
+        assert response.status_code == 200
+        state = response.json()
+        assert state["mode"] == "queue"
+        assert (state["depth"], state["pending"], state["unread"]) == (3, 1, 2)
+        assert state["oldest_age_seconds"] >= 0
+        assert [(c["name"], c["pending"]) for c in state["consumers"]] == [("worker-a", 1)]
+        assert (state["reclaimed"], state["given_up"]) == (0, 0)
+
+
+async def test_metrics_show_the_queue_at_scrape_time(redis_url: str) -> None:
+    async with queue_stack(redis_url) as s:
+        s.register("record.updated", FlakyHandler())
+        fallbacks = REGISTRY.get_sample_value("bridge_queue_inline_fallbacks_total") or 0.0
+        for n in range(2):
+            body = attio_body("record.updated", record=f"r{n}")
+            await post_attio(s, body, key=f"delivery-{n}")
+        auth = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        assert (await s.client.get("/metrics", headers=auth)).status_code == 200
+        assert REGISTRY.get_sample_value("bridge_queue_depth") == 2.0
+        assert REGISTRY.get_sample_value("bridge_queue_pending") == 0.0
+        assert (REGISTRY.get_sample_value("bridge_queue_oldest_age_seconds") or 0.0) >= 0.0
+        assert REGISTRY.get_sample_value("bridge_queue_inline_fallbacks_total") == fallbacks
+        await s.drain(s.worker())
+        await s.client.get("/metrics", headers=auth)
+        assert REGISTRY.get_sample_value("bridge_queue_depth") == 0.0
+
+
+async def test_without_redis_url_readyz_and_admin_say_inline() -> None:
+    settings = bridge_settings()
+    sandbox_app = make_sandbox()
+    await bootstrap(sandbox_app, settings)
+    app = create_app(settings, attio_transport=httpx.ASGITransport(app=sandbox_app))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
+        assert (await client.get("/readyz")).json() == {"status": "ready"}
+        assert (await client.get("/admin/queue", headers=ADMIN)).json() == {"mode": "inline"}
+    await app.state.attio.aclose()
