@@ -224,10 +224,9 @@ async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
             stack.bridge_env = env
             stack.bootstrap()
             processes = Processes(log_dir, env)
-            zoho_server = processes.spawn(
+            processes.spawn(
                 "zoho", "testkit.zoho_server", "--port", str(zoho_port), "--items", str(args.items)
             )
-            del zoho_server
             webs = args.webs if queue_mode else 1
             web_urls = []
             for n in range(webs):
@@ -239,7 +238,7 @@ async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
             for url in web_urls:
                 await wait_until_up(f"{url}/healthz", 60)
             await wait_until_up(f"http://127.0.0.1:{zoho_port}/oauth/v2/token", 60)
-            before = await _calls(stack)
+            before = await stack.attio_calls()
 
             run.started = time.monotonic()
             if queue_mode:
@@ -255,7 +254,7 @@ async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
             await send_all(run, deliveries, web_urls, args.rate)
             await wait_for_attio(run, stack.sandbox_url)
             await faults
-            run.calls = _difference(await _calls(stack), before)
+            run.calls = _difference(await stack.attio_calls(), before)
             run.ledger_failed = await failed_ledger_entries(stack.sandbox_url)
         finally:
             if processes is not None:
@@ -280,10 +279,6 @@ async def _inject(
         await asyncio.sleep(burst / 2)
         redis.restart()
         run.notes.append(f"Redis restarted at {time.monotonic() - run.started:.1f} s")
-
-
-async def _calls(stack: Stack) -> dict[str, Any]:
-    return await stack.attio_calls()
 
 
 def _difference(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
