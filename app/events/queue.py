@@ -47,7 +47,7 @@ REPLAY_CHANNEL = "replay"
 
 # Seconds. An append is sub-millisecond on a healthy Redis; a webhook must not wait for more.
 APPEND_TIMEOUT_SECONDS = 1.0
-RETRY_INTERVAL_SECONDS = 3.0
+RETRY_INTERVAL_SECONDS = 1.0
 
 
 class QueueUnavailableError(ServiceUnavailableError):
