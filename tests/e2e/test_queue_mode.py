@@ -291,6 +291,41 @@ async def test_the_run_loop_reclaims_processes_and_stops_on_request(redis_url: s
         assert await s.pending() == 0
 
 
+class BlockingHandler(FlakyHandler):
+    """Holds every event until released, so a test can stop the worker mid-event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, event: WebhookEvent) -> None:
+        self.started.set()
+        await self.release.wait()
+        await super().__call__(event)
+
+
+async def test_a_stop_request_lets_in_flight_entries_finish_before_the_worker_exits(
+    redis_url: str,
+) -> None:
+    async with queue_stack(redis_url) as s:
+        handler = BlockingHandler()
+        s.register("record.updated", handler)
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+        stop = asyncio.Event()
+        run = asyncio.create_task(s.worker().run(stop))
+        await handler.started.wait()
+        stop.set()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not run.done()  # still finishing the entry it holds
+        assert await s.pending() == 1
+        handler.release.set()
+        await run
+        assert len(handler.calls) == 1
+        assert await s.pending() == 0
+
+
 async def test_ledger_unavailable_leaves_the_entry_pending_for_a_later_try(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
