@@ -33,9 +33,10 @@ from app.main import create_app
 from app.metrics import REGISTRY
 from testkit.fake_zoho import ITEM, FakeZoho
 from testkit.redis_server import RedisServer
-from testkit.signing import attio_signed_headers, zoho_signed_headers
+from testkit.signing import attio_signed_headers, braintree_form_body, zoho_signed_headers
 from tests.conftest import make_sandbox, sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, bootstrap, bridge_settings
+from tests.services.braintree.support import FORM, FakeBraintreeApi, signed_fixture
 from tests.services.zoho.conftest import CRM_CHANNEL_ID, CRM_TOKEN
 from tests.services.zoho.test_webhooks import PRODUCT
 
@@ -179,6 +180,24 @@ async def test_the_worker_writes_the_effect_then_acknowledges(redis_url: str) ->
         assert services[ITEM["item_id"]]["name"] == ITEM["name"]
         assert await s.pending() == 0
         assert (await s.worker_queue.stats()).depth == 0
+
+
+async def test_a_braintree_charge_is_parsed_again_by_the_sdk_at_the_worker(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FakeBraintreeApi().install(monkeypatch)  # nothing reaches Braintree
+    async with queue_stack(redis_url) as s:
+        body = braintree_form_body(*signed_fixture("subscription_charged_successfully"))
+        response = await s.client.post("/webhooks/braintree", content=body, headers=FORM)
+        assert response.json() == {"events": 1, "queued": 1}
+        assert s.writes() == 0
+        [(_, fields)] = await s.redis.xrange(STREAM)
+        assert fields[b"channel"] == b"braintree" and fields[b"body"] == body  # text, no SDK object
+        assert await s.drain(s.worker()) == 1
+        [subscription] = await s.records("subscriptions")
+        assert subscription["values"]["braintree_subscription_id"] == "sub_7kq2mv"
+        [person] = await s.records("people")
+        assert person["values"]["braintree_customer_id"] == "cust_31fz"
 
 
 @pytest.mark.parametrize(
