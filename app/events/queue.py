@@ -47,7 +47,7 @@ REPLAY_CHANNEL = "replay"
 
 # Seconds. An append is sub-millisecond on a healthy Redis; a webhook must not wait for more.
 APPEND_TIMEOUT_SECONDS = 1.0
-RETRY_INTERVAL_SECONDS = 3.0
+RETRY_INTERVAL_SECONDS = 1.0
 
 
 class QueueUnavailableError(ServiceUnavailableError):
@@ -250,12 +250,13 @@ class EventQueue:
             # Redis lost the group (a restart without persistence): start over from the top.
             await self.ensure_group()
             return []
-        return [
-            QueuedDelivery.from_entry(entry_id, fields)
-            for _stream, entries in answer or []
-            for entry_id, fields in entries
-            if fields  # an entry trimmed while being handed out comes back empty
-        ]
+        deliveries = []
+        for _stream, entries in answer or []:
+            for entry_id, fields in entries:
+                # An entry trimmed while being handed out comes back empty.
+                if fields and (delivery := await self._parse(entry_id, fields)):
+                    deliveries.append(delivery)
+        return deliveries
 
     async def reclaim(
         self, consumer: str, *, min_idle_ms: int, count: int, start: str = "0-0"
@@ -271,9 +272,8 @@ class EventQueue:
         cursor, claimed = _text(answer[0]), answer[1]
         deliveries = []
         for entry_id, fields in claimed:
-            if not fields:
+            if not fields or not (delivery := await self._parse(entry_id, fields)):
                 continue
-            delivery = QueuedDelivery.from_entry(entry_id, fields)
             times = await self.times_delivered(delivery.entry_id)
             deliveries.append(
                 QueuedDelivery(
@@ -288,6 +288,18 @@ class EventQueue:
         if deliveries:
             await self.redis.hincrby(STATS_KEY, "reclaimed", len(deliveries))
         return cursor, deliveries
+
+    async def _parse(
+        self, entry_id: bytes | str, fields: dict[bytes, bytes]
+    ) -> QueuedDelivery | None:
+        """The entry, or None for one the bridge did not write (acknowledged, so no worker
+        trips over it again: nothing in it could be verified or processed)."""
+        try:
+            return QueuedDelivery.from_entry(entry_id, fields)
+        except (ValueError, UnicodeDecodeError) as exc:  # JSON and ISO dates raise ValueError
+            log.error("queue.entry.malformed", entry_id=_text(entry_id), error=type(exc).__name__)
+            await self.ack(_text(entry_id))
+            return None
 
     async def times_delivered(self, entry_id: str) -> int:
         rows = await self.redis.xpending_range(self.stream, self.group, entry_id, entry_id, 1)

@@ -85,10 +85,19 @@ class QueueWorker:
                     await self._queue.ensure_group()
                 await self._step(stop)
                 failures = 0
-            except (RedisError, OSError) as exc:
+            except Exception as exc:
+                # Redis away (the usual case) or a bug: back off and carry on, never exit with
+                # entries in flight.
                 delay = REDIS_BACKOFF_SECONDS[min(failures, len(REDIS_BACKOFF_SECONDS) - 1)]
                 failures += 1
-                log.warning("queue.worker.redis_error", error=type(exc).__name__, retry_in=delay)
+                log.warning(
+                    "queue.worker.redis_error"
+                    if isinstance(exc, RedisError | OSError)
+                    else "queue.worker.error",
+                    error=type(exc).__name__,
+                    retry_in=delay,
+                    exc_info=not isinstance(exc, RedisError | OSError),
+                )
                 await _sleep_unless(stop, delay)
         if self._in_flight:
             log.info("queue.worker.draining", in_flight=len(self._in_flight))

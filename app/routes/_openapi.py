@@ -46,18 +46,27 @@ VALIDATION_ERROR = {
         }
     },
 }
+
+
+def _counts(*names: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": list(names),
+        "properties": {name: {"type": "integer", "minimum": 0} for name in names},
+    }
+
+
 WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "Every event processed, ignored or recorded in the ledger",
+        "description": "Every event processed, ignored or recorded in the ledger; in queue mode "
+        "(REDIS_URL) the delivery queued for a worker instead",
         "content": {
             JSON: {
                 "schema": {
-                    "type": "object",
-                    "required": ["events", "processed", "ignored", "recorded"],
-                    "properties": {
-                        name: {"type": "integer", "minimum": 0}
-                        for name in ("events", "processed", "ignored", "recorded")
-                    },
+                    "anyOf": [
+                        _counts("events", "processed", "ignored", "recorded"),
+                        _counts("events", "queued"),
+                    ]
                 }
             }
         },

@@ -33,9 +33,10 @@ from app.main import create_app
 from app.metrics import REGISTRY
 from testkit.fake_zoho import ITEM, FakeZoho
 from testkit.redis_server import RedisServer
-from testkit.signing import attio_signed_headers, zoho_signed_headers
+from testkit.signing import attio_signed_headers, braintree_form_body, zoho_signed_headers
 from tests.conftest import make_sandbox, sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, bootstrap, bridge_settings
+from tests.services.braintree.support import FORM, FakeBraintreeApi, signed_fixture
 from tests.services.zoho.conftest import CRM_CHANNEL_ID, CRM_TOKEN
 from tests.services.zoho.test_webhooks import PRODUCT
 
@@ -181,6 +182,24 @@ async def test_the_worker_writes_the_effect_then_acknowledges(redis_url: str) ->
         assert (await s.worker_queue.stats()).depth == 0
 
 
+async def test_a_braintree_charge_is_parsed_again_by_the_sdk_at_the_worker(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FakeBraintreeApi().install(monkeypatch)  # nothing reaches Braintree
+    async with queue_stack(redis_url) as s:
+        body = braintree_form_body(*signed_fixture("subscription_charged_successfully"))
+        response = await s.client.post("/webhooks/braintree", content=body, headers=FORM)
+        assert response.json() == {"events": 1, "queued": 1}
+        assert s.writes() == 0
+        [(_, fields)] = await s.redis.xrange(STREAM)
+        assert fields[b"channel"] == b"braintree" and fields[b"body"] == body  # text, no SDK object
+        assert await s.drain(s.worker()) == 1
+        [subscription] = await s.records("subscriptions")
+        assert subscription["values"]["braintree_subscription_id"] == "sub_7kq2mv"
+        [person] = await s.records("people")
+        assert person["values"]["braintree_customer_id"] == "cust_31fz"
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -288,6 +307,41 @@ async def test_the_run_loop_reclaims_processes_and_stops_on_request(redis_url: s
         assert sorted(e.event_key for e in handler.calls) == [
             f"attio:delivery-{n}:0" for n in range(3)
         ]
+        assert await s.pending() == 0
+
+
+class BlockingHandler(FlakyHandler):
+    """Holds every event until released, so a test can stop the worker mid-event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, event: WebhookEvent) -> None:
+        self.started.set()
+        await self.release.wait()
+        await super().__call__(event)
+
+
+async def test_a_stop_request_lets_in_flight_entries_finish_before_the_worker_exits(
+    redis_url: str,
+) -> None:
+    async with queue_stack(redis_url) as s:
+        handler = BlockingHandler()
+        s.register("record.updated", handler)
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+        stop = asyncio.Event()
+        run = asyncio.create_task(s.worker().run(stop))
+        await handler.started.wait()
+        stop.set()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not run.done()  # still finishing the entry it holds
+        assert await s.pending() == 1
+        handler.release.set()
+        await run
+        assert len(handler.calls) == 1
         assert await s.pending() == 0
 
 

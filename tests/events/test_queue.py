@@ -97,3 +97,13 @@ async def test_an_unreachable_redis_is_asked_again_only_after_the_interval() -> 
         assert await queue.check() is QueueMode.fallback_inline
     finally:
         await queue.aclose()
+
+
+async def test_an_entry_the_bridge_did_not_write_is_acknowledged_and_skipped(
+    queue: EventQueue,
+) -> None:
+    await queue.ensure_group()
+    await queue.redis.xadd(STREAM, {"channel": "attio", "body": "{}", "headers": "not json"})
+    good = await queue.enqueue("attio", RAW)
+    assert [d.entry_id for d in await queue.read("w", count=10)] == [good]
+    assert (await queue.stats()).pending == 1  # only the good one waits for its ack
