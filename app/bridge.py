@@ -19,10 +19,12 @@ from app.events.model import Source
 from app.events.processor import EventProcessor
 from app.events.replay import Replayer
 from app.events.sources import (
+    BRAINTREE_SYNC_KEY_PREFIX,
     SYNC_KEY_PREFIX,
     ZOHO_CRM_KEY_PREFIX,
     AttioSource,
     BraintreeSource,
+    BraintreeSyncFailureSource,
     EventSource,
     ZohoCrmLedgerSource,
     ZohoCrmSource,
@@ -32,6 +34,7 @@ from app.events.sources import (
 from app.schema import billing_objects, schema_for
 from app.services.attio import AttioEventService
 from app.services.braintree import BraintreeService
+from app.services.syncstate import AttioSyncLock, SyncStateStore
 from app.services.zoho import ZohoService
 from app.signatures import BraintreeWebhookVerifier
 
@@ -53,10 +56,12 @@ class Bridge:
     zoho_crm_source: ZohoCrmSource | None
     braintree: BraintreeClient | None  # Braintree API access, when credentials are set
     zoho: ZohoService
+    braintree_service: BraintreeService
 
     async def aclose(self) -> None:
-        """Close what the bridge opened: a background Zoho sync and the Zoho client. The Attio
+        """Close what the bridge opened: background syncs and the Zoho client. The Attio
         client belongs to whoever passed it in (the app's lifespan, a CLI command)."""
+        await self.braintree_service.sync_runner.aclose()
         await self.zoho.aclose()
 
     async def __aenter__(self) -> Self:
@@ -128,19 +133,32 @@ def build_bridge(
         by_key_prefix={
             ZOHO_CRM_KEY_PREFIX: zoho_crm_ledger,
             SYNC_KEY_PREFIX: ZohoSyncFailureSource(),
+            BRAINTREE_SYNC_KEY_PREFIX: BraintreeSyncFailureSource(),
         },
     )
+    # Sync runs: one at a time per source across processes, recorded in `bridge_events`.
+    sync_lock, sync_state = AttioSyncLock(attio), SyncStateStore(attio)
     zoho = ZohoService(
         attio=attio,
         ledger=ledger,
         items_source=ItemsSource(settings.zoho_items_source),
         zoho_factory=lambda: ZohoClient.from_settings(settings),
+        sync_lock=sync_lock,
+        sync_state=sync_state,
+    )
+    braintree_service = BraintreeService(
+        attio,
+        braintree,
+        payments_object=settings.attio_payments_object,
+        ledger=ledger,
+        sync_lock=sync_lock,
+        sync_state=sync_state,
     )
     customers = braintree if settings.attio_to_braintree_enabled else None
     layout = schema_for(payments_object=settings.attio_payments_object)
     register_handlers(
         dispatcher,
-        BraintreeService(attio, braintree, payments_object=settings.attio_payments_object),
+        braintree_service,
         AttioEventService(attio, ledger, customers, billing_objects=billing_objects(layout)),
         zoho,
     )
@@ -156,4 +174,5 @@ def build_bridge(
         zoho_crm_source=zoho_crm,
         braintree=braintree,
         zoho=zoho,
+        braintree_service=braintree_service,
     )
