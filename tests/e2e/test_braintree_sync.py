@@ -4,6 +4,7 @@ loopback, the bridge against the Attio sandbox, in both layouts."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,21 +13,28 @@ from typing import Any
 
 import httpx
 import pytest
+import typer
 from fastapi import FastAPI
+from typer.testing import CliRunner
 
+import app.cli._common as cli_common
+import app.cli.sync as cli_sync
 from app.bridge import Bridge, build_bridge
 from app.clients.attio import AttioClient, AttioTransportError
 from app.clients.attio.values import first_value, iso_timestamp
 from app.clients.braintree import BraintreeClient
+from app.config import get_settings
 from app.events.ledger import LedgerStatus
 from app.events.model import RawRequest, Source
 from app.schema import BRIDGE_EVENTS, EVENT_KEY
 from app.services.syncrunner import RunStatus, SyncAlreadyRunningError
 from attio_sandbox import SandboxState
 from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway, subscription_xml
-from testkit.signing import braintree_form_body, braintree_signed_xml
+from testkit.signing import BRAINTREE_TEST_CREDENTIALS, braintree_form_body, braintree_signed_xml
 from tests.conftest import SANDBOX_URL, make_sandbox, sandbox_attio_client
-from tests.e2e.conftest import bootstrap, bridge_settings
+from tests.e2e.conftest import ADMIN_TOKEN, Harness, bootstrap, bridge_settings, start_harness
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 LAYOUTS = [pytest.param("true", id="payments-object"), pytest.param("false", id="folded")]
@@ -332,3 +340,87 @@ async def test_a_failed_record_is_ledgered_and_retried_by_retry_due(stand_in, la
 async def test_gone_from_braintree_on_replay_is_not_an_error(stand_in) -> None:
     async with world_for(stand_in) as world:
         assert await world.bridge.braintree_service.new_sync().apply_one("dispute", "nope") is False
+
+
+# -- the command and the admin API -----------------------------------------------------------
+
+
+@pytest.fixture
+def bridge_with_stand_in(stand_in) -> Iterator[Harness]:
+    """The bridge app (TestClient) on a fresh sandbox, Braintree's API the stand-in."""
+    _data, client = stand_in
+    yield from start_harness(braintree=client)
+
+
+def test_admin_starts_a_run_refuses_a_second_and_lists_every_source(
+    bridge_with_stand_in: Harness, stand_in
+) -> None:
+    harness = bridge_with_stand_in
+    data, _client = stand_in
+    data.latency_seconds = 0.05  # the first run is still going when the second POST comes
+    started = harness.client.post("/admin/sync/braintree", headers=ADMIN)
+    assert started.status_code == 202, started.text
+    assert started.json()["status"] == "running"
+    refused = harness.client.post("/admin/sync/braintree", headers=ADMIN)
+    assert refused.status_code == 409 and refused.json()["error"] == "sync_running"
+    deadline = time.monotonic() + 30
+    while (status := harness.client.get("/admin/sync/braintree", headers=ADMIN).json())[
+        "running"
+    ] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert status["last_run"]["status"] == "succeeded"
+    assert status["last_run"]["progress"]["phase"] == "done"
+    listed = harness.client.get("/admin/sync", headers=ADMIN).json()["sources"]
+    by_source = {entry["source"]: entry for entry in listed}
+    assert set(by_source) == {"braintree", "zoho"}
+    recorded = by_source["braintree"]["recorded"]
+    assert recorded["watermark"] is not None
+    assert recorded["last_run"]["outcome"] == "succeeded"
+    assert recorded["last_run"]["counts"]["subscription"]["created"] == len(data.subscriptions)
+    assert by_source["zoho"]["recorded"] == {"source": "zoho", "watermark": None, "last_run": None}
+    assert (
+        harness.client.post("/admin/sync/braintree?since=yesterday", headers=ADMIN).status_code
+        == 422
+    )
+
+
+def test_the_command_prints_the_plan_then_syncs(
+    bridge_with_stand_in: Harness, stand_in, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = bridge_with_stand_in
+    data, client = stand_in
+    monkeypatch.setenv("ATTIO_API_KEY", "sandbox-key-0123456789")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    for name, value in braintree_env().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    monkeypatch.setattr(
+        cli_common, "attio_client_for_cli", lambda _s: sandbox_attio_client(harness.sandbox_app)
+    )
+    monkeypatch.setattr(BraintreeClient, "from_settings", classmethod(lambda _cls, _s: client))
+    root = typer.Typer()
+    root.add_typer(cli_sync.sync_cli, name="sync")
+    try:
+        dry = CliRunner().invoke(root, ["sync", "braintree", "--dry-run"])
+        assert dry.exit_code == 0, dry.output
+        assert dry.stdout.count("create  subscriptions") == len(data.subscriptions)
+        assert "would write created=" in dry.stdout
+        assert harness.sandbox.requests.count(kind="write") == 0
+        bad = CliRunner().invoke(root, ["sync", "braintree", "--since", "last tuesday"])
+        assert bad.exit_code == 2 and "ISO 8601" in bad.output
+        real = CliRunner().invoke(root, ["sync", "braintree", "--since", "2020-01-01"])
+        assert real.exit_code == 0, real.output
+        assert "since 2020-01-01T00:00:00Z" in real.stdout
+        assert f"subscription  created={len(data.subscriptions)}" in real.stdout
+    finally:
+        get_settings.cache_clear()
+
+
+def braintree_env() -> dict[str, str]:
+    creds = BRAINTREE_TEST_CREDENTIALS
+    return {
+        "BRAINTREE_ENVIRONMENT": creds["environment"],
+        "BRAINTREE_MERCHANT_ID": creds["merchant_id"],
+        "BRAINTREE_PUBLIC_KEY": creds["public_key"],
+        "BRAINTREE_PRIVATE_KEY": creds["private_key"],
+    }
