@@ -7,11 +7,12 @@ last recorded run and watermark.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query, Request
 
+from app.errors import BadRequestError
 from app.routes._intake import bridge_of
 from app.routes.admin import admin_router
 
@@ -40,7 +41,7 @@ async def zoho_sync_status(request: Request) -> dict[str, Any]:
     return await bridge_of(request).zoho.sync_runner.status()
 
 
-@router.post("/braintree", status_code=202, responses={409: {}, 503: {}})
+@router.post("/braintree", status_code=202, responses={400: {}, 409: {}, 503: {}})
 async def start_braintree_sync(
     request: Request,
     dry_run: bool = False,
@@ -50,6 +51,10 @@ async def start_braintree_sync(
     ] = None,
 ) -> dict[str, Any]:
     """Start a Braintree → Attio reconciliation in the background (one at a time)."""
+    if len(request.query_params.getlist("since")) > 1:
+        raise BadRequestError("`since` is given more than once")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # UTC unless it says otherwise
     run = await bridge_of(request).braintree_service.start_sync(since=since, dry_run=dry_run)
     return run.as_dict()
 
