@@ -21,10 +21,12 @@ from app.events.processor import EventProcessor
 from app.events.queue import ZOHO_CRM_CHANNEL, EventQueue
 from app.events.replay import Replayer
 from app.events.sources import (
+    BRAINTREE_SYNC_KEY_PREFIX,
     SYNC_KEY_PREFIX,
     ZOHO_CRM_KEY_PREFIX,
     AttioSource,
     BraintreeSource,
+    BraintreeSyncFailureSource,
     EventSource,
     ZohoCrmLedgerSource,
     ZohoCrmSource,
@@ -34,6 +36,7 @@ from app.events.sources import (
 from app.schema import billing_objects, schema_for
 from app.services.attio import AttioEventService
 from app.services.braintree import BraintreeService
+from app.services.syncstate import AttioSyncLock, SyncStateStore
 from app.services.zoho import ZohoService
 from app.signatures import BraintreeWebhookVerifier
 
@@ -55,6 +58,7 @@ class Bridge:
     zoho_crm_source: ZohoCrmSource | None
     braintree: BraintreeClient | None  # Braintree API access, when credentials are set
     zoho: ZohoService
+    braintree_service: BraintreeService
     queue: EventQueue | None = None  # queue mode (REDIS_URL set)
 
     def source_for_channel(self, channel: str) -> EventSource | None:
@@ -64,9 +68,10 @@ class Bridge:
         return next((s for source, s in self.sources.items() if source.value == channel), None)
 
     async def aclose(self) -> None:
-        """Close what the bridge opened: a background Zoho sync, the Zoho client, the queue's
+        """Close what the bridge opened: background syncs, the Zoho client, the queue's
         Redis connections. The Attio client belongs to whoever passed it in (the app's
         lifespan, a CLI command)."""
+        await self.braintree_service.sync_runner.aclose()
         await self.zoho.aclose()
         if self.queue is not None:
             await self.queue.aclose()
@@ -159,21 +164,34 @@ def build_bridge(
         by_key_prefix={
             ZOHO_CRM_KEY_PREFIX: zoho_crm_ledger,
             SYNC_KEY_PREFIX: ZohoSyncFailureSource(),
+            BRAINTREE_SYNC_KEY_PREFIX: BraintreeSyncFailureSource(),
         },
         queue=queue,
     )
+    # Sync runs: one at a time per source across processes, recorded in `bridge_events`.
+    sync_lock, sync_state = AttioSyncLock(attio), SyncStateStore(attio)
     zoho = ZohoService(
         attio=attio,
         ledger=ledger,
         items_source=ItemsSource(settings.zoho_items_source),
         zoho_factory=lambda: ZohoClient.from_settings(settings),
         crm_products=settings.zoho_crm_configured,
+        sync_lock=sync_lock,
+        sync_state=sync_state,
+    )
+    braintree_service = BraintreeService(
+        attio,
+        braintree,
+        payments_object=settings.attio_payments_object,
+        ledger=ledger,
+        sync_lock=sync_lock,
+        sync_state=sync_state,
     )
     customers = braintree if settings.attio_to_braintree_enabled else None
     layout = schema_for(payments_object=settings.attio_payments_object)
     register_handlers(
         dispatcher,
-        BraintreeService(attio, braintree, payments_object=settings.attio_payments_object),
+        braintree_service,
         AttioEventService(attio, ledger, customers, billing_objects=billing_objects(layout)),
         zoho,
     )
@@ -189,5 +207,6 @@ def build_bridge(
         zoho_crm_source=zoho_crm,
         braintree=braintree,
         zoho=zoho,
+        braintree_service=braintree_service,
         queue=queue,
     )

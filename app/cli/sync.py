@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from app.cli import _common
 from app.cli._common import JsonOption
+from app.services.braintree.sync import progress as braintree_progress
+from app.services.braintree.sync.engine import DEFAULT_CONCURRENCY as BRAINTREE_CONCURRENCY
+from app.services.braintree.sync.report import BraintreeSyncReport
+from app.services.syncrunner import SyncRun
 from app.services.zoho.sync.engine import DEFAULT_CONCURRENCY
 from app.services.zoho.sync.progress import progress_observer
-from app.services.zoho.sync.report import SyncReport
+from app.services.zoho.sync.report import SyncProgress, SyncReport
 
 sync_cli = typer.Typer(
     help="Backfill and reconcile Attio from a source system.", no_args_is_help=True
@@ -63,10 +68,88 @@ def sync_zoho(
             _common.zoho_client_for_cli(settings) as zoho,
         ):
             sync = bridge.zoho.new_sync(zoho, concurrency=concurrency)
+            progress = SyncProgress(source=sync.label, dry_run=dry_run)
             with progress_observer() as observer:
-                return await sync.run(dry_run=dry_run, observer=observer)
+
+                async def job() -> SyncReport:
+                    return await sync.run(dry_run=dry_run, observer=observer, progress=progress)
+
+                # Through the shared runner: one run at a time, recorded for GET /admin/sync.
+                run = await bridge.zoho.sync_runner.run(job, progress)
+            if not isinstance(run.report, SyncReport):
+                raise typer.Exit(1)
+            return run.report
 
     report = _common.run(go)
     _print_sync_report(report, as_json=as_json)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _since(value: str | None) -> datetime | None:
+    """An ISO 8601 date or time; without a zone it is UTC (as Braintree's own times are)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO 8601 date or time: {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _print_braintree_report(report: BraintreeSyncReport, *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    for change in report.plan:
+        op = "create" if change.create else "update"
+        typer.echo(f"{op:<7} {change.obj:<14} {change.key:<24} [{','.join(change.changed)}]")
+    for failure in report.failures:
+        typer.echo(f"failed  {failure.kind:<14} {failure.object_id:<24} {failure.error}", err=True)
+    if report.counts.failed > len(report.failures):
+        typer.echo(f"... {report.counts.failed - len(report.failures)} more failures", err=True)
+    for line in report.summary_lines():
+        typer.echo(line)
+
+
+@sync_cli.command("braintree")
+def sync_braintree(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Start of the window (ISO date or time, UTC unless given); default: the "
+            "watermark kept in Attio less 1 h, or everything on a first run.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would change; write nothing.")
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="Concurrent Attio writes (the limiter still rules).")
+    ] = BRAINTREE_CONCURRENCY,
+    as_json: JsonOption = False,
+) -> None:
+    """Bring Attio's subscriptions, payments and disputes in step with Braintree's state.
+
+    Exits 1 when a record failed (it is recorded in the event ledger, and `events retry-due`
+    retries it), the run was aborted, or another run holds the lock.
+    """
+    window = _since(since)
+    settings = _common.load_settings()
+
+    async def go() -> SyncRun:
+        async with _common.cli_bridge(settings) as bridge:
+            with braintree_progress.progress_observer() as observer:
+                return await bridge.braintree_service.run_sync(
+                    since=window, dry_run=dry_run, observer=observer, concurrency=concurrency
+                )
+
+    run = _common.run(go)
+    report = run.report
+    if not isinstance(report, BraintreeSyncReport):
+        typer.secho(f"error: the run crashed: {run.error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    _print_braintree_report(report, as_json=as_json)
     if not report.ok:
         raise typer.Exit(1)

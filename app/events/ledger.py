@@ -39,6 +39,16 @@ class LedgerStatus(StrEnum):
     needs_attention = "needs_attention"  # processed, but an operator should look at it
 
 
+# Sync bookkeeping (`app.services.syncstate`) shares the object: a watermark record and a run
+# lock per source. They are not events: listing, replay, retry-due and prune never see them.
+SYNC_STATE_KEY_PREFIX = "sync-state:"
+SYNC_LOCK_KEY_PREFIX = "sync-lock:"
+
+
+def is_bookkeeping_key(event_key: str) -> bool:
+    return event_key.startswith((SYNC_STATE_KEY_PREFIX, SYNC_LOCK_KEY_PREFIX))
+
+
 # What `events prune` may delete: records whose story is over. The others still ask for work.
 SETTLED_STATUSES = frozenset({LedgerStatus.replayed})
 _PRUNE_CONCURRENCY = 8  # the client's write limiter is what really paces the deletes
@@ -148,6 +158,8 @@ class Ledger:
     # -- reads -------------------------------------------------------------------------------
 
     async def get(self, event_key: str) -> LedgerEntry | None:
+        if is_bookkeeping_key(event_key):
+            return None
         rows = await self._client.query_records(
             BRIDGE_EVENTS, filter={EVENT_KEY: event_key}, limit=1
         )
@@ -174,6 +186,8 @@ class Ledger:
         async for row in self._client.iter_records(
             BRIDGE_EVENTS, filter=conditions or None, sorts=sorts, page_size=min(limit, 500)
         ):
+            if is_bookkeeping_key(first_value(row, EVENT_KEY) or ""):
+                continue
             entries.append(LedgerEntry.from_record(row))
             if len(entries) >= limit:
                 break

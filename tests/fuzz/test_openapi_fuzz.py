@@ -22,8 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import APIOperation, Case, GenerationMode
 
+from app.clients.braintree import BraintreeClient
 from app.main import create_app
 from attio_sandbox import SandboxState
+from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway
 from testkit.fake_zoho import FakeZoho
 from testkit.settings import ADMIN_TOKEN
 from tests.conftest import FUZZ_SCALE, make_sandbox
@@ -52,22 +54,25 @@ class Harness:
         return selected
 
     def wait_for_sync(self, timeout: float = 10.0) -> None:
-        """A sync started by POST /admin/sync/zoho runs on: let it end before the next case."""
-        runner = self.app.state.bridge.zoho.sync_runner
-        deadline = time.monotonic() + timeout
-        while runner.running and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not runner.running, "the Zoho sync did not finish"
+        """A sync started by POST /admin/sync/<source> runs on: let it end before the next case."""
+        bridge = self.app.state.bridge
+        for runner in (bridge.zoho.sync_runner, bridge.braintree_service.sync_runner):
+            deadline = time.monotonic() + timeout
+            while runner.running and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert not runner.running, f"the {runner.source} sync did not finish"
 
 
 @pytest.fixture
 def harness() -> Iterator[Harness]:
     # Per test: schemathesis ends the app's lifespan (which closes its clients) after each test.
     sandbox_app = make_sandbox()
-    with respx.mock(assert_all_called=False):
+    # Braintree's API is the stand-in on loopback (a started sync must not reach Braintree).
+    with respx.mock(assert_all_called=False), braintree_api(BraintreeData()) as port:
         app = create_app(
             bridge_settings(LOG_LEVEL="CRITICAL"),
             attio_transport=httpx.ASGITransport(app=sandbox_app),
+            braintree=BraintreeClient(sdk_gateway(port)),
         )
         asyncio.run(bootstrap(sandbox_app))
         app.state.bridge.zoho.use_zoho_client(FakeZoho.with_items(3).client())
@@ -122,7 +127,7 @@ def test_admin_with_and_without_the_token(harness: Harness) -> None:
         assert response.status_code in {401, 404}, response.text
         response = case.call_and_validate(headers=ADMIN)
         assert "Traceback" not in response.text
-        if case.path == "/admin/sync/zoho":
+        if case.path.startswith("/admin/sync"):
             harness.wait_for_sync()
 
     for operation in harness.operations("admin"):

@@ -13,6 +13,7 @@ from typing import Protocol
 from app.events.model import RawRequest, Source, WebhookEvent
 from app.events.sources.attio import AttioSource
 from app.events.sources.braintree import BraintreeSource
+from app.events.sources.braintree_sync import BRAINTREE_SYNC_KEY_PREFIX, BraintreeSyncFailureSource
 from app.events.sources.zoho import ZohoSource
 from app.events.sources.zoho_crm import ZOHO_CRM_KEY_PREFIX, ZohoCrmLedgerSource, ZohoCrmSource
 from app.events.sources.zoho_sync import SYNC_KEY_PREFIX, ZohoSyncFailureSource
@@ -27,10 +28,12 @@ class EventSource(Protocol):
 
 
 __all__ = [
+    "BRAINTREE_SYNC_KEY_PREFIX",
     "SYNC_KEY_PREFIX",
     "ZOHO_CRM_KEY_PREFIX",
     "AttioSource",
     "BraintreeSource",
+    "BraintreeSyncFailureSource",
     "EventSource",
     "ZohoCrmLedgerSource",
     "ZohoCrmSource",

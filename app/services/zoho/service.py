@@ -10,10 +10,12 @@ from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger
 from app.events.model import Source
 from app.events.sources.zoho_sync import SYNC_EVENT_TYPE
+from app.services.syncrunner import SyncRun, SyncRunner
+from app.services.syncstate import SyncLock, SyncStateStore
 from app.services.zoho.handlers import ZohoHandlers
 from app.services.zoho.sync.catalogues import catalogues_for
 from app.services.zoho.sync.engine import DEFAULT_CONCURRENCY, ZohoServicesSync
-from app.services.zoho.sync.runner import SyncRunner
+from app.services.zoho.sync.runner import start_zoho_sync
 from app.services.zoho.writer import ServiceWriter
 
 ITEM_EVENT_TYPE = "item"  # Books/Inventory webhooks wrap the record as {"item": {...}}
@@ -29,6 +31,8 @@ class ZohoService:
         items_source: ItemsSource,
         zoho_factory: Callable[[], ZohoClient],
         crm_products: bool = False,
+        sync_lock: SyncLock | None = None,
+        sync_state: SyncStateStore | None = None,
     ) -> None:
         self.attio = attio
         self.ledger = ledger
@@ -38,7 +42,7 @@ class ZohoService:
         self._zoho_factory = zoho_factory
         self._zoho: ZohoClient | None = None
         self.handlers = ZohoHandlers(self.writer, self.zoho, self.items_source)
-        self.sync_runner = SyncRunner(self.new_sync)
+        self.sync_runner = SyncRunner("zoho", lock=sync_lock, state=sync_state)
 
     def zoho(self) -> ZohoClient:
         """The process's Zoho client, created on first use (one token cache, one limiter)."""
@@ -62,6 +66,10 @@ class ZohoService:
         return ZohoServicesSync(
             self.attio, client, self.ledger, catalogues=catalogues, concurrency=concurrency
         )
+
+    async def start_sync(self, *, dry_run: bool = False) -> SyncRun:
+        """A background run (the admin API); fails now when Zoho is not configured."""
+        return await start_zoho_sync(self.sync_runner, self.new_sync(), dry_run=dry_run)
 
     def register(self, dispatcher: Dispatcher) -> None:
         dispatcher.register(Source.zoho, ITEM_EVENT_TYPE, self.handlers.item)

@@ -95,7 +95,8 @@ def test_sync_creates_all_then_writes_nothing_then_only_what_changed(
     assert json.loads(third.stdout)["counts"]["updated"] == 5
     assert harness.writes_to("services") == 1205
     assert {services(harness)[i]["rate"] for i in changed} == {999.0}
-    assert harness.writes_to("bridge_events") == 0
+    # No failure was ledgered: each run only took its lock, recorded itself and let go.
+    assert harness.writes_to("bridge_events") == 3 * 3
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(harness: Harness, sync_command) -> None:
@@ -280,10 +281,9 @@ def test_admin_starts_a_background_run_and_reports_it(admin: Harness) -> None:
     harness = admin
     zoho = FakeZoho.with_items(250, page_latency=0.05)
     zoho_of(harness).use_zoho_client(zoho.client())
-    assert harness.client.get("/admin/sync/zoho", headers=ADMIN).json() == {
-        "running": False,
-        "last_run": None,
-    }
+    before = harness.client.get("/admin/sync/zoho", headers=ADMIN).json()
+    assert before["running"] is False and before["last_run"] is None
+    assert before["recorded"] == {"source": "zoho", "watermark": None, "last_run": None}
     started = harness.client.post("/admin/sync/zoho", headers=ADMIN)
     assert started.status_code == 202
     assert started.json()["status"] == "running"
@@ -294,6 +294,8 @@ def test_admin_starts_a_background_run_and_reports_it(admin: Harness) -> None:
     assert run["summary"]["counts"]["created"] == 250
     assert run["progress"]["phase"] == "done" and run["progress"]["finished"] == 250
     assert len(services(harness)) == 250
+    recorded = status["recorded"]["last_run"]  # in Attio, for GET /admin/sync
+    assert recorded["outcome"] == "succeeded" and recorded["counts"]["created"] == 250
 
 
 def test_admin_sync_needs_the_admin_token(admin: Harness) -> None:
