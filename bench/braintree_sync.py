@@ -1,4 +1,4 @@
-"""Braintree → Attio sync: backfill of a merchant account and hourly reconciliation, at Attio's limits.
+"""Braintree → Attio sync: backfill of an account and hourly reconciliation, at Attio's limits.
 
 Starts the Attio sandbox as its own process, enforcing Attio's limits (25 writes/s, 100 reads/s)
 with realistic latency, and serves the loopback Braintree stand-in (`testkit.braintree_api`) in
@@ -172,11 +172,12 @@ class Bench:
             braintree_calls=sum(self.data.calls.values()) - braintree_before,
             writes_by_object=dict(writes_by_object),
         )
+        aborted = f", ABORTED {run.report.error}" if run.report.error else ""
         print(
             f"  {label:<40} {elapsed:7.1f} s  to write {changed}, record writes "
             f"{record_writes} {dict(writes_by_object)}, sandbox write calls "
             f"{result.sandbox_writes}, 429s {result.rate_limited}, failed "
-            f"{run.report.counts.failed}{', ABORTED ' + run.report.error if run.report.error else ''}",
+            f"{run.report.counts.failed}{aborted}",
             file=sys.stderr,
             flush=True,
         )
@@ -186,7 +187,7 @@ class Bench:
 def records_needed(data: BraintreeData) -> int:
     """Record writes an empty workspace needs: each subscription, each transaction (a payment)
     and each paying customer (a person), once."""
-    payers = {owner for owner in data.payment_methods.values()}
+    payers: set[str | None] = set(data.payment_methods.values())
     payers |= {(t.get("customer") or {}).get("id") for t in data.transactions.values()}
     payers.discard(None)
     return len(data.subscriptions) + len(data.transactions) + len(payers)
@@ -258,8 +259,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         backfill = await bench.measure("backfill (empty workspace)", needed)
         for run in range(args.reconciles):
             # The window of an hourly run: the watermark less the overlap, to now.
-            changed = change_window(data, run, args.changed, datetime.now(UTC).replace(microsecond=0))
-            reconciles.append(await bench.measure(f"reconcile {run + 1} ({changed} changed)", changed))
+            at = datetime.now(UTC).replace(microsecond=0)
+            changed = change_window(data, run, args.changed, at)
+            label = f"reconcile {run + 1} ({changed} changed)"
+            reconciles.append(await bench.measure(label, changed))
         unchanged = await bench.measure("reconcile, nothing changed", 0)
     return {
         "subscriptions": args.subscriptions,
