@@ -187,7 +187,8 @@ class Bench:
 def records_needed(data: BraintreeData) -> int:
     """Record writes an empty workspace needs: each subscription, each transaction (a payment)
     and each paying customer (a person), once."""
-    payers: set[str | None] = set(data.payment_methods.values())
+    tokens = {s["payment_method_token"] for s in data.subscriptions.values()}
+    payers: set[str | None] = {data.payment_methods.get(token) for token in tokens}
     payers |= {(t.get("customer") or {}).get("id") for t in data.transactions.values()}
     payers.discard(None)
     return len(data.subscriptions) + len(data.transactions) + len(payers)
