@@ -65,10 +65,13 @@ class CountingTransport(httpx.AsyncBaseTransport):
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
         )
         self.calls: Counter[tuple[str, str, int]] = Counter()
+        self.write_starts: list[float] = []  # time.perf_counter() of each write attempt
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
         path = request.url.path
+        if call_kind(request.method, path) == "write":
+            self.write_starts.append(time.perf_counter())
+        response = await self._inner.handle_async_request(request)
         parts = path.split("/")
         obj = parts[3] if len(parts) > 3 and parts[2] == "objects" else parts[2]
         self.calls[(call_kind(request.method, path), obj, response.status_code)] += 1
@@ -76,9 +79,6 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
-    def snapshot(self) -> Counter[tuple[str, str, int]]:
-        return Counter(self.calls)
 
 
 @dataclass
@@ -93,6 +93,10 @@ class Measurement:
     rate_limited: int  # 429s the sandbox answered, reads and writes
     braintree_calls: int
     writes_by_object: dict[str, int] = field(default_factory=dict)
+    # Where the time went: the first and last write after the start, the rate between them.
+    first_write: float | None = None
+    last_write: float | None = None
+    rss_before_mb: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,10 +109,34 @@ class Measurement:
             "attio_429s": self.rate_limited,
             "braintree_calls": self.braintree_calls,
             "writes_by_object": self.writes_by_object,
+            "first_write_seconds": _round(self.first_write),
+            "last_write_seconds": _round(self.last_write),
+            "steady_writes_per_second": _round(self.steady_rate),
+            "rss_before_mb": self.rss_before_mb,
             "counts": self.report.counts.as_dict(),
             "failed": self.report.counts.failed,
             "error": self.report.error,
         }
+
+    @property
+    def steady_rate(self) -> float | None:
+        first, last = self.first_write, self.last_write
+        if first is None or last is None or last <= first:
+            return None
+        return (self.sandbox_writes - 1) / (last - first)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def rss_mb() -> float:
+    """This process's resident set now (the peak is `peak_rss_mb`)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def peak_rss_mb() -> float:
@@ -143,6 +171,7 @@ class Bench:
     async def measure(self, label: str, changed: int) -> Measurement:
         """One run as the CLI makes it: a bridge of its own, the watermark from Attio."""
         before = await sandbox_get(self.url, "/_sandbox/requests")
+        rss_before = rss_mb()
         braintree_before = sum(self.data.calls.values())
         transport = CountingTransport()
         attio = AttioClient.from_settings(
@@ -171,13 +200,18 @@ class Bench:
             rate_limited=after["by_status"].get("429", 0) - before["by_status"].get("429", 0),
             braintree_calls=sum(self.data.calls.values()) - braintree_before,
             writes_by_object=dict(writes_by_object),
+            first_write=transport.write_starts[0] - started if transport.write_starts else None,
+            last_write=transport.write_starts[-1] - started if transport.write_starts else None,
+            rss_before_mb=round(rss_before, 1),
         )
         aborted = f", ABORTED {run.report.error}" if run.report.error else ""
         print(
             f"  {label:<40} {elapsed:7.1f} s  to write {changed}, record writes "
             f"{record_writes} {dict(writes_by_object)}, sandbox write calls "
             f"{result.sandbox_writes}, 429s {result.rate_limited}, failed "
-            f"{run.report.counts.failed}{aborted}",
+            f"{run.report.counts.failed}{aborted}; writes from {_round(result.first_write)} to "
+            f"{_round(result.last_write)} s at {_round(result.steady_rate)}/s; RSS before "
+            f"{result.rss_before_mb} MB",
             file=sys.stderr,
             flush=True,
         )
