@@ -1,0 +1,370 @@
+"""Braintree → Attio sync: backfill of an account and hourly reconciliation, at Attio's limits.
+
+Starts the Attio sandbox as its own process, enforcing Attio's limits (25 writes/s, 100 reads/s)
+with realistic latency, and serves the loopback Braintree stand-in (`testkit.braintree_api`) in
+this process, 150 ms per call; the official SDK talks to it and pages its searches by 50 as it
+does against Braintree. The sync runs as `attio-bridge sync braintree` runs it (the bridge's
+Braintree service: lock, run record and watermark in Attio), with production client settings
+(Attio: 24 writes/s, 95 reads/s, 6 attempts). It reports:
+
+- the backfill of an account into an empty workspace vs the write-limit floor (the record
+  writes the account needs / 25 s), the write calls the sandbox saw, failures, 429s;
+- hourly reconciliations (median of several) with 1 % of subscriptions and 1 % of
+  transactions changed in the window: elapsed, record writes vs records changed, and the
+  run's own bookkeeping writes (lock, run record, watermark) apart;
+- a run with nothing changed: its record writes (zero) and bookkeeping writes;
+- peak RSS of this process (sync engine, clients and the Braintree stand-in; the sandbox
+  stands in for Attio and is not counted).
+
+    .venv/bin/python -m bench.braintree_sync [--subscriptions 2000] [--customers 1500]
+        [--transactions 10000] [--reconciles 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from app.bridge import build_bridge
+from app.clients.attio import AttioClient
+from app.clients.braintree import (
+    DEFAULT_TIMEOUT_SECONDS,
+    SEARCH_TIMEOUT_SECONDS,
+    BraintreeClient,
+)
+from app.log import configure_logging
+from app.schema import SchemaBootstrap
+from app.services.braintree.sync.report import BraintreeSyncReport
+from attio_sandbox.gateway import call_kind
+from bench.attio_webhooks import process
+from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway
+from testkit.processes import free_port, wait_until_up
+from testkit.settings import ATTIO_TEST_API_KEY, make_settings
+
+ATTIO_WRITES_PER_SECOND = 25
+RECORD_OBJECTS = ("subscriptions", "payments", "people")  # what the account's data lands in
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """The Attio client's transport, counting each attempt by kind, object and status (the
+    sandbox's own log has no per-object split, and fetching it whole would weigh on RSS)."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        )
+        self.calls: Counter[tuple[str, str, int]] = Counter()
+        self.write_starts: list[float] = []  # time.perf_counter() of each write attempt
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if call_kind(request.method, path) == "write":
+            self.write_starts.append(time.perf_counter())
+        response = await self._inner.handle_async_request(request)
+        parts = path.split("/")
+        obj = parts[3] if len(parts) > 3 and parts[2] == "objects" else parts[2]
+        self.calls[(call_kind(request.method, path), obj, response.status_code)] += 1
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@dataclass
+class Measurement:
+    label: str
+    elapsed: float
+    report: BraintreeSyncReport
+    changed: int  # records the run had to write (from what was seeded or changed)
+    record_writes: int  # write calls to subscriptions, payments and people (429s included)
+    bookkeeping_writes: int  # the run's lock, run record and watermark, ledger
+    sandbox_writes: int  # write calls the sandbox answered
+    rate_limited: int  # 429s the sandbox answered, reads and writes
+    braintree_calls: int
+    writes_by_object: dict[str, int] = field(default_factory=dict)
+    # Where the time went: the first and last write after the start, the rate between them.
+    first_write: float | None = None
+    last_write: float | None = None
+    rss_before_mb: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "elapsed_seconds": round(self.elapsed, 2),
+            "records_to_write": self.changed,
+            "record_writes": self.record_writes,
+            "bookkeeping_writes": self.bookkeeping_writes,
+            "sandbox_write_calls": self.sandbox_writes,
+            "attio_429s": self.rate_limited,
+            "braintree_calls": self.braintree_calls,
+            "writes_by_object": self.writes_by_object,
+            "first_write_seconds": _round(self.first_write),
+            "last_write_seconds": _round(self.last_write),
+            "steady_writes_per_second": _round(self.steady_rate),
+            "rss_before_mb": self.rss_before_mb,
+            "counts": self.report.counts.as_dict(),
+            "failed": self.report.counts.failed,
+            "error": self.report.error,
+        }
+
+    @property
+    def steady_rate(self) -> float | None:
+        first, last = self.first_write, self.last_write
+        if first is None or last is None or last <= first:
+            return None
+        return (self.sandbox_writes - 1) / (last - first)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def rss_mb() -> float:
+    """This process's resident set now (the peak is `peak_rss_mb`)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+async def sandbox_get(url: str, path: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        return (await client.get(path, params={"recent": 0})).json()
+
+
+async def sandbox_call(url: str, method: str, path: str, body: Any = None) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        (await client.request(method, path, json=body)).raise_for_status()
+
+
+class Bench:
+    def __init__(self, url: str, data: BraintreeData, braintree: BraintreeClient) -> None:
+        self.url = url
+        self.data = data
+        self.braintree = braintree
+        self.settings = make_settings(url)  # production client settings: limits, attempts
+
+    async def fresh_workspace(self) -> None:
+        """Empty sandbox, the layout's schema created (untimed)."""
+        await sandbox_call(self.url, "POST", "/_sandbox/reset")
+        async with AttioClient(api_key=ATTIO_TEST_API_KEY, base_url=self.url) as attio:
+            report = await SchemaBootstrap.from_settings(attio, self.settings).run(apply=True)
+            if not report.complete:
+                raise RuntimeError(f"schema bootstrap incomplete: {report.summary()}")
+
+    async def measure(self, label: str, changed: int) -> Measurement:
+        """One run as the CLI makes it: a bridge of its own, the watermark from Attio."""
+        before = await sandbox_get(self.url, "/_sandbox/requests")
+        rss_before = rss_mb()
+        braintree_before = sum(self.data.calls.values())
+        transport = CountingTransport()
+        attio = AttioClient.from_settings(
+            self.settings, api_key=ATTIO_TEST_API_KEY, transport=transport
+        )
+        async with attio, build_bridge(self.settings, attio, braintree=self.braintree) as bridge:
+            started = time.perf_counter()
+            run = await bridge.braintree_service.run_sync()
+            elapsed = time.perf_counter() - started
+        if not isinstance(run.report, BraintreeSyncReport):
+            raise RuntimeError(f"the run crashed: {run.error}")
+        after = await sandbox_get(self.url, "/_sandbox/requests")
+        writes_by_object: Counter[str] = Counter()
+        for (kind, obj, _status), count in transport.calls.items():
+            if kind == "write":
+                writes_by_object[obj] += count
+        record_writes = sum(writes_by_object[obj] for obj in RECORD_OBJECTS)
+        result = Measurement(
+            label=label,
+            elapsed=elapsed,
+            report=run.report,
+            changed=changed,
+            record_writes=record_writes,
+            bookkeeping_writes=sum(writes_by_object.values()) - record_writes,
+            sandbox_writes=after["by_kind"].get("write", 0) - before["by_kind"].get("write", 0),
+            rate_limited=after["by_status"].get("429", 0) - before["by_status"].get("429", 0),
+            braintree_calls=sum(self.data.calls.values()) - braintree_before,
+            writes_by_object=dict(writes_by_object),
+            first_write=transport.write_starts[0] - started if transport.write_starts else None,
+            last_write=transport.write_starts[-1] - started if transport.write_starts else None,
+            rss_before_mb=round(rss_before, 1),
+        )
+        aborted = f", ABORTED {run.report.error}" if run.report.error else ""
+        print(
+            f"  {label:<40} {elapsed:7.1f} s  to write {changed}, record writes "
+            f"{record_writes} {dict(writes_by_object)}, sandbox write calls "
+            f"{result.sandbox_writes}, 429s {result.rate_limited}, failed "
+            f"{run.report.counts.failed}{aborted}; writes from {_round(result.first_write)} to "
+            f"{_round(result.last_write)} s at {_round(result.steady_rate)}/s; RSS before "
+            f"{result.rss_before_mb} MB",
+            file=sys.stderr,
+            flush=True,
+        )
+        return result
+
+
+def records_needed(data: BraintreeData) -> int:
+    """Record writes an empty workspace needs: each subscription, each transaction (a payment)
+    and each paying customer (a person), once."""
+    tokens = {s["payment_method_token"] for s in data.subscriptions.values()}
+    payers: set[str | None] = {data.payment_methods.get(token) for token in tokens}
+    payers |= {(t.get("customer") or {}).get("id") for t in data.transactions.values()}
+    payers.discard(None)
+    return len(data.subscriptions) + len(data.transactions) + len(payers)
+
+
+def change_window(data: BraintreeData, run: int, share: float, at: datetime) -> int:
+    """Change `share` of subscriptions and of transactions in Braintree, as of `at`, the way
+    an hour of a live account changes them: subscriptions canceled or past due; charges
+    submitted earlier settled, and new charges of today (which the next hour settles).
+    Returns the records that now differ from Attio."""
+    subscriptions = max(1, round(len(data.subscriptions) * share))
+    transactions = max(1, round(len(data.transactions) * share))
+    live = [s for s in data.subscriptions.values() if s["status"] in ("Active", "Past Due")]
+    for n, subscription in enumerate(live[:subscriptions]):
+        if subscription["status"] == "Active" and n % 2:
+            data.set_subscription_status(subscription["id"], "Past Due", at)
+        else:
+            data.cancel_subscription(subscription["id"], at)
+    pending = [t for t in data.transactions.values() if t["status"] == "submitted_for_settlement"]
+    settled = pending[:transactions]
+    for transaction in settled:
+        data.settle_transaction(transaction["id"], at)
+    # The rest of the hour's changes are new charges of live subscriptions.
+    billed = [s for s in data.subscriptions.values() if s["status"] == "Active"]
+    for n in range(transactions - len(settled)):
+        subscription = billed[n % len(billed)]
+        customer = data.payment_methods[subscription["payment_method_token"]]
+        data.add_transaction(
+            f"txn_r{run:02d}_{n:05d}",
+            customer,
+            subscription["price"],
+            created_at=at,
+            subscription_id=subscription["id"],
+        )
+    return min(subscriptions, len(live)) + transactions
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    configure_logging("ERROR", json=False)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    sandbox = [
+        sys.executable, "-m", "attio_sandbox", "--port", str(port),
+        "--write-rate", "25", "--read-rate", "100",
+        "--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms),
+        "--seed", "7",
+    ]  # fmt: skip
+    now = datetime.now(UTC).replace(microsecond=0)
+    data = BraintreeData(latency_seconds=args.braintree_latency_ms / 1000)
+    # A year of the account up to two hours ago (its last day's charges not yet settled).
+    data.seed_account(
+        args.customers,
+        args.subscriptions,
+        args.transactions,
+        start=now - timedelta(days=365, hours=2),
+        days=365,
+    )
+    needed = records_needed(data)
+    reconciles: list[Measurement] = []
+    with process(sandbox), braintree_api(data) as braintree_port:
+        # The production client's two gateways: short calls, and searches with a long timeout.
+        braintree = BraintreeClient(
+            sdk_gateway(braintree_port, timeout=DEFAULT_TIMEOUT_SECONDS),
+            sdk_gateway(braintree_port, timeout=SEARCH_TIMEOUT_SECONDS),
+        )
+        await wait_until_up(f"{url}/_sandbox/faults")
+        bench = Bench(url, data, braintree)
+        await bench.fresh_workspace()
+        backfill = await bench.measure("backfill (empty workspace)", needed)
+        for run in range(args.reconciles):
+            # The window of an hourly run: the watermark less the overlap, to now.
+            at = datetime.now(UTC).replace(microsecond=0)
+            changed = change_window(data, run, args.changed, at)
+            label = f"reconcile {run + 1} ({changed} changed)"
+            reconciles.append(await bench.measure(label, changed))
+        unchanged = await bench.measure("reconcile, nothing changed", 0)
+    return {
+        "subscriptions": args.subscriptions,
+        "customers": args.customers,
+        "transactions": args.transactions,
+        "records_needed": needed,
+        "floor_seconds": needed / ATTIO_WRITES_PER_SECOND,
+        "backfill": backfill.as_dict(),
+        "reconciliation": [m.as_dict() for m in reconciles],
+        "unchanged": unchanged.as_dict(),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "settings": vars(args),
+    }
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    settings, floor = result["settings"], result["floor_seconds"]
+    print(
+        f"Braintree -> Attio sync: {result['subscriptions']} subscriptions, "
+        f"{result['customers']} customers, {result['transactions']} transactions. Sandbox: "
+        f"25 writes/s, 100 reads/s, latency {settings['latency_ms']:g} ms +/- "
+        f"{settings['jitter_ms']:g}; Braintree stand-in {settings['braintree_latency_ms']:g} ms "
+        f"per call, pages of 50"
+    )
+    backfill = result["backfill"]
+    elapsed = backfill["elapsed_seconds"]
+    print(
+        f"{'backfill':<28} {elapsed:7.1f} s  floor {floor:.1f} s "
+        f"({result['records_needed']} record writes needed / 25)  ratio {elapsed / floor:.3f}x  "
+        f"record writes {backfill['record_writes']} {backfill['writes_by_object']}  "
+        f"sandbox write calls {backfill['sandbox_write_calls']}  "
+        f"failures {backfill['failed']}  429s {backfill['attio_429s']}"
+        + (f"  ABORTED: {backfill['error']}" if backfill["error"] else "")
+    )
+    runs = result["reconciliation"]
+    if runs:
+        median = statistics.median(run["elapsed_seconds"] for run in runs)
+        print(
+            f"{'reconciliation, 1% changed':<28} median {median:.1f} s over {len(runs)} run(s) "
+            f"(each {[run['elapsed_seconds'] for run in runs]})  record writes "
+            f"{[run['record_writes'] for run in runs]} vs records changed "
+            f"{[run['records_to_write'] for run in runs]}  bookkeeping writes "
+            f"{[run['bookkeeping_writes'] for run in runs]}  failures "
+            f"{sum(run['failed'] for run in runs)}  429s {[run['attio_429s'] for run in runs]}"
+        )
+    unchanged = result["unchanged"]
+    print(
+        f"{'reconciliation, no change':<28} {unchanged['elapsed_seconds']:7.1f} s  record writes "
+        f"{unchanged['record_writes']}  bookkeeping writes {unchanged['bookkeeping_writes']}  "
+        f"Braintree calls {unchanged['braintree_calls']}"
+    )
+    print(f"{'peak RSS':<28} {result['peak_rss_mb']:.1f} MB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=2000)
+    parser.add_argument("--customers", type=int, default=1500)
+    parser.add_argument("--transactions", type=int, default=10000)
+    parser.add_argument("--reconciles", type=int, default=3, help="reconciliation runs")
+    parser.add_argument("--changed", type=float, default=0.01, help="share changed per run")
+    parser.add_argument("--latency-ms", type=float, default=60.0)
+    parser.add_argument("--jitter-ms", type=float, default=20.0)
+    parser.add_argument("--braintree-latency-ms", type=float, default=150.0)
+    parser.add_argument("--json", action="store_true", help="also print the raw results as JSON")
+    arguments = parser.parse_args()
+    outcome = asyncio.run(main(arguments))
+    print_summary(outcome)
+    if arguments.json:
+        print(json.dumps(outcome, indent=2))
