@@ -68,3 +68,11 @@ REQUEST_OWN_SECONDS = Histogram(
     buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
     registry=REGISTRY,
 )
+ATTIO_LIMITER_WAIT = Histogram(
+    "bridge_attio_limiter_wait_seconds",
+    "Time an Attio call waited for its start in the rate limiter (shared in Redis or in-process), "
+    "by bucket (reads, writes).",
+    ["bucket"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=REGISTRY,
+)

@@ -6,6 +6,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from app.metrics import ATTIO_LIMITER_WAIT
+
 
 class RateLimiter:
     """Starts calls at most `rate` per second, evenly spaced (1/rate apart).
@@ -37,10 +39,13 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        bucket: str | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
+        # Named (`reads`, `writes`): its waits are reported in /metrics.
+        self.bucket = bucket
         self.interval = 1.0 / rate
         self._catch_up = min(self.CATCH_UP_SECONDS, self.interval / 4)
         self._clock = clock
@@ -50,6 +55,12 @@ class RateLimiter:
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
+        started = time.perf_counter()
+        await self._acquire()
+        if self.bucket is not None:
+            ATTIO_LIMITER_WAIT.labels(self.bucket).observe(time.perf_counter() - started)
+
+    async def _acquire(self) -> None:
         async with self._lock:
             # Re-check after sleeping: a pause() may have arrived meanwhile.
             while (start := max(self._next_start, self._paused_until)) > self._clock():
