@@ -90,6 +90,8 @@ class SharedRateLimiter:
         self._clock = clock
         self._down_since: float | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        # This process's callers inside acquire().
+        self.waiting = 0
 
     @property
     def shared(self) -> bool:
@@ -98,7 +100,11 @@ class SharedRateLimiter:
 
     async def acquire(self) -> None:
         started = time.perf_counter()
-        await self._acquire()
+        self.waiting += 1
+        try:
+            await self._acquire()
+        finally:
+            self.waiting -= 1
         ATTIO_LIMITER_WAIT.labels(self.bucket).observe(time.perf_counter() - started)
 
     async def _acquire(self) -> None:
