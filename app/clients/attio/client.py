@@ -89,6 +89,7 @@ class AttioClient(PooledClient):
         self._max_attempts = max_attempts
         self._wait = wait
         self._owned_redis: Redis | None = None
+        self._shared_redis: Redis | None = None
 
     @classmethod
     def from_settings(
@@ -123,8 +124,15 @@ class AttioClient(PooledClient):
             await self._owned_redis.aclose()
             self._owned_redis = None
 
+    @property
+    def shared_redis(self) -> Redis | None:
+        """The Redis this client shares its budget through (REDIS_URL), for other shared state
+        of the same processes (per-record locks)."""
+        return self._shared_redis
+
     def use_shared_limits(self, redis: Redis) -> None:
         """Take starts from the buckets in `redis` that every process on it shares."""
+        self._shared_redis = redis
         write_rate = getattr(self.write_limiter, "rate", 24.0)
         read_rate = getattr(self.read_limiter, "rate", 95.0)
         self.write_limiter = SharedRateLimiter(
