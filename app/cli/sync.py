@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 import typer
 
 from app.cli import _common
+from app.cli._admin import admin_call
 from app.cli._common import JsonOption
 from app.clients.zoho import ItemsSource
+from app.config import Settings
 from app.services.zoho.sync.engine import DEFAULT_CONCURRENCY, ZohoServicesSync
 from app.services.zoho.sync.progress import progress_observer
 from app.services.zoho.sync.report import SyncReport
@@ -50,6 +53,13 @@ def sync_zoho(
     Exits 1 when an item failed (it is recorded in the event ledger) or the run was aborted.
     """
     settings = _common.load_settings()
+    if settings.jobs_via_admin_api:
+        run = _common.run_sync(lambda: _sync_on_the_web_service(settings, dry_run=dry_run))
+        typer.echo(json.dumps(run, indent=2) if as_json else _run_line(run))
+        failed = ((run.get("summary") or {}).get("counts") or {}).get("failed", 0)
+        if run.get("status") != "succeeded" or failed:
+            raise typer.Exit(1)
+        return
 
     async def go() -> SyncReport:
         async with (
@@ -70,3 +80,25 @@ def sync_zoho(
     _print_sync_report(report, as_json=as_json)
     if not report.ok:
         raise typer.Exit(1)
+
+
+# Seconds between status polls of a sync the web service runs.
+POLL_SECONDS = 5.0
+
+
+def _sync_on_the_web_service(settings: Settings, *, dry_run: bool) -> dict[str, Any]:
+    """Start the sync on the web service (its Attio budget) and wait for its run to end."""
+    path = "/admin/sync/zoho?dry_run=true" if dry_run else "/admin/sync/zoho"
+    started = admin_call(settings, "POST", path, ok=(202,))
+    while True:
+        status = admin_call(settings, "GET", "/admin/sync/zoho")
+        last = status.get("last_run") or {}
+        if not status.get("running") and last.get("run_id") == started.get("run_id"):
+            return dict(last)
+        time.sleep(POLL_SECONDS)
+
+
+def _run_line(run: dict[str, Any]) -> str:
+    counts = (run.get("summary") or {}).get("counts") or {}
+    figures = " ".join(f"{name}={value}" for name, value in counts.items())
+    return f"sync {run.get('run_id')} on the web service: {run.get('status')} {figures}".rstrip()
