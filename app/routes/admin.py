@@ -131,7 +131,10 @@ class Prune(BaseModel):
 # through): the cron jobs call these when BRIDGE_ADMIN_URL is set.
 
 
-@router.post("/events/retry-due")
+_BAD_JSON = {400: {"description": "Body could not be read as JSON", "content": ERROR_BODY}}
+
+
+@router.post("/events/retry-due", responses=_BAD_JSON)
 async def retry_due_events(request: Request, job: RetryDue | None = None) -> dict[str, Any]:
     """Re-attempt failed events whose next attempt time has passed (what the cron job runs)."""
     limit = (job or RetryDue()).limit
@@ -139,7 +142,7 @@ async def retry_due_events(request: Request, job: RetryDue | None = None) -> dic
     return report.as_dict()
 
 
-@router.post("/events/prune")
+@router.post("/events/prune", responses=_BAD_JSON)
 async def prune_events(request: Request, job: Prune) -> dict[str, Any]:
     """Delete settled ledger records older than `older_than_days` (`dry_run`: only list them)."""
     ledger = bridge_of(request).ledger
