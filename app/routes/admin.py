@@ -131,7 +131,9 @@ class Prune(BaseModel):
 # through): the cron jobs call these when BRIDGE_ADMIN_URL is set.
 
 
-_BAD_JSON = {400: {"description": "Body could not be read as JSON", "content": ERROR_BODY}}
+_BAD_JSON: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Body could not be read as JSON", "content": ERROR_BODY}
+}
 
 
 @router.post("/events/retry-due", responses=_BAD_JSON)
