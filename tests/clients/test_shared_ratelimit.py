@@ -14,7 +14,7 @@ import pytest
 import structlog
 
 from app.clients.attio import AttioClient
-from app.clients.attio.ratelimit import RateLimiter
+from app.clients.attio.ratelimit import RateLimiter, ahead_of_the_queue
 from app.clients.attio.shared_ratelimit import SharedRateLimiter
 from app.clients.redis import Redis, connect
 from app.config import Settings
@@ -130,3 +130,30 @@ async def test_from_settings_shares_the_budget_when_redis_is_configured(redis_ur
         assert isinstance(alone.write_limiter, RateLimiter)
     finally:
         await alone.aclose()
+
+
+class VirtualClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_a_call_ahead_of_the_queue_takes_the_next_slot_without_waiting_its_turn() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
+    await limiter._lock.acquire()  # callers queued ahead hold the FIFO
+    try:
+        with ahead_of_the_queue():
+            # Would never finish if it queued behind the held lock (the guard is not a timing).
+            await asyncio.wait_for(limiter.acquire(), timeout=30)
+    finally:
+        limiter._lock.release()
+    assert clock.now == 0.0
+    # The queue goes on, one interval after the slot that was taken: spacing is kept.
+    await limiter.acquire()
+    assert clock.now == pytest.approx(0.1)
