@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import app.cli._admin as cli_admin
 import app.cli._common as cli_common
+import app.cli.sync as cli_sync
 from app.cli import cli
 from app.config import Settings, get_settings
 from app.events.model import Source
@@ -107,3 +108,44 @@ def test_an_unreachable_web_service_fails_the_job(
         assert ADMIN_TOKEN not in result.output
     finally:
         get_settings.cache_clear()
+
+
+def test_sync_zoho_starts_on_the_web_service_and_waits_for_its_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, str]] = []
+    statuses = iter(
+        [
+            {"running": True, "last_run": {"run_id": "r1", "status": "running"}},
+            {
+                "running": False,
+                "last_run": {
+                    "run_id": "r1",
+                    "status": "succeeded",
+                    "summary": {"counts": {"created": 3, "failed": 0}},
+                },
+            },
+        ]
+    )
+
+    def admin_call(_settings: Settings, method: str, path: str, **_: object) -> dict:
+        calls.append((method, path))
+        return {"run_id": "r1", "status": "running"} if method == "POST" else next(statuses)
+
+    monkeypatch.setattr(cli_sync, "admin_call", admin_call)
+    monkeypatch.setattr(cli_sync, "POLL_SECONDS", 0.0)
+    monkeypatch.setenv("BRIDGE_ADMIN_URL", "attio-bridge:10000")
+    monkeypatch.setenv("ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["sync", "zoho"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "sync r1 on the web service: succeeded created=3 failed=0" in result.stdout
+    assert calls == [
+        ("POST", "/admin/sync/zoho"),
+        ("GET", "/admin/sync/zoho"),
+        ("GET", "/admin/sync/zoho"),
+    ]
