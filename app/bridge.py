@@ -14,6 +14,7 @@ from app.clients.braintree import BraintreeClient
 from app.clients.redis import connect as connect_redis
 from app.clients.zoho import ItemsSource, ZohoClient, check_zoho_settings
 from app.config import Settings, secret_is_set
+from app.events.admission import Admission
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, RetrySchedule
 from app.events.model import Source
@@ -136,6 +137,19 @@ def build_queue(settings: Settings) -> EventQueue | None:
     return EventQueue(redis)
 
 
+def _admission(settings: Settings, attio: AttioClient) -> Admission | None:
+    """Inline processing refuses what the write budget cannot start in time. With REDIS_URL the
+    queue answers webhooks and workers must take whatever comes, so there is none."""
+    if settings.redis_configured:
+        return None
+    limiter = attio.write_limiter
+    return Admission(
+        budget_seconds=settings.event_processing_budget_seconds,
+        interval=1.0 / settings.attio_write_rate,
+        queued_writes=lambda: int(getattr(limiter, "waiting", 0)),
+    )
+
+
 def build_bridge(
     settings: Settings, attio: AttioClient, *, braintree: BraintreeClient | None = _FROM_SETTINGS
 ) -> Bridge:
@@ -146,7 +160,10 @@ def build_bridge(
     dispatcher = Dispatcher()
     ledger = Ledger(attio, RetrySchedule(tuple(settings.event_retry_schedule)))
     processor = EventProcessor(
-        dispatcher, ledger, budget_seconds=settings.event_processing_budget_seconds
+        dispatcher,
+        ledger,
+        budget_seconds=settings.event_processing_budget_seconds,
+        admission=_admission(settings, attio),
     )
     sources, verifier = build_sources(settings)
     zoho_crm = None

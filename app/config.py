@@ -178,6 +178,12 @@ class Settings(BaseSettings):
     queue_max_deliveries: int = Field(5, alias="QUEUE_MAX_DELIVERIES", ge=1)
     worker_concurrency: int = Field(16, alias="WORKER_CONCURRENCY", ge=1, le=256)
 
+    # Scheduled jobs without Redis: the web service's address (host:port on the private network,
+    # or a URL). Set, and REDIS_URL not, `events retry-due`, `events prune` and `sync zoho` ask
+    # the web service to run the job (admin API, ADMIN_TOKEN), so it spends that process's Attio
+    # budget rather than a second one.
+    bridge_admin_url: str | None = Field(None, alias="BRIDGE_ADMIN_URL")
+
     # Zoho
     zoho_client_id: str | None = Field(None, alias="ZOHO_CLIENT_ID")
     zoho_client_secret: SecretStr | None = Field(None, alias="ZOHO_CLIENT_SECRET")
@@ -240,6 +246,14 @@ class Settings(BaseSettings):
     @property
     def redis_configured(self) -> bool:
         return secret_is_set(self.redis_url)
+
+    @property
+    def jobs_via_admin_api(self) -> str | None:
+        """The web service's base URL when scheduled jobs must run there, else None."""
+        url = (self.bridge_admin_url or "").strip().rstrip("/")
+        if not url or self.redis_configured:
+            return None
+        return url if "://" in url else f"http://{url}"
 
     @property
     def braintree_configured(self) -> bool:

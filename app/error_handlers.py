@@ -30,6 +30,9 @@ async def _bridge_error(_request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 408:
         # The rest of a stalled body may still trickle in: end the connection with the answer.
         response.headers["connection"] = "close"
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):
+        response.headers["retry-after"] = str(retry_after)
     return response
 
 

@@ -44,6 +44,8 @@ def _attio_client(settings: Settings, app: FastAPI, transport: httpx.AsyncBaseTr
                     "attio_base_url": SANDBOX_BASE_URL,
                     "attio_write_rate": 1000.0,
                     "attio_read_rate": 1000.0,
+                    # Private to this process: nothing to share a budget with.
+                    "redis_url": None,
                 }
             ),
             api_key="sandbox",

@@ -117,3 +117,19 @@ QUEUE_GIVEN_UP = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+ATTIO_LIMITER_WAIT = Histogram(
+    "bridge_attio_limiter_wait_seconds",
+    "Time an Attio call waited for its start in the rate limiter (shared in Redis or in-process), "
+    "by bucket (reads, writes).",
+    ["bucket"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=REGISTRY,
+)
+DELIVERIES_SHED = Counter(
+    "bridge_deliveries_shed_total",
+    "Webhook deliveries not processed because the Attio write budget could not start them in "
+    "time: refused with 503 and Retry-After, or (Zoho, which does not redeliver) recorded in the "
+    "ledger for the retry job.",
+    ["source"],
+    registry=REGISTRY,
+)

@@ -38,6 +38,15 @@ def load_settings() -> Settings:
     return settings
 
 
+def run_sync(call: Callable[[], T]) -> T:
+    """Run a blocking call; a `BridgeError` prints one line (no traceback) and exits 1."""
+    try:
+        return call()
+    except BridgeError as exc:
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+
+
 def run(make: Callable[[], Awaitable[T]]) -> T:
     """Run a command's coroutine; a `BridgeError` prints one line (no traceback) and exits 1."""
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from app.cli import _common
+from app.cli._admin import admin_call
 from app.cli._common import JsonOption
 from app.events.ledger import SETTLED_STATUSES, LedgerEntry, LedgerStatus
 from app.events.model import Source
@@ -25,6 +26,18 @@ def _print_report(report: ReplayReport, *, as_json: bool) -> None:
         typer.echo(f"{result.status.value:<13} {result.event_key}  {result.detail or ''}".rstrip())
     counts = ", ".join(f"{k}={v}" for k, v in report.counts().items() if v)
     typer.echo(f"{len(report.results)} event(s): {counts or 'nothing to do'}")
+
+
+def _print_report_dict(report: dict[str, Any], *, as_json: bool) -> None:
+    """A report as the admin API gives it (ReplayReport.as_dict())."""
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for result in report.get("results", []):
+        line = f"{result['status']:<13} {result['event_key']}  {result.get('detail') or ''}"
+        typer.echo(line.rstrip())
+    counts = ", ".join(f"{k}={v}" for k, v in report.get("counts", {}).items() if v)
+    typer.echo(f"{len(report.get('results', []))} event(s): {counts or 'nothing to do'}")
 
 
 StatusOption = Annotated[LedgerStatus | None, typer.Option(help="Only records with this status.")]
@@ -98,8 +111,17 @@ def events_replay(
 
 @events_cli.command("retry-due")
 def events_retry_due(limit: LimitOption = 500, as_json: JsonOption = False) -> None:
-    """Re-attempt failed events whose next attempt time has passed (run by cron)."""
+    """Re-attempt failed events whose next attempt time has passed (run by cron).
+
+    With BRIDGE_ADMIN_URL (and no REDIS_URL) the web service runs it, on its Attio budget.
+    """
     settings = _common.load_settings()
+    if settings.jobs_via_admin_api:
+        answer = _common.run_sync(
+            lambda: admin_call(settings, "POST", "/admin/events/retry-due", json={"limit": limit})
+        )
+        _print_report_dict(answer, as_json=as_json)
+        return
 
     async def go() -> ReplayReport:
         async with _common.cli_bridge(settings) as bridge:
@@ -140,6 +162,24 @@ def events_prune(
     """
     statuses = _settled_statuses(status)
     settings = _common.load_settings()
+    if settings.jobs_via_admin_api:
+        job = {
+            "older_than_days": older_than,
+            "statuses": [s.value for s in statuses],
+            "dry_run": dry_run,
+        }
+        answer = _common.run_sync(
+            lambda: admin_call(settings, "POST", "/admin/events/prune", json=job)
+        )
+        if as_json:
+            typer.echo(json.dumps(answer))
+            return
+        for row in answer["records"]:
+            last = row["last_attempt_at"] or "-"
+            typer.echo(f"{row['status']:<10} {last:<27} {row['event_key']}")
+        verb = "would delete" if dry_run else "deleted"
+        typer.echo(f"{verb} {answer['deleted']} record(s) (run by the web service)")
+        return
     cutoff = datetime.now(UTC) - timedelta(days=older_than)
 
     async def go() -> list[LedgerEntry]:

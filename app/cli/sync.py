@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import typer
 
 from app.cli import _common
+from app.cli._admin import admin_call
 from app.cli._common import JsonOption
+from app.config import Settings
 from app.services.braintree.sync import progress as braintree_progress
 from app.services.braintree.sync.engine import DEFAULT_CONCURRENCY as BRAINTREE_CONCURRENCY
 from app.services.braintree.sync.report import BraintreeSyncReport
@@ -61,6 +65,10 @@ def sync_zoho(
     Exits 1 when an item failed (it is recorded in the event ledger) or the run was aborted.
     """
     settings = _common.load_settings()
+    if settings.jobs_via_admin_api:
+        run = _common.run_sync(lambda: _sync_on_the_web_service(settings, "zoho", dry_run=dry_run))
+        _report_web_run(run, as_json=as_json)
+        return
 
     async def go() -> SyncReport:
         async with (
@@ -83,6 +91,53 @@ def sync_zoho(
     report = _common.run(go)
     _print_sync_report(report, as_json=as_json)
     if not report.ok:
+        raise typer.Exit(1)
+
+
+# Seconds between status polls of a sync the web service runs.
+POLL_SECONDS = 5.0
+
+
+def _sync_on_the_web_service(
+    settings: Settings, source: str, *, dry_run: bool, since: datetime | None = None
+) -> dict[str, Any]:
+    """Start the source's sync on the web service (its Attio budget) and wait for its end."""
+    query = [("dry_run", "true")] if dry_run else []
+    if since is not None:
+        query.append(("since", since.isoformat()))
+    path = f"/admin/sync/{source}"
+    started = admin_call(
+        settings, "POST", f"{path}?{urlencode(query)}" if query else path, ok=(202,)
+    )
+    while True:
+        status = admin_call(settings, "GET", path)
+        last = status.get("last_run") or {}
+        if not status.get("running") and last.get("run_id") == started.get("run_id"):
+            return dict(last)
+        time.sleep(POLL_SECONDS)
+
+
+def _failed(counts: dict[str, Any]) -> int:
+    """Failed records in a run's counts: flat (Zoho) or per object (Braintree)."""
+    nested = sum(c.get("failed", 0) for c in counts.values() if isinstance(c, dict))
+    return int(counts.get("failed", 0)) + nested
+
+
+def _run_line(run: dict[str, Any]) -> str:
+    counts = (run.get("summary") or {}).get("counts") or {}
+    figures = " ".join(
+        f"{name}={value}" for name, value in counts.items() if not isinstance(value, dict)
+    )
+    for name, value in counts.items():
+        if isinstance(value, dict):
+            figures += f" {name}:" + ",".join(f"{k}={v}" for k, v in value.items())
+    return f"sync {run.get('run_id')} on the web service: {run.get('status')} {figures}".rstrip()
+
+
+def _report_web_run(run: dict[str, Any], *, as_json: bool) -> None:
+    typer.echo(json.dumps(run, indent=2) if as_json else _run_line(run))
+    counts = (run.get("summary") or {}).get("counts") or {}
+    if run.get("status") != "succeeded" or _failed(counts):
         raise typer.Exit(1)
 
 
@@ -137,6 +192,12 @@ def sync_braintree(
     """
     window = _since(since)
     settings = _common.load_settings()
+    if settings.jobs_via_admin_api:
+        web_run = _common.run_sync(
+            lambda: _sync_on_the_web_service(settings, "braintree", dry_run=dry_run, since=window)
+        )
+        _report_web_run(web_run, as_json=as_json)
+        return
 
     async def go() -> SyncRun:
         async with _common.cli_bridge(settings) as bridge:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -20,16 +21,37 @@ from app.clients.attio import (
     AttioConflictError,
     AttioError,
     AttioMergeInProgressError,
+    ahead_of_the_queue,
 )
 from app.errors import BridgeError, ServiceUnavailableError
+from app.events.admission import Admission, OverloadedError
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, LedgerEntry
-from app.events.model import Outcome, WebhookEvent
+from app.events.model import Outcome, Source, WebhookEvent
 from app.log import get_logger
-from app.metrics import EVENTS
+from app.metrics import DELIVERIES_SHED, EVENTS
 
 log = get_logger(__name__)
 T = TypeVar("T")
+
+# After the delivery's processing budget, this long is left for its ledger writes, so that no
+# delivery is answered later than the budget plus this.
+LEDGER_GRACE_SECONDS = 1.0
+# Senders that document no redelivery: a delivery we cannot process in time is recorded in the
+# ledger (retried from there), never refused.
+NO_REDELIVERY = frozenset({Source.zoho})
+
+
+# The deadline (event loop time) of the delivery being processed, if any: a replay or a retry
+# job has none and gives each event the budget.
+_DEADLINE: ContextVar[float | None] = ContextVar("delivery_deadline", default=None)
+
+
+class _Deferred(BridgeError):
+    """Why a delivery from a sender without redelivery went to the ledger unprocessed."""
+
+
+_DEFERRED = _Deferred("deferred: the Attio write budget was taken; applied by the retry job")
 
 
 class LedgerUnavailableError(ServiceUnavailableError):
@@ -78,24 +100,78 @@ class EventProcessor:
         *,
         budget_seconds: float = 10.0,
         ledger_timeout_seconds: float = 10.0,
+        admission: Admission | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.ledger = ledger
+        self.admission = admission
         self._budget = budget_seconds
         self._ledger_timeout = ledger_timeout_seconds
 
     async def process_delivery(self, events: Sequence[WebhookEvent]) -> DeliveryResult:
-        """Every event of one request, in order; raises if one can be neither done nor recorded."""
-        result = DeliveryResult()
-        for event in events:
-            result.outcomes.append(await self.process(event))
-        return result
+        """Every event of one request, in order, all within one budget; raises if one can be
+        neither done nor recorded, or (503 with Retry-After) when the work cannot start in time.
+        """
+        if self.admission is None or not events:
+            return await self._within_deadline(events)
+        decision = self.admission.decide()
+        if decision.admitted:
+            with self.admission.admitted():
+                return await self._within_deadline(events)
+        source = events[0].source
+        DELIVERIES_SHED.labels(source.value).inc()
+        if source in NO_REDELIVERY:
+            log.warning("delivery.deferred", source=source.value, wait_s=decision.wait_seconds)
+            return await self._defer(events)
+        log.warning("delivery.shed", source=source.value, wait_s=decision.wait_seconds)
+        raise OverloadedError(
+            "The Attio write budget is taken for the next seconds; retry the delivery later.",
+            retry_after=decision.retry_after,
+        )
+
+    async def _within_deadline(self, events: Sequence[WebhookEvent]) -> DeliveryResult:
+        loop = asyncio.get_running_loop()
+        token = _DEADLINE.set(loop.time() + self._budget)
+        try:
+            result = DeliveryResult()
+            for event in events:
+                result.outcomes.append(await self.process(event))
+            return result
+        finally:
+            _DEADLINE.reset(token)
+
+    async def _defer(self, events: Sequence[WebhookEvent]) -> DeliveryResult:
+        """Record every event in the ledger (no processing): the retry job applies them."""
+        token = _DEADLINE.set(asyncio.get_running_loop().time())
+        try:
+            result = DeliveryResult()
+            for event in events:
+                with structlog.contextvars.bound_contextvars(**event.log_fields()):
+                    EVENTS.labels(event.source.value, event.event_type, "received").inc()
+                    result.outcomes.append(
+                        await self._record_failure(event, _DEFERRED, previous=None)
+                    )
+            return result
+        finally:
+            _DEADLINE.reset(token)
 
     async def process(self, event: WebhookEvent, *, previous: LedgerEntry | None = None) -> Outcome:
         """Apply one event. `previous` is its ledger entry when this is a replay."""
         # Every line logged while this event is handled (Attio calls included) names it.
         with structlog.contextvars.bound_contextvars(**event.log_fields()):
             return await self._process(event, previous)
+
+    def _work_timeout(self) -> asyncio.Timeout:
+        deadline = _DEADLINE.get()
+        if deadline is None:
+            return asyncio.timeout(self._budget)
+        return asyncio.timeout_at(deadline)
+
+    def _ledger_timeout_cm(self) -> asyncio.Timeout:
+        deadline = _DEADLINE.get()
+        if deadline is None:
+            return asyncio.timeout(self._ledger_timeout)
+        return asyncio.timeout_at(deadline + LEDGER_GRACE_SECONDS)
 
     async def _process(self, event: WebhookEvent, previous: LedgerEntry | None) -> Outcome:
         EVENTS.labels(event.source.value, event.event_type, "received").inc()
@@ -108,7 +184,7 @@ class EventProcessor:
                 await self._ledger_write(self.ledger.mark_succeeded(event, previous))
             return Outcome.ignored
         try:
-            async with asyncio.timeout(self._budget):
+            async with self._work_timeout():
                 await handler(event)
         except Exception as exc:
             return await self._record_failure(event, exc, previous)
@@ -146,16 +222,20 @@ class EventProcessor:
 
     async def _known_failed(self, event: WebhookEvent) -> bool:
         try:
-            return await self.ledger.is_failed(event.event_key)
-        except AttioError as exc:
+            with ahead_of_the_queue():
+                async with self._ledger_timeout_cm():
+                    return await self.ledger.is_failed(event.event_key)
+        except (AttioError, TimeoutError) as exc:
             # The effect is written; a missed ledger update is settled later by retry-due.
             log.warning("ledger.lookup_failed", error=describe(exc))
             return False
 
     async def _ledger_write(self, operation: Awaitable[T]) -> T:
         try:
-            async with asyncio.timeout(self._ledger_timeout):
-                return await operation
+            # The ledger write is what keeps the event; it must not queue behind other events.
+            with ahead_of_the_queue():
+                async with self._ledger_timeout_cm():
+                    return await operation
         except Exception as exc:
             log.error("ledger.write_failed", error=describe(exc))
             raise LedgerUnavailableError(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, Field
 
 from app.errors import NotFoundError, UnauthorizedError
-from app.events.ledger import LedgerStatus
+from app.events.ledger import SETTLED_STATUSES, LedgerStatus
 from app.events.model import Source
 from app.events.queue import QueueMode
 from app.log import redactor
@@ -122,6 +123,55 @@ async def replay_events(request: Request, selection: ReplayFilter) -> dict[str, 
     )
     report = await bridge.replayer.replay_many(entries, dry_run=selection.dry_run)
     return {"dry_run": selection.dry_run, **report.as_dict()}
+
+
+class RetryDue(BaseModel):
+    limit: JsonInteger = Field(500, ge=1, le=1000)
+
+
+def _settled_names() -> list[Literal["replayed"]]:
+    return ["replayed"]
+
+
+class Prune(BaseModel):
+    older_than_days: JsonInteger = Field(..., ge=1, le=3650)
+    # Only settled records can be pruned: the others still ask for work.
+    statuses: list[Literal["replayed"]] = Field(default_factory=_settled_names, min_length=1)
+    dry_run: bool = Field(False, strict=True)
+
+
+# Scheduled jobs, run here so that they spend this process's Attio budget (no Redis to share one
+# through): the cron jobs call these when BRIDGE_ADMIN_URL is set.
+
+
+_BAD_JSON: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Body could not be read as JSON", "content": ERROR_BODY}
+}
+
+
+@router.post("/events/retry-due", responses=_BAD_JSON)
+async def retry_due_events(request: Request, job: RetryDue | None = None) -> dict[str, Any]:
+    """Re-attempt failed events whose next attempt time has passed (what the cron job runs)."""
+    limit = (job or RetryDue()).limit
+    report = await bridge_of(request).replayer.retry_due(limit=limit)
+    return report.as_dict()
+
+
+@router.post("/events/prune", responses=_BAD_JSON)
+async def prune_events(request: Request, job: Prune) -> dict[str, Any]:
+    """Delete settled ledger records older than `older_than_days` (`dry_run`: only list them)."""
+    ledger = bridge_of(request).ledger
+    cutoff = datetime.now(UTC) - timedelta(days=job.older_than_days)
+    statuses = [LedgerStatus(name) for name in job.statuses]
+    assert set(statuses) <= SETTLED_STATUSES
+    entries = await ledger.settled_before(cutoff, statuses)
+    if not job.dry_run:
+        await ledger.delete(entries)
+    return {
+        "dry_run": job.dry_run,
+        "deleted": len(entries),
+        "records": [entry.summary() for entry in entries],
+    }
 
 
 @router.post("/events/{event_key:path}/replay")

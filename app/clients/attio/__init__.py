@@ -14,7 +14,7 @@ from app.clients.attio.errors import (
     AttioValidationError,
     parse_retry_after,
 )
-from app.clients.attio.ratelimit import RateLimiter
+from app.clients.attio.ratelimit import RateLimiter, ahead_of_the_queue
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -31,6 +31,7 @@ __all__ = [
     "AttioValidationError",
     "RateLimiter",
     "Record",
+    "ahead_of_the_queue",
     "backoff_seconds",
     "parse_retry_after",
 ]

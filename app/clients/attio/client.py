@@ -20,8 +20,10 @@ from app.clients.attio.errors import (
     AttioTransportError,
 )
 from app.clients.attio.ratelimit import RateLimiter
+from app.clients.attio.shared_ratelimit import SharedRateLimiter
 from app.clients.attio.values import Record
-from app.clients.pooled import PooledClient, url_segment
+from app.clients.pooled import Limiter, PooledClient, url_segment
+from app.clients.redis import Redis, connect
 from app.config import Settings
 from app.errors import BridgeError
 from app.log import get_logger
@@ -82,16 +84,25 @@ class AttioClient(PooledClient):
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
             transport=transport,
         )
-        self.write_limiter = RateLimiter(write_rate)
-        self.read_limiter = RateLimiter(read_rate)
+        self.write_limiter: Limiter = RateLimiter(write_rate, bucket="writes")
+        self.read_limiter: Limiter = RateLimiter(read_rate, bucket="reads")
         self._max_attempts = max_attempts
         self._wait = wait
+        self._owned_redis: Redis | None = None
+        self._shared_redis: Redis | None = None
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, api_key: str, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: Settings,
+        *,
+        api_key: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        redis: Redis | None = None,
     ) -> AttioClient:
-        return cls(
+        """The client the settings describe; with `redis` (REDIS_URL set) its limiters are the
+        workspace's shared buckets rather than this process's own."""
+        client = cls(
             api_key=api_key,
             base_url=settings.attio_base_url,
             timeout=settings.attio_timeout_seconds,
@@ -99,6 +110,36 @@ class AttioClient(PooledClient):
             read_rate=settings.attio_read_rate,
             max_attempts=settings.attio_max_attempts,
             transport=transport,
+        )
+        if redis is None and settings.redis_configured and settings.redis_url is not None:
+            redis = connect(settings.redis_url.get_secret_value())
+            client._owned_redis = redis
+        if redis is not None:
+            client.use_shared_limits(redis)
+        return client
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self._owned_redis is not None:
+            await self._owned_redis.aclose()
+            self._owned_redis = None
+
+    @property
+    def shared_redis(self) -> Redis | None:
+        """The Redis this client shares its budget through (REDIS_URL), for other shared state
+        of the same processes (per-record locks)."""
+        return self._shared_redis
+
+    def use_shared_limits(self, redis: Redis) -> None:
+        """Take starts from the buckets in `redis` that every process on it shares."""
+        self._shared_redis = redis
+        write_rate = getattr(self.write_limiter, "rate", 24.0)
+        read_rate = getattr(self.read_limiter, "rate", 95.0)
+        self.write_limiter = SharedRateLimiter(
+            redis, "writes", write_rate, fallback=RateLimiter(write_rate)
+        )
+        self.read_limiter = SharedRateLimiter(
+            redis, "reads", read_rate, fallback=RateLimiter(read_rate)
         )
 
     # -- transport ---------------------------------------------------------------------------

@@ -17,7 +17,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from app.clients.attio import AttioAPIError, AttioClient
-from app.clients.attio.values import Record, Values, first_value, record_id, reference
+from app.clients.attio.values import (
+    Record,
+    Values,
+    current_values,
+    first_value,
+    record_id,
+    reference,
+)
 from app.clients.braintree import BraintreeClient
 from app.log import get_logger
 from app.schema.definitions import PEOPLE, PERSON_KEY
@@ -61,6 +68,26 @@ class PersonLink:
         if self.record_id:
             values["person"] = reference(PEOPLE, self.record_id)
         return values
+
+
+def person_holds(person: Record, payer: Payer) -> bool:
+    """Whether the person record already says everything `person_values(payer)` would write."""
+    emails = {str(email).lower() for email in current_values(person, PERSON_KEY) if email}
+    if payer.email is None or payer.email.lower() not in emails:
+        return False
+    if payer.customer_id and first_value(person, "braintree_customer_id") != payer.customer_id:
+        return False
+    if payer.first_name or payer.last_name:
+        names = (person.get("values") or {}).get("name") or []
+        current = next((n for n in names if n.get("active_until") is None), None)
+        if current is None:
+            return False
+        if (current.get("first_name") or "", current.get("last_name") or "") != (
+            payer.first_name or "",
+            payer.last_name or "",
+        ):
+            return False
+    return True
 
 
 async def nobody() -> Payer | None:
@@ -117,7 +144,16 @@ class PayerResolver:
         return payer_from_customer(await self._braintree.find_customer(customer_id))
 
     async def assert_person(self, payer: Payer) -> PersonLink:
-        """Create or update the person by email; the response's id is the reference to use."""
+        """Create or update the person by email; the response's id is the reference to use.
+
+        Read first: a repeat customer's person usually holds all of it already, and a read is a
+        quarter of a write in Attio's budget (100 reads/s against 25 writes/s), so a billing run
+        writes no people for customers Attio already knows.
+        """
+        assert payer.email is not None
+        current = await find_one(self._attio, PEOPLE, PERSON_KEY, payer.email)
+        if current is not None and person_holds(current, payer):
+            return PersonLink(record_id(current), payer.customer_id)
         try:
             person = await self._attio.assert_record(
                 PEOPLE, matching_attribute=PERSON_KEY, values=person_values(payer)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from app.services.braintree.people import person_holds
+from app.services.braintree.transforms import Payer
 from tests.e2e.conftest import Harness
 from tests.services.braintree.support import (
     FakeBraintreeApi,
@@ -95,3 +99,51 @@ def test_an_invalid_email_is_not_written(harness: Harness) -> None:
         harness.records("subscriptions")[0]["values"],
         {"person": None, "braintree_customer_id": "cust_31fz"},
     )
+
+
+def _person(email: str, customer_id: str | None, first: str | None, last: str | None) -> dict:
+    values: dict = {
+        "email_addresses": [
+            {"attribute_type": "email-address", "email_address": email, "active_until": None}
+        ],
+        "braintree_customer_id": (
+            [{"attribute_type": "text", "value": customer_id, "active_until": None}]
+            if customer_id
+            else []
+        ),
+        "name": (
+            [
+                {
+                    "attribute_type": "personal-name",
+                    "first_name": first,
+                    "last_name": last,
+                    "full_name": f"{first} {last}",
+                    "active_until": None,
+                }
+            ]
+            if first or last
+            else []
+        ),
+    }
+    return {"id": {"record_id": "p1"}, "values": values}
+
+
+@pytest.mark.parametrize(
+    ("person", "payer", "holds"),
+    [
+        (("a@x.io", "c1", "Ada", "L"), ("c1", "a@x.io", "Ada", "L"), True),
+        (("A@X.io", "c1", "Ada", "L"), ("c1", "a@x.io", "Ada", "L"), True),  # emails: any case
+        (("a@x.io", "c1", "Ada", "L"), ("c1", "a@x.io", None, None), True),  # no name to give
+        (("a@x.io", None, "Ada", "L"), ("c1", "a@x.io", "Ada", "L"), False),  # id missing
+        (("a@x.io", "c0", "Ada", "L"), ("c1", "a@x.io", "Ada", "L"), False),  # another id
+        (("a@x.io", "c1", "Ada", "L"), ("c1", "a@x.io", "Augusta", "L"), False),  # renamed
+        (("a@x.io", "c1", None, None), ("c1", "a@x.io", "Ada", "L"), False),  # no name yet
+        (("b@x.io", "c1", "Ada", "L"), ("c1", "a@x.io", "Ada", "L"), False),  # another email
+    ],
+)
+def test_person_holds_what_the_payer_would_write(
+    person: tuple[str, str | None, str | None, str | None],
+    payer: tuple[str | None, str, str | None, str | None],
+    holds: bool,
+) -> None:
+    assert person_holds(_person(*person), Payer(*payer)) is holds

@@ -125,16 +125,30 @@ def test_call_budget_of_a_charge_with_customer_details(harness: Harness) -> None
     add_service(harness, "pro_monthly")
     post_fixture(harness, CHARGE)
     reads, writes = attio_calls(harness, "read"), attio_calls(harness, "write")
-    # Reads: the subscription and the payment (the order guards), plus the services catalogue,
-    # which is read once per process every five minutes. Writes: person, subscription, payment.
-    assert reads == {"subscriptions": 1, "payments": 1, "services": 1}
+    # Reads: the person (is it already as Braintree says?), the subscription and the payment
+    # (the order guards), plus the services catalogue, which is read once per process every five
+    # minutes. Writes: person (new), subscription, payment.
+    assert reads == {"people": 1, "subscriptions": 1, "payments": 1, "services": 1}
     assert writes == {"people": 1, "subscriptions": 1, "payments": 1}
 
-    # In steady state (catalogue cached) a charge costs 2 reads and 3 writes.
+    # A repeat customer's charge (catalogue cached, person unchanged): 3 reads and 2 writes.
     harness.sandbox.requests.clear()
     post_fixture(harness, CHARGE, timestamp="2024-06-02T10:15:00Z")
-    assert attio_calls(harness, "read") == {"subscriptions": 1, "payments": 1}
-    assert attio_calls(harness, "write") == {"people": 1, "subscriptions": 1, "payments": 1}
+    assert attio_calls(harness, "read") == {"people": 1, "subscriptions": 1, "payments": 1}
+    assert attio_calls(harness, "write") == {"subscriptions": 1, "payments": 1}
+
+
+def test_a_repeat_customer_with_a_new_name_is_written(harness: Harness) -> None:
+    post_fixture(harness, CHARGE)
+    harness.sandbox.requests.clear()
+    post_fixture(
+        harness,
+        CHARGE,
+        timestamp="2024-06-02T10:15:00Z",
+        **{"<first-name>Ada</first-name>": "<first-name>Augusta</first-name>"},
+    )
+    assert attio_calls(harness, "write").get("people") == 1
+    assert harness.records("people")[0]["values"]["name"].startswith("Augusta")
 
 
 def test_a_plan_change_relinks_or_clears_the_service(harness: Harness) -> None:

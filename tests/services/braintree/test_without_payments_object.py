@@ -71,7 +71,11 @@ def test_a_charge_keeps_its_payment_on_the_subscription(harness: Harness) -> Non
     assert values["last_payment_amount"] is not None
     # One write fewer than the full layout (no payment) and one read fewer (the payment's).
     assert attio_calls(harness, "write") == {"people": 1, "subscriptions": 1}
-    assert attio_calls(harness, "read") == {"subscriptions": 1, "services": 1}
+    assert attio_calls(harness, "read") == {"people": 1, "subscriptions": 1, "services": 1}
+    # A repeat customer's charge writes the subscription alone.
+    harness.sandbox.requests.clear()
+    post_fixture(harness, CHARGE, timestamp="2024-06-02T10:15:00Z")
+    assert attio_calls(harness, "write") == {"subscriptions": 1}
 
 
 def test_a_settlement_updates_the_latest_payment(harness: Harness) -> None:
