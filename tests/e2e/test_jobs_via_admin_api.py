@@ -149,3 +149,50 @@ def test_sync_zoho_starts_on_the_web_service_and_waits_for_its_run(
         ("GET", "/admin/sync/zoho"),
         ("GET", "/admin/sync/zoho"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "counts", "exit_code", "post"),
+    [
+        (
+            ["sync", "braintree"],
+            {"subscriptions": {"created": 2, "failed": 0}, "stale": 0},
+            0,
+            "/admin/sync/braintree",
+        ),
+        (
+            ["sync", "braintree", "--since", "2026-11-01", "--dry-run"],
+            {"payments": {"updated": 1, "failed": 1}, "stale": 0},
+            1,  # a record failed: the cron job says so
+            "/admin/sync/braintree?dry_run=true&since=2026-11-01T00%3A00%3A00%2B00%3A00",
+        ),
+    ],
+)
+def test_sync_braintree_starts_on_the_web_service_and_waits_for_its_run(
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    counts: dict[str, object],
+    exit_code: int,
+    post: str,
+) -> None:
+    calls: list[tuple[str, str]] = []
+    done = {"running": False, "last_run": {"run_id": "b1", "status": "succeeded"}}
+    done["last_run"]["summary"] = {"counts": counts}  # type: ignore[index]
+
+    def admin_call(_settings: Settings, method: str, path: str, **_: object) -> dict:
+        calls.append((method, path))
+        return {"run_id": "b1", "status": "running"} if method == "POST" else done
+
+    monkeypatch.setattr(cli_sync, "admin_call", admin_call)
+    monkeypatch.setattr(cli_sync, "POLL_SECONDS", 0.0)
+    monkeypatch.setenv("BRIDGE_ADMIN_URL", "attio-bridge:10000")
+    monkeypatch.setenv("ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, args)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == exit_code, result.output
+    assert "sync b1 on the web service: succeeded stale=0 " in result.stdout
+    assert calls == [("POST", post), ("GET", "/admin/sync/braintree")]
