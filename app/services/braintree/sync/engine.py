@@ -145,10 +145,18 @@ def state_part(
     return stamped
 
 
+_BOOKKEEPING = frozenset({"active_from", "active_until", "created_by_actor"})
+
+
 def _slim(record: Record) -> Record:
-    """A record's id and current values only: value history is most of a record's size."""
+    """A record's id and current values only: value history and each value's actor and
+    validity (never compared) are most of a record's size, held for every record in a run."""
     values = {
-        slug: [value for value in items if value.get("active_until") is None]
+        slug: [
+            {k: v for k, v in value.items() if k not in _BOOKKEEPING}
+            for value in items
+            if value.get("active_until") is None
+        ]
         for slug, items in (record.get("values") or {}).items()
     }
     return {"id": record["id"], "values": {slug: items for slug, items in values.items() if items}}
