@@ -19,7 +19,7 @@ from app.config import get_settings
 from app.events.ledger import Ledger
 from app.events.sources.zoho_sync import ZohoSyncFailureSource
 from app.services.zoho.sync.engine import ZohoServicesSync
-from app.services.zoho.sync.progress import BarProgress, LogProgress, progress_observer
+from app.services.zoho.sync.progress import VIEW, BarProgress, LogProgress, progress_observer
 from app.services.zoho.sync.report import SyncReport
 from testkit.fake_zoho import FakeZoho
 from tests.conftest import sandbox_attio_client
@@ -335,7 +335,7 @@ def test_log_progress_is_throttled() -> None:
 
     from app.services.zoho.sync.report import Phase, SyncProgress
 
-    observer = LogProgress(interval=60)
+    observer = LogProgress(VIEW, interval=60)
     progress = SyncProgress(source="books", dry_run=False)
     with capture_logs() as logs:
         for _ in range(100):
