@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -74,6 +75,8 @@ SCENARIOS = ("queue", "queue-kill-worker", "queue-restart-redis", "inline")
 RETRY_DUE_EVERY_SECONDS = 30.0
 RETRY_SCHEDULE = "3,15,90,360,2160"
 POLL_SECONDS = 0.5
+ALL_CALLS = 10**9  # the sandbox lists its last N calls: all of them
+OBJECT_PATH = re.compile(r"^/v2/objects/([^/]+)/records")
 
 
 @dataclass
@@ -281,7 +284,7 @@ async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
             await asyncio.gather(cron, return_exceptions=True)
             await sending  # a send in flight at the deadline ends within the sender's timeout
             await faults
-            run.calls = _difference(await stack.attio_calls(), before)
+            run.calls = _difference(await stack.attio_calls(recent=ALL_CALLS), before)
             run.tally = await check_attio(run, stack, charges, services, with_ledger=True)
         finally:
             if processes is not None:
@@ -316,6 +319,15 @@ def _difference(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]
             for name, count in after.get(key, {}).items()
         }
     result["total"] = sum(result["by_kind"].values())
+    # Writes Attio applied, per object: what the day needed, the ledger's and any repeats.
+    applied = Counter(
+        match.group(1)
+        for call in after.get("recent", ())[before.get("total", 0) :]
+        if call["kind"] == "write"
+        and 200 <= call["status"] < 300
+        and (match := OBJECT_PATH.match(call["path"]))
+    )
+    result["writes_applied"] = dict(sorted(applied.items()))
     return result
 
 
@@ -343,6 +355,7 @@ def summary(run: Run, args: argparse.Namespace) -> dict[str, Any]:
         "writes_needed": needed,
         "attio_429": limited,
         "attio_429_share": round(limited / calls, 4) if calls else 0.0,
+        "writes_applied": run.calls.get("writes_applied", {}),
         "everything_in_attio_s": round(drained, 1) if drained is not None else None,
         "write_floor_s": round(floor, 1),
         "ratio_to_floor": round(drained / floor, 2) if drained is not None else None,
@@ -366,6 +379,7 @@ def print_summary(result: dict[str, Any]) -> None:
         f"(needed {result['writes_needed']}), 429s {result['attio_429']} "
         f"({result['attio_429_share'] * 100:.2f} %)"
     )
+    print(f"writes applied  {result['writes_applied']}")
     print(
         f"in Attio after  {result['everything_in_attio_s']} s; write floor "
         f"{result['write_floor_s']} s; ratio {result['ratio_to_floor']}"

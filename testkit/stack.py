@@ -130,10 +130,11 @@ class Stack:
             response.raise_for_status()
             return response.json()["data"]
 
-    async def attio_calls(self) -> dict[str, Any]:
-        """Counts of the /v2 calls answered so far, by kind, status and injected fault."""
+    async def attio_calls(self, recent: int = 0) -> dict[str, Any]:
+        """Counts of the /v2 calls answered so far, by kind, status and injected fault, and
+        the last `recent` calls themselves (method, path, status, ...)."""
         async with httpx.AsyncClient(base_url=self.sandbox_url, timeout=60) as client:
-            response = await client.get("/_sandbox/requests", params={"recent": 0})
+            response = await client.get("/_sandbox/requests", params={"recent": recent})
             response.raise_for_status()
             return response.json()
 
