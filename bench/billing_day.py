@@ -74,6 +74,7 @@ SCENARIOS = ("queue", "queue-kill-worker", "queue-restart-redis", "inline")
 # The ledger's clock, compressed 20 times (the cron runs every 10 minutes on Render).
 RETRY_DUE_EVERY_SECONDS = 30.0
 RETRY_SCHEDULE = "3,15,90,360,2160"
+RETRY_DUE_GRACE_SECONDS = 60.0
 POLL_SECONDS = 0.5
 ALL_CALLS = 10**9  # the sandbox lists its last N calls: all of them
 OBJECT_PATH = re.compile(r"^/v2/objects/([^/]+)/records")
@@ -208,16 +209,25 @@ async def wait_for_attio(
     run.notes.append("not everything reached Attio before the deadline")
 
 
-async def retry_due_cron(run: Run, stack: Stack) -> None:
-    """`attio-bridge events retry-due` every RETRY_DUE_EVERY_SECONDS until cancelled."""
+async def retry_due_cron(run: Run, stack: Stack, stop: asyncio.Event) -> None:
+    """`attio-bridge events retry-due` every RETRY_DUE_EVERY_SECONDS (after the previous run
+    ended, as a cron job that never overlaps itself) until `stop` is set."""
     while True:
-        await asyncio.sleep(RETRY_DUE_EVERY_SECONDS)
-        result = await asyncio.to_thread(stack.cli, "events", "retry-due", "--json")
+        try:
+            async with asyncio.timeout(RETRY_DUE_EVERY_SECONDS):
+                await stop.wait()
+            return
+        except TimeoutError:
+            pass
+        try:
+            code, stdout = await stack.cli_async("events", "retry-due", "--json")
+        except TimeoutError:
+            code, stdout = -1, ""
         run.retry_due_runs += 1
         try:
-            run.retry_due.update(json.loads(result.stdout)["counts"])
+            run.retry_due.update(json.loads(stdout)["counts"])
         except (ValueError, KeyError):
-            run.notes.append(f"retry-due exited {result.returncode} without a report")
+            run.notes.append(f"retry-due exited {code} without a report")
 
 
 async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
@@ -277,11 +287,16 @@ async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
                     )
                     run.notes.append(f"POST /admin/sync/zoho: {response.status_code}")
             faults = asyncio.create_task(_inject(name, run, processes, redis, args))
-            cron = asyncio.create_task(retry_due_cron(run, stack))
+            stop_cron = asyncio.Event()
+            cron = asyncio.create_task(retry_due_cron(run, stack, stop_cron))
             sending = asyncio.create_task(send_all(run, deliveries, web_urls, args.rate))
             await wait_for_attio(run, stack, charges, services, sending)
-            cron.cancel()
-            await asyncio.gather(cron, return_exceptions=True)
+            stop_cron.set()  # a retry-due run under way finishes, so its replays are counted
+            try:
+                async with asyncio.timeout(RETRY_DUE_GRACE_SECONDS):
+                    await cron
+            except TimeoutError:
+                run.notes.append("a retry-due run was still under way at the end: stopped")
             await sending  # a send in flight at the deadline ends within the sender's timeout
             await faults
             run.calls = _difference(await stack.attio_calls(recent=ALL_CALLS), before)

@@ -189,6 +189,35 @@ class Stack:
                 check=False,
             )
 
+    async def cli_async(self, *args: str) -> tuple[int, str]:
+        """`cli` without blocking the event loop: (exit code, stdout). Cancelling it stops
+        the command (SIGTERM, then SIGKILL) so that none outlives the run."""
+        with (self.log_dir / "cli.log").open("a") as log:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "app",
+                *args,
+                cwd=ROOT,
+                env={**os.environ, **self.bridge_env},
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
+        try:
+            async with asyncio.timeout(CLI_TIMEOUT_SECONDS):
+                stdout, _ = await process.communicate()
+        except BaseException:
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    async with asyncio.timeout(10):
+                        await process.wait()
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+            raise
+        return process.returncode or 0, stdout.decode()
+
     def cli_json(self, *args: str) -> Any:
         result = self.cli(*args, "--json")
         if result.returncode != 0:
