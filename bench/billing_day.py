@@ -9,6 +9,12 @@ second, spread over the web instances as a load balancer would, while the Zoho b
 A delivery not answered 2xx within 30 s (or answered otherwise) is sent again, as Braintree
 does, after its `Retry-After` (at most 5 s here instead of Braintree's hour).
 
+A webhook whose processing overruns the bridge's time budget is answered 2xx once its event is
+in the ledger (`bridge_events`, status `failed`); its records reach Attio only when the
+retry-due cron replays it. So `attio-bridge events retry-due` runs as the cron job does, on
+the ledger's clock compressed 20 times: every 30 s instead of every 10 minutes, with
+EVENT_RETRY_SCHEDULE 3,15,90,360,2160 instead of 60,300,1800,7200,43200.
+
 Scenarios:
 - `queue`: REDIS_URL set, two web instances, one worker; `attio-bridge sync zoho` runs as its own
   process (it takes its Attio calls from the shared limiter in Redis).
@@ -19,8 +25,12 @@ Scenarios:
   cron job does), so both spend the one process's budget.
 
 It reports, per scenario: first answers (statuses, p50/p99/max latency), every answer's worst
-latency, Attio calls, writes and 429s, the time until everything is in Attio against the write
-floor (writes needed / 25 s), and lost / duplicated records.
+latency, Attio calls, writes and 429s, the time until every expected record is in Attio (by
+its unique key) against the write floor (writes needed / 25 s), the retry-due runs and what
+they replayed, and at the end: deliveries never acknowledged, records missing and duplicated
+per object, ledger records by status, and how much is owed (missing, but a sender or the
+ledger still holds it) or lost (missing, acknowledged, and in no ledger record asking for
+work).
 
     .venv/bin/python -m bench.billing_day [--scenario all] [--charges 240] [--rate 40]
 """
@@ -31,6 +41,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,11 +55,13 @@ from typing import Any
 import httpx
 
 from bench._stats import percentile
+from testkit.billing_tally import UNIQUE_KEYS, Charge, Tally, tally
 from testkit.braintree_api import BraintreeData, braintree_api
+from testkit.fake_zoho import FakeZoho
 from testkit.processes import free_port, wait_until_up
 from testkit.redis_server import RedisServer
 from testkit.stack import ROOT, SandboxOptions, Stack, bridge_environment
-from testkit.world import Delivery, billing_run
+from testkit.world import Delivery, billing_keys, billing_run
 from testkit.zoho_server import environment as zoho_environment
 
 ATTIO_WRITES_PER_SECOND = 25
@@ -58,6 +71,13 @@ MAX_RETRY_AFTER_SECONDS = 5.0
 DRAIN_DEADLINE_SECONDS = 600.0
 ADMIN_TOKEN = "bench-admin-token-0123456789-abcdefghij"
 SCENARIOS = ("queue", "queue-kill-worker", "queue-restart-redis", "inline")
+# The ledger's clock, compressed 20 times (the cron runs every 10 minutes on Render).
+RETRY_DUE_EVERY_SECONDS = 30.0
+RETRY_SCHEDULE = "3,15,90,360,2160"
+RETRY_DUE_GRACE_SECONDS = 60.0
+POLL_SECONDS = 0.5
+ALL_CALLS = 10**9  # the sandbox lists its last N calls: all of them
+OBJECT_PATH = re.compile(r"^/v2/objects/([^/]+)/records")
 
 
 @dataclass
@@ -76,9 +96,9 @@ class Run:
     started: float = 0.0
     everything_in_attio: float | None = None
     calls: dict[str, Any] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    expected: dict[str, int] = field(default_factory=dict)
-    ledger_failed: int = 0
+    tally: Tally = field(default_factory=Tally)
+    retry_due_runs: int = 0
+    retry_due: Counter[str] = field(default_factory=Counter)  # replay results by status
     notes: list[str] = field(default_factory=list)
 
 
@@ -165,30 +185,49 @@ def _retry_after(value: str | None) -> float:
         return 1.0
 
 
-async def record_counts(sandbox_url: str) -> dict[str, int]:
-    async with httpx.AsyncClient(base_url=sandbox_url, timeout=60) as client:
-        counts = {}
-        for slug in ("people", "subscriptions", "payments", "services"):
-            response = await client.get(f"/_sandbox/objects/{slug}/records")
-            counts[slug] = len(response.json()["data"]) if response.status_code == 200 else 0
-        return counts
+async def check_attio(
+    run: Run, stack: Stack, charges: list[Charge], services: list[str], *, with_ledger: bool
+) -> Tally:
+    """Every record of the objects the day fills (the sandbox's route lists them all, unpaged)."""
+    records = {slug: await stack.records(slug) for slug in UNIQUE_KEYS}
+    ledger = await stack.records("bridge_events") if with_ledger else []
+    return tally(charges, run.acknowledged, services, records, ledger)
 
 
-async def failed_ledger_entries(sandbox_url: str) -> int:
-    async with httpx.AsyncClient(base_url=sandbox_url, timeout=60) as client:
-        response = await client.get("/_sandbox/objects/bridge_events/records")
-        rows = response.json().get("data", []) if response.status_code == 200 else []
-    return sum(1 for row in rows if "failed" in json.dumps(row.get("status", "")))
-
-
-async def wait_for_attio(run: Run, sandbox_url: str) -> None:
+async def wait_for_attio(
+    run: Run, stack: Stack, charges: list[Charge], services: list[str], sending: asyncio.Task[None]
+) -> None:
+    """Until every expected record is in Attio and every sender is done, or the deadline."""
     while time.monotonic() - run.started < DRAIN_DEADLINE_SECONDS:
-        run.counts = await record_counts(sandbox_url)
-        if all(run.counts.get(slug, 0) >= n for slug, n in run.expected.items()):
-            run.everything_in_attio = time.monotonic() - run.started
+        if run.everything_in_attio is None:
+            found = await check_attio(run, stack, charges, services, with_ledger=False)
+            if found.complete:
+                run.everything_in_attio = time.monotonic() - run.started
+        if run.everything_in_attio is not None and sending.done():
             return
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(POLL_SECONDS)
     run.notes.append("not everything reached Attio before the deadline")
+
+
+async def retry_due_cron(run: Run, stack: Stack, stop: asyncio.Event) -> None:
+    """`attio-bridge events retry-due` every RETRY_DUE_EVERY_SECONDS (after the previous run
+    ended, as a cron job that never overlaps itself) until `stop` is set."""
+    while True:
+        try:
+            async with asyncio.timeout(RETRY_DUE_EVERY_SECONDS):
+                await stop.wait()
+            return
+        except TimeoutError:
+            pass
+        try:
+            code, stdout = await stack.cli_async("events", "retry-due", "--json")
+        except TimeoutError:
+            code, stdout = -1, ""
+        run.retry_due_runs += 1
+        try:
+            run.retry_due.update(json.loads(stdout)["counts"])
+        except (ValueError, KeyError):
+            run.notes.append(f"retry-due exited {code} without a report")
 
 
 async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
@@ -197,12 +236,8 @@ async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
     log_dir = log_root / name
     log_dir.mkdir(parents=True)
     deliveries = billing_run(args.charges, seed=args.seed)
-    run.expected = {
-        "people": args.charges,
-        "subscriptions": args.charges,
-        "payments": args.charges,
-        "services": args.items,
-    }
+    charges = [Charge(d.event_keys, billing_keys(n)) for n, d in enumerate(deliveries)]
+    services = FakeZoho.with_items(args.items).item_ids()
     stack = Stack(log_dir, SandboxOptions(latency_ms=100, jitter_ms=20, seed=args.seed))
     redis = RedisServer() if queue_mode else None
     zoho_port = free_port()
@@ -214,6 +249,7 @@ async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
                 stack.sandbox_url,
                 braintree_port,
                 ADMIN_TOKEN=ADMIN_TOKEN,
+                EVENT_RETRY_SCHEDULE=RETRY_SCHEDULE,
                 **zoho_environment(f"http://127.0.0.1:{zoho_port}"),
             )
             if redis is not None:
@@ -251,11 +287,20 @@ async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
                     )
                     run.notes.append(f"POST /admin/sync/zoho: {response.status_code}")
             faults = asyncio.create_task(_inject(name, run, processes, redis, args))
-            await send_all(run, deliveries, web_urls, args.rate)
-            await wait_for_attio(run, stack.sandbox_url)
+            stop_cron = asyncio.Event()
+            cron = asyncio.create_task(retry_due_cron(run, stack, stop_cron))
+            sending = asyncio.create_task(send_all(run, deliveries, web_urls, args.rate))
+            await wait_for_attio(run, stack, charges, services, sending)
+            stop_cron.set()  # a retry-due run under way finishes, so its replays are counted
+            try:
+                async with asyncio.timeout(RETRY_DUE_GRACE_SECONDS):
+                    await cron
+            except TimeoutError:
+                run.notes.append("a retry-due run was still under way at the end: stopped")
+            await sending  # a send in flight at the deadline ends within the sender's timeout
             await faults
-            run.calls = _difference(await stack.attio_calls(), before)
-            run.ledger_failed = await failed_ledger_entries(stack.sandbox_url)
+            run.calls = _difference(await stack.attio_calls(recent=ALL_CALLS), before)
+            run.tally = await check_attio(run, stack, charges, services, with_ledger=True)
         finally:
             if processes is not None:
                 processes.close()
@@ -289,6 +334,15 @@ def _difference(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]
             for name, count in after.get(key, {}).items()
         }
     result["total"] = sum(result["by_kind"].values())
+    # Writes Attio applied, per object: what the day needed, the ledger's and any repeats.
+    applied = Counter(
+        match.group(1)
+        for call in after.get("recent", ())[before.get("total", 0) :]
+        if call["kind"] == "write"
+        and 200 <= call["status"] < 300
+        and (match := OBJECT_PATH.match(call["path"]))
+    )
+    result["writes_applied"] = dict(sorted(applied.items()))
     return result
 
 
@@ -302,16 +356,6 @@ def summary(run: Run, args: argparse.Namespace) -> dict[str, Any]:
     limited = run.calls.get("by_status", {}).get("429", 0)
     writes = run.calls.get("by_kind", {}).get("write", 0)
     drained = run.everything_in_attio
-    lost = (
-        len(run.answers)
-        - len(run.acknowledged)
-        + max(
-            0,
-            sum(run.expected.values())
-            - sum(min(run.counts.get(s, 0), n) for s, n in run.expected.items()),
-        )
-    )
-    duplicated = sum(max(0, run.counts.get(s, 0) - n) for s, n in run.expected.items())
     return {
         "scenario": run.scenario,
         "first_answers": dict(Counter(a.status for a in first)),
@@ -326,12 +370,13 @@ def summary(run: Run, args: argparse.Namespace) -> dict[str, Any]:
         "writes_needed": needed,
         "attio_429": limited,
         "attio_429_share": round(limited / calls, 4) if calls else 0.0,
+        "writes_applied": run.calls.get("writes_applied", {}),
         "everything_in_attio_s": round(drained, 1) if drained is not None else None,
         "write_floor_s": round(floor, 1),
         "ratio_to_floor": round(drained / floor, 2) if drained is not None else None,
-        "lost": lost,
-        "duplicated": duplicated,
-        "ledger_failed": run.ledger_failed,
+        "retry_due_runs": run.retry_due_runs,
+        "retry_due": {status: n for status, n in sorted(run.retry_due.items()) if n},
+        **run.tally.as_dict(),
         "notes": run.notes,
     }
 
@@ -349,14 +394,17 @@ def print_summary(result: dict[str, Any]) -> None:
         f"(needed {result['writes_needed']}), 429s {result['attio_429']} "
         f"({result['attio_429_share'] * 100:.2f} %)"
     )
+    print(f"writes applied  {result['writes_applied']}")
     print(
         f"in Attio after  {result['everything_in_attio_s']} s; write floor "
         f"{result['write_floor_s']} s; ratio {result['ratio_to_floor']}"
     )
-    print(
-        f"lost {result['lost']}, duplicated {result['duplicated']}, "
-        f"ledger failed {result['ledger_failed']}"
-    )
+    print(f"retry-due       {result['retry_due_runs']} runs, replays {result['retry_due']}")
+    print(f"unacknowledged  {result['unacknowledged']} deliveries never answered 2xx")
+    print(f"missing         {result['missing']}")
+    print(f"duplicated      {result['duplicated']}")
+    print(f"ledger          {result['ledger']}")
+    print(f"owed {result['owed']} (a sender or the ledger still holds it), lost {result['lost']}")
     for note in result["notes"]:
         print(f"note            {note}")
 

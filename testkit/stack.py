@@ -130,10 +130,11 @@ class Stack:
             response.raise_for_status()
             return response.json()["data"]
 
-    async def attio_calls(self) -> dict[str, Any]:
-        """Counts of the /v2 calls answered so far, by kind, status and injected fault."""
+    async def attio_calls(self, recent: int = 0) -> dict[str, Any]:
+        """Counts of the /v2 calls answered so far, by kind, status and injected fault, and
+        the last `recent` calls themselves (method, path, status, ...)."""
         async with httpx.AsyncClient(base_url=self.sandbox_url, timeout=60) as client:
-            response = await client.get("/_sandbox/requests", params={"recent": 0})
+            response = await client.get("/_sandbox/requests", params={"recent": recent})
             response.raise_for_status()
             return response.json()
 
@@ -187,6 +188,35 @@ class Stack:
                 timeout=CLI_TIMEOUT_SECONDS,
                 check=False,
             )
+
+    async def cli_async(self, *args: str) -> tuple[int, str]:
+        """`cli` without blocking the event loop: (exit code, stdout). Cancelling it stops
+        the command (SIGTERM, then SIGKILL) so that none outlives the run."""
+        with (self.log_dir / "cli.log").open("a") as log:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "app",
+                *args,
+                cwd=ROOT,
+                env={**os.environ, **self.bridge_env},
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
+        try:
+            async with asyncio.timeout(CLI_TIMEOUT_SECONDS):
+                stdout, _ = await process.communicate()
+        except BaseException:
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    async with asyncio.timeout(10):
+                        await process.wait()
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+            raise
+        return process.returncode or 0, stdout.decode()
 
     def cli_json(self, *args: str) -> Any:
         result = self.cli(*args, "--json")

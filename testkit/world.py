@@ -773,29 +773,39 @@ def _crm_people(builder: WorldBuilder) -> list[str]:
     return payers + [f"lead{n:03d}@example.com" for n in range(max(3, len(payers) // 2))]
 
 
+def billing_keys(n: int) -> dict[str, str]:
+    """The unique keys of the records charge `n` of `billing_run` leaves, by object slug."""
+    return {
+        "people": f"billed{n:05d}@example.com",
+        "subscriptions": f"bill_sub_{n:05d}",
+        "payments": f"bill_txn_{n:05d}",
+    }
+
+
 def billing_run(count: int, seed: int = 0) -> list[Delivery]:
     """A billing day: `subscription_charged_successfully` for `count` new customers, each with
     their own subscription and transaction (three Attio records each: person, subscription,
-    payment)."""
+    payment; their keys are `billing_keys(n)`)."""
     builder = WorldBuilder(seed)
     builder.plan_catalogue(5)
     deliveries = []
     for n in range(count):
+        keys = billing_keys(n)
         customer = Customer(
             id=f"bill_cust_{n:05d}",
-            email=f"billed{n:05d}@example.com",
+            email=keys["people"],
             first_name=builder.rng.choice(FIRST_NAMES),
             last_name=builder.rng.choice(LAST_NAMES),
             token=f"bill_pm_{n:05d}",
         )
         sub = _Subscription(
-            f"bill_sub_{n:05d}",
+            keys["subscriptions"],
             customer,
             builder.rng.choice(builder.plans),
             created=START + timedelta(days=n % 28),
         )
         charged = START + timedelta(days=60, seconds=n)
-        txn = _Transaction(f"bill_txn_{n:05d}", sub, created=charged - timedelta(seconds=3))
+        txn = _Transaction(keys["payments"], sub, created=charged - timedelta(seconds=3))
         notification = sub.notify(
             "subscription_charged_successfully", charged, state="Active", txn=txn
         )
