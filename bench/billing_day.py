@@ -25,7 +25,8 @@ Scenarios:
   cron job does), so both spend the one process's budget.
 
 It reports, per scenario: first answers (statuses, p50/p99/max latency), every answer's worst
-latency, Attio calls, writes and 429s, the time until every expected record is in Attio (by
+latency, Attio calls, writes and 429s, the writes Attio applied per object (ledger records and
+a replay's repeated writes included), the time until every expected record is in Attio (by
 its unique key) against the write floor (writes needed / 25 s), the retry-due runs and what
 they replayed, and at the end: deliveries never acknowledged, records missing and duplicated
 per object, ledger records by status, and how much is owed (missing, but a sender or the
