@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import statistics
 import sys
 import time
@@ -47,6 +46,7 @@ from app.log import configure_logging
 from app.schema import SchemaBootstrap
 from app.services.braintree.sync.report import BraintreeSyncReport
 from attio_sandbox.gateway import call_kind
+from bench._sandbox import peak_rss_mb, sandbox_call, sandbox_get
 from bench.attio_webhooks import process
 from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway
 from testkit.processes import free_port, wait_until_up
@@ -137,20 +137,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
-
-
-async def sandbox_get(url: str, path: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        return (await client.get(path, params={"recent": 0})).json()
-
-
-async def sandbox_call(url: str, method: str, path: str, body: Any = None) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        (await client.request(method, path, json=body)).raise_for_status()
 
 
 class Bench:

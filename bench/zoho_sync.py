@@ -21,14 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import statistics
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any
-
-import httpx
 
 from app.clients.attio import AttioClient
 from app.clients.zoho import ItemsSource
@@ -39,6 +36,7 @@ from app.schema import SchemaBootstrap
 from app.services.zoho.sync.catalogues import catalogues_for
 from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.report import SyncReport
+from bench._sandbox import peak_rss_mb, sandbox_call, sandbox_get
 from bench.attio_webhooks import process
 from testkit.fake_zoho import FakeZoho
 from testkit.processes import free_port, wait_until_up
@@ -65,20 +63,6 @@ class Measurement:
             "attio_429s": self.rate_limited,
             "attio_faults": self.faults,
         }
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
-
-
-async def sandbox_get(url: str, path: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        return (await client.get(path, params={"recent": 0})).json()
-
-
-async def sandbox_call(url: str, method: str, path: str, body: Any = None) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        (await client.request(method, path, json=body)).raise_for_status()
 
 
 async def fresh_workspace(url: str, faults: dict[str, Any]) -> None:

@@ -1,0 +1,22 @@
+"""What the sync benchmarks share: the sandbox's own admin calls and this process's peak RSS."""
+
+from __future__ import annotations
+
+import resource
+from typing import Any
+
+import httpx
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+async def sandbox_get(url: str, path: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        return (await client.get(path, params={"recent": 0})).json()
+
+
+async def sandbox_call(url: str, method: str, path: str, body: Any = None) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        (await client.request(method, path, json=body)).raise_for_status()
