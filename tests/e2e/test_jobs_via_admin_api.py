@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -110,6 +111,22 @@ def test_an_unreachable_web_service_fails_the_job(
         get_settings.cache_clear()
 
 
+def invoke_with_admin_api(
+    monkeypatch: pytest.MonkeyPatch, admin_call: Callable[..., dict], args: list[str]
+) -> Any:  # click's Result (click comes with typer)
+    """The CLI with BRIDGE_ADMIN_URL set and its admin calls answered by `admin_call`."""
+    monkeypatch.setattr(cli_sync, "admin_call", admin_call)
+    monkeypatch.setattr(cli_sync, "POLL_SECONDS", 0.0)
+    monkeypatch.setenv("BRIDGE_ADMIN_URL", "attio-bridge:10000")
+    monkeypatch.setenv("ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(cli, args)
+    finally:
+        get_settings.cache_clear()
+
+
 def test_sync_zoho_starts_on_the_web_service_and_waits_for_its_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -132,16 +149,7 @@ def test_sync_zoho_starts_on_the_web_service_and_waits_for_its_run(
         calls.append((method, path))
         return {"run_id": "r1", "status": "running"} if method == "POST" else next(statuses)
 
-    monkeypatch.setattr(cli_sync, "admin_call", admin_call)
-    monkeypatch.setattr(cli_sync, "POLL_SECONDS", 0.0)
-    monkeypatch.setenv("BRIDGE_ADMIN_URL", "attio-bridge:10000")
-    monkeypatch.setenv("ADMIN_TOKEN", ADMIN_TOKEN)
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli, ["sync", "zoho"])
-    finally:
-        get_settings.cache_clear()
+    result = invoke_with_admin_api(monkeypatch, admin_call, ["sync", "zoho"])
     assert result.exit_code == 0, result.output
     assert "sync r1 on the web service: succeeded created=3 failed=0" in result.stdout
     assert calls == [
@@ -183,16 +191,7 @@ def test_sync_braintree_starts_on_the_web_service_and_waits_for_its_run(
         calls.append((method, path))
         return {"run_id": "b1", "status": "running"} if method == "POST" else done
 
-    monkeypatch.setattr(cli_sync, "admin_call", admin_call)
-    monkeypatch.setattr(cli_sync, "POLL_SECONDS", 0.0)
-    monkeypatch.setenv("BRIDGE_ADMIN_URL", "attio-bridge:10000")
-    monkeypatch.setenv("ADMIN_TOKEN", ADMIN_TOKEN)
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli, args)
-    finally:
-        get_settings.cache_clear()
+    result = invoke_with_admin_api(monkeypatch, admin_call, args)
     assert result.exit_code == exit_code, result.output
     assert "sync b1 on the web service: succeeded stale=0 " in result.stdout
     assert calls == [("POST", post), ("GET", "/admin/sync/braintree")]
