@@ -365,6 +365,10 @@ def summary(run: Run, args: argparse.Namespace) -> dict[str, Any]:
         "first_answer_p99_ms": round(percentile([a.seconds for a in first], 0.99) * 1000, 1),
         "first_answer_max_ms": round(max(a.seconds for a in first) * 1000, 1),
         "any_answer_max_ms": round(max(a.seconds for a in every) * 1000, 1),
+        "slowest_first": [
+            (round(a.sent, 1), round(a.seconds * 1000, 1))
+            for a in sorted(first, key=lambda a: a.seconds)[-5:]
+        ],
         "sends": len(every),
         "attio_calls": calls,
         "attio_writes": writes,
@@ -390,6 +394,8 @@ def print_summary(result: dict[str, Any]) -> None:
         f"p99 {result['first_answer_p99_ms']} ms, max {result['first_answer_max_ms']} ms"
     )
     print(f"every answer    max {result['any_answer_max_ms']} ms over {result['sends']} sends")
+    slowest = ", ".join(f"{ms} ms at {at} s" for at, ms in result["slowest_first"])
+    print(f"slowest first   {slowest} (sent at, from the start)")
     print(
         f"Attio           {result['attio_calls']} calls, {result['attio_writes']} writes "
         f"(needed {result['writes_needed']}), 429s {result['attio_429']} "
