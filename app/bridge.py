@@ -137,11 +137,9 @@ def build_queue(settings: Settings) -> EventQueue | None:
     return EventQueue(redis)
 
 
-def _admission(settings: Settings, attio: AttioClient) -> Admission | None:
-    """Inline processing refuses what the write budget cannot start in time. With REDIS_URL the
-    queue answers webhooks and workers must take whatever comes, so there is none."""
-    if settings.redis_configured:
-        return None
+def _admission(settings: Settings, attio: AttioClient) -> Admission:
+    """Inline processing (no REDIS_URL, or Redis unreachable) refuses what the write budget
+    cannot start in time; queue workers take whatever comes (`admit=False`)."""
     limiter = attio.write_limiter
     return Admission(
         budget_seconds=settings.event_processing_budget_seconds,

@@ -248,6 +248,13 @@ class Settings(BaseSettings):
         return secret_is_set(self.redis_url)
 
     @property
+    def record_lock_ttl_seconds(self) -> float:
+        """Expiry of a Redis record lock (renewed while held, so only a dead holder's expires):
+        half the reclaim idle time, at most 30 s, so a dead worker's locks are free before its
+        entries are taken over."""
+        return max(0.5, min(30.0, self.queue_reclaim_idle_seconds / 2))
+
+    @property
     def jobs_via_admin_api(self) -> str | None:
         """The web service's base URL when scheduled jobs must run there, else None."""
         url = (self.bridge_admin_url or "").strip().rstrip("/")

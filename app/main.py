@@ -85,11 +85,16 @@ def create_app(
             )
             report = await app.state.schema.run(apply=True)
             log.info("attio.sandbox.schema_ready", created=len(report.created))
+        queue = app.state.bridge.queue
+        # Asked now, so the first webhook after a deploy finds the connection open, and the log
+        # says at once whether deliveries will be queued.
+        mode = "inline" if queue is None else (await queue.check()).value
         log.info(
             "bridge.started",
             env=settings.bridge_env.value,
             attio=app.state.attio_mode,
             webhooks=sorted(source.value for source in app.state.bridge.sources),
+            queue=mode,
         )
         try:
             yield

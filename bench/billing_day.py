@@ -17,7 +17,9 @@ EVENT_RETRY_SCHEDULE 3,15,90,360,2160 instead of 60,300,1800,7200,43200.
 
 Scenarios:
 - `queue`: REDIS_URL set, two web instances, one worker; `attio-bridge sync zoho` runs as its own
-  process (it takes its Attio calls from the shared limiter in Redis).
+  process (it takes its Attio calls from the shared limiter in Redis); the burst starts once the
+  sync has started, so the sync's interpreter start-up does not share the web instances' cores
+  (on Render a cron job runs on an instance of its own).
 - `queue-kill-worker`: the same, the worker SIGKILLed mid-drain and started again.
 - `queue-restart-redis`: the same, Redis restarted mid-burst (the web instances process inline
   while it is away).
@@ -210,6 +212,17 @@ async def wait_for_attio(
     run.notes.append("not everything reached Attio before the deadline")
 
 
+async def wait_for_line(path: Path, text: str, within_seconds: float) -> None:
+    def logged() -> bool:
+        return path.exists() and text in path.read_text()
+
+    deadline = time.monotonic() + within_seconds
+    while not await asyncio.to_thread(logged):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path.name} did not log {text} within {within_seconds} s")
+        await asyncio.sleep(0.05)
+
+
 async def retry_due_cron(run: Run, stack: Stack, stop: asyncio.Event) -> None:
     """`attio-bridge events retry-due` every RETRY_DUE_EVERY_SECONDS (after the previous run
     ended, as a cron job that never overlaps itself) until `stop` is set."""
@@ -277,10 +290,14 @@ async def scenario(name: str, args: argparse.Namespace, log_root: Path) -> Run:
             await wait_until_up(f"http://127.0.0.1:{zoho_port}/oauth/v2/token", 60)
             before = await stack.attio_calls()
 
-            run.started = time.monotonic()
             if queue_mode:
+                # The clock starts once the sync has started (before its first Zoho or Attio
+                # call): its interpreter's start-up would otherwise take this machine's cores
+                # from the web instances, which on Render run on instances of their own.
                 processes.spawn("sync-zoho", "app", "sync", "zoho")
-            else:
+                await wait_for_line(log_dir / "sync-zoho.log", "zoho.sync.started", 60)
+            run.started = time.monotonic()
+            if not queue_mode:
                 async with httpx.AsyncClient(timeout=30) as client:
                     response = await client.post(
                         f"{web_urls[0]}/admin/sync/zoho",

@@ -108,16 +108,22 @@ class EventProcessor:
         self._budget = budget_seconds
         self._ledger_timeout = ledger_timeout_seconds
 
-    async def process_delivery(self, events: Sequence[WebhookEvent]) -> DeliveryResult:
+    async def process_delivery(
+        self, events: Sequence[WebhookEvent], *, admit: bool = True, started: float | None = None
+    ) -> DeliveryResult:
         """Every event of one request, in order, all within one budget; raises if one can be
         neither done nor recorded, or (503 with Retry-After) when the work cannot start in time.
+
+        `started` (the event loop's clock) is when the request arrived: the budget counts from
+        then, so time the request already spent elsewhere (waiting for the queue) is part of it.
+        `admit=False` takes the work whatever the backlog (a queue worker must).
         """
-        if self.admission is None or not events:
-            return await self._within_deadline(events)
+        if self.admission is None or not admit or not events:
+            return await self._within_deadline(events, started)
         decision = self.admission.decide()
         if decision.admitted:
             with self.admission.admitted():
-                return await self._within_deadline(events)
+                return await self._within_deadline(events, started)
         source = events[0].source
         DELIVERIES_SHED.labels(source.value).inc()
         if source in NO_REDELIVERY:
@@ -129,9 +135,11 @@ class EventProcessor:
             retry_after=decision.retry_after,
         )
 
-    async def _within_deadline(self, events: Sequence[WebhookEvent]) -> DeliveryResult:
+    async def _within_deadline(
+        self, events: Sequence[WebhookEvent], started: float | None = None
+    ) -> DeliveryResult:
         loop = asyncio.get_running_loop()
-        token = _DEADLINE.set(loop.time() + self._budget)
+        token = _DEADLINE.set((loop.time() if started is None else started) + self._budget)
         try:
             result = DeliveryResult()
             for event in events:

@@ -6,9 +6,10 @@ an unsigned request never gets this far. Workers read with consumer-group semant
 is acknowledged only once its effect is in Attio or in the ledger; an entry whose worker died
 stays pending and is taken over by another (XAUTOCLAIM) after QUEUE_RECLAIM_IDLE_SECONDS.
 
-When Redis cannot take an append, the caller processes inline (nothing is lost); after a
-failure the queue is not asked again for a few seconds, so a dead Redis costs the webhooks
-nothing but one fast failure per retry interval.
+When Redis cannot take an append, the delivery waits for it a moment (a restart is over in a
+second or two), then the caller processes inline (nothing is lost). Once an outage has outlasted
+that hold, Redis is asked again only once per retry interval, so a dead Redis costs the
+webhooks nothing but one fast failure per interval.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ REPLAY_CHANNEL = "replay"
 # Seconds. An append is sub-millisecond on a healthy Redis; a webhook must not wait for more.
 APPEND_TIMEOUT_SECONDS = 1.0
 RETRY_INTERVAL_SECONDS = 1.0
+# A restart or failover of the Key Value instance is over within a second or two: for that long
+# after Redis went away, deliveries wait for it (asking every HOLD_POLL_SECONDS) rather than being
+# processed inline, where they would compete for the Attio budget the workers are spending.
+OUTAGE_HOLD_SECONDS = 2.0
+HOLD_POLL_SECONDS = 0.1
 
 
 class QueueUnavailableError(ServiceUnavailableError):
@@ -156,6 +162,7 @@ class EventQueue:
         group: str = GROUP,
         append_timeout_seconds: float = APPEND_TIMEOUT_SECONDS,
         retry_interval_seconds: float = RETRY_INTERVAL_SECONDS,
+        outage_hold_seconds: float = OUTAGE_HOLD_SECONDS,
     ) -> None:
         self.redis = redis
         self.stream = stream
@@ -163,8 +170,10 @@ class EventQueue:
         self._append_timeout = append_timeout_seconds
         # After a failed append or ping, Redis is asked again only this much later.
         self.retry_interval_seconds = retry_interval_seconds
+        self.outage_hold_seconds = outage_hold_seconds
         self._available = True
         self._retry_at = 0.0
+        self._down_since = 0.0
 
     # -- the intake --------------------------------------------------------------------------
 
@@ -179,24 +188,33 @@ class EventQueue:
         the caller processes inline. An append that timed out may still have landed: the event
         is then processed twice, which idempotent writes make harmless.
         """
-        if not self._available and time.monotonic() < self._retry_at:
-            QUEUE_FALLBACKS.inc()
-            raise QueueUnavailableError("The queue is unavailable")
         delivery = QueuedDelivery("", channel, raw, datetime.now(UTC), event_key)
-        try:
-            async with asyncio.timeout(self._append_timeout):
-                # No MAXLEN: trimming by length could drop entries nobody has processed. The
-                # stream is bounded by `trim` (acknowledged entries only) and by the Key Value
-                # instance's memory: with `noeviction` a full Redis refuses the append, and the
-                # delivery is processed inline instead.
-                entry_id = await self.redis.xadd(self.stream, delivery.fields())  # type: ignore[arg-type]
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._went_down(exc)
-            QUEUE_FALLBACKS.inc()
-            raise QueueUnavailableError("The queue is unavailable") from exc
-        self._came_up()
-        QUEUE_ENQUEUED.labels(channel).inc()
-        return _text(entry_id)
+        while True:
+            if self._available or time.monotonic() >= self._retry_at:
+                try:
+                    entry_id = await self._append(delivery)
+                except (RedisError, OSError, TimeoutError) as exc:
+                    self._went_down(exc)
+                else:
+                    self._came_up()
+                    QUEUE_ENQUEUED.labels(channel).inc()
+                    return entry_id
+            if not self._holding():
+                QUEUE_FALLBACKS.inc()
+                raise QueueUnavailableError("The queue is unavailable")
+            await asyncio.sleep(HOLD_POLL_SECONDS)
+
+    async def _append(self, delivery: QueuedDelivery) -> str:
+        async with asyncio.timeout(self._append_timeout):
+            # No MAXLEN: trimming by length could drop entries nobody has processed. The stream
+            # is bounded by `trim` (acknowledged entries only) and by the Key Value instance's
+            # memory: with `noeviction` a full Redis refuses the append, and the delivery is
+            # processed inline instead.
+            return _text(await self.redis.xadd(self.stream, delivery.fields()))  # type: ignore[arg-type]
+
+    def _holding(self) -> bool:
+        """Whether Redis went away so recently that deliveries still wait for it."""
+        return time.monotonic() - self._down_since < self.outage_hold_seconds
 
     async def check(self) -> QueueMode:
         """Ping Redis (not more often than the retry interval while it is down)."""
@@ -211,10 +229,13 @@ class EventQueue:
         return self.mode
 
     def _went_down(self, error: BaseException) -> None:
-        self._retry_at = time.monotonic() + self.retry_interval_seconds
+        now = time.monotonic()
         if self._available:
             self._available = False
+            self._down_since = now
             log.error("queue.unavailable", error=type(error).__name__, fallback="inline")
+        holding = self._holding()
+        self._retry_at = now + (HOLD_POLL_SECONDS if holding else self.retry_interval_seconds)
 
     def _came_up(self) -> None:
         if not self._available:

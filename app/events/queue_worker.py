@@ -174,7 +174,7 @@ class QueueWorker:
             return
         events = await self._events(delivery)
         if events is not None:
-            await self._processor.process_delivery(events)
+            await self._processor.process_delivery(events, admit=False)
 
     async def _events(self, delivery: QueuedDelivery) -> list[WebhookEvent] | None:
         """The entry verified and parsed again by its source; None once recorded as poison."""

@@ -111,6 +111,7 @@ async def accept(
         log.warning("webhook.malformed", source=source.source.value, error=exc.message)
         raise
     bridge = bridge_of(request)
+    started = asyncio.get_running_loop().time()
     if bridge.queue is not None and _needs_work(bridge, events):
         try:
             # The raw request, not the events: the worker verifies and parses it again.
@@ -119,7 +120,7 @@ async def accept(
             pass  # Redis is unreachable: processed inline below (the queue logs the change)
         else:
             return JSONResponse({"events": len(events), "queued": len(events)})
-    result = await bridge.processor.process_delivery(events)
+    result = await bridge.processor.process_delivery(events, started=started)
     return JSONResponse(result.as_response())
 
 

@@ -25,8 +25,8 @@ from app.timing import queued
 log = get_logger(__name__)
 
 KEY_PREFIX = "attio-bridge:"
-# Longer than any event's processing budget, and renewed while held: only a dead holder's lock
-# ever expires.
+# Renewed while held, so only a dead holder's lock ever expires. Deployments derive it from the
+# queue's reclaim idle time (Settings.record_lock_ttl_seconds).
 DEFAULT_TTL_SECONDS = 30.0
 
 _RELEASE = """
@@ -138,9 +138,19 @@ class KeyedLocks:
     """One asyncio lock per key, kept only while someone holds or waits for it; with `redis`,
     also a Redis lock under `attio-bridge:lock:<name>:<key>` shared by every process."""
 
-    def __init__(self, name: str = "records", *, redis: Redis | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "records",
+        *,
+        redis: Redis | None = None,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+    ) -> None:
         self._entries: dict[str, _Entry] = {}
-        self._shared = RedisLocks(redis, f"lock:{name}") if redis is not None else None
+        self._shared = (
+            RedisLocks(redis, f"lock:{name}", ttl_seconds=ttl_seconds)
+            if redis is not None
+            else None
+        )
         self._redis_down = False
 
     @asynccontextmanager

@@ -135,3 +135,13 @@ def test_the_attio_layout_and_plan() -> None:
     assert settings.attio_payments_object is False and settings.attio_plan == "plus"
     with pytest.raises(ValueError):
         make(ATTIO_PLAN="team")
+
+
+@pytest.mark.parametrize(
+    ("reclaim_idle", "lock_ttl"), [("60", 30.0), ("300", 30.0), ("5", 2.5), ("1", 0.5)]
+)
+def test_a_dead_workers_record_locks_expire_before_its_entries_are_taken_over(
+    reclaim_idle: str, lock_ttl: float
+) -> None:
+    settings = Settings(QUEUE_RECLAIM_IDLE_SECONDS=reclaim_idle)  # type: ignore[call-arg]
+    assert settings.record_lock_ttl_seconds == lock_ttl

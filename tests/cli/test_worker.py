@@ -69,6 +69,7 @@ def test_events_replay_queues_in_queue_mode(queued_harness: Harness, redis_url: 
     assert h.bridge.queue is not None
     h.bridge.dispatcher.register(Source.attio, "record.updated", FlakyHandler(failures=9))
     h.bridge.queue.retry_interval_seconds = 3600
+    h.bridge.queue.outage_hold_seconds = 0
     h.bridge.queue._went_down(ConnectionError("test"))  # the intake believes Redis is down
     assert post_attio(h, attio_delivery("record.updated"), key="d1").json()["recorded"] == 1
     assert ledger(h)["attio:d1:0"]["status"] == "failed"

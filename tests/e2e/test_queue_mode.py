@@ -27,7 +27,7 @@ from app.clients.redis import Redis
 from app.clients.redis import connect as connect_redis
 from app.config import Settings
 from app.events.model import Source, WebhookEvent
-from app.events.queue import GROUP, STREAM, EventQueue
+from app.events.queue import GROUP, STREAM, EventQueue, QueueMode
 from app.events.queue_worker import QueueWorker
 from app.main import create_app
 from app.metrics import REGISTRY
@@ -462,6 +462,7 @@ async def test_redis_down_falls_back_inline_and_queues_again_once_it_is_back() -
     with RedisServer() as server:
         async with queue_stack(server.url) as s:
             s.bridge.queue.retry_interval_seconds = 0.0  # type: ignore[union-attr]
+            s.bridge.queue.outage_hold_seconds = 0.0  # type: ignore[union-attr]
             handler = FlakyHandler()
             s.register("record.updated", handler)
             assert (await s.client.get("/readyz")).json() == {"status": "ready", "queue": "queue"}
@@ -544,3 +545,37 @@ async def test_without_redis_url_readyz_and_admin_say_inline() -> None:
         assert (await client.get("/readyz")).json() == {"status": "ready"}
         assert (await client.get("/admin/queue", headers=ADMIN)).json() == {"mode": "inline"}
     await app.state.attio.aclose()
+
+
+async def test_a_delivery_during_a_redis_restart_waits_for_it_and_is_queued() -> None:
+    with RedisServer() as server:
+        async with queue_stack(server.url) as s:
+            handler = FlakyHandler()
+            s.register("record.updated", handler)
+            server.stop()
+            # Redis is back within the outage hold: the delivery waits, then is appended.
+            restart = asyncio.get_running_loop().call_later(0.5, server.start)
+            try:
+                response = await post_attio(s, attio_body("record.updated"), key="in-restart")
+            finally:
+                restart.cancel()
+            assert response.status_code == 200
+            assert response.json() == {"events": 1, "queued": 1}
+            assert handler.calls == []  # nothing processed inline
+            assert s.bridge.queue is not None and s.bridge.queue.mode is QueueMode.queue
+
+
+async def test_inline_fallback_refuses_what_the_budget_cannot_start_in_time() -> None:
+    with RedisServer() as server:
+        async with queue_stack(server.url) as s:
+            queue = s.bridge.queue
+            assert queue is not None and s.bridge.processor.admission is not None
+            queue.outage_hold_seconds = 0.0
+            s.register("record.updated", FlakyHandler())
+            server.stop()
+            s.bridge.processor.admission.in_flight = 10**8  # the write budget is spoken for
+            response = await post_attio(s, attio_body("record.updated"), key="shed")
+            assert response.status_code == 503
+            assert response.json()["error"] == "overloaded"
+            assert int(response.headers["retry-after"]) >= 1
+            assert (await s.ledger()) == {}  # refused before anything was written

@@ -85,6 +85,7 @@ async def test_an_unreachable_redis_is_asked_again_only_after_the_interval() -> 
     queue = EventQueue(
         connect_redis(f"redis://127.0.0.1:{free_port()}/0", retries=0),
         retry_interval_seconds=3600,
+        outage_hold_seconds=0,
     )
     try:
         with pytest.raises(QueueUnavailableError):

@@ -90,6 +90,7 @@ class AttioClient(PooledClient):
         self._wait = wait
         self._owned_redis: Redis | None = None
         self._shared_redis: Redis | None = None
+        self._shared_lock_ttl = 30.0
 
     @classmethod
     def from_settings(
@@ -115,7 +116,7 @@ class AttioClient(PooledClient):
             redis = connect(settings.redis_url.get_secret_value())
             client._owned_redis = redis
         if redis is not None:
-            client.use_shared_limits(redis)
+            client.use_shared_limits(redis, lock_ttl_seconds=settings.record_lock_ttl_seconds)
         return client
 
     async def aclose(self) -> None:
@@ -130,9 +131,15 @@ class AttioClient(PooledClient):
         of the same processes (per-record locks)."""
         return self._shared_redis
 
-    def use_shared_limits(self, redis: Redis) -> None:
+    @property
+    def shared_lock_ttl_seconds(self) -> float:
+        """Expiry of the per-record locks taken in `shared_redis`."""
+        return self._shared_lock_ttl
+
+    def use_shared_limits(self, redis: Redis, *, lock_ttl_seconds: float = 30.0) -> None:
         """Take starts from the buckets in `redis` that every process on it shares."""
         self._shared_redis = redis
+        self._shared_lock_ttl = lock_ttl_seconds
         write_rate = getattr(self.write_limiter, "rate", 24.0)
         read_rate = getattr(self.read_limiter, "rate", 95.0)
         self.write_limiter = SharedRateLimiter(

@@ -122,7 +122,9 @@ class BraintreeService:
         self._payments = payments_object  # False: payments live on their subscription
         self._braintree = braintree
         self._people = PayerResolver(attio, braintree)
-        self._locks = KeyedLocks("braintree", redis=attio.shared_redis)
+        self._locks = KeyedLocks(
+            "braintree", redis=attio.shared_redis, ttl_seconds=attio.shared_lock_ttl_seconds
+        )
         self._catalogue = ServiceCatalogue(attio)
 
     def register(self, dispatcher: Dispatcher) -> None:

@@ -37,7 +37,9 @@ class WriteOutcome(StrEnum):
 class ServiceWriter:
     def __init__(self, attio: AttioClient) -> None:
         self._attio = attio
-        self._locks = KeyedLocks("services", redis=attio.shared_redis)
+        self._locks = KeyedLocks(
+            "services", redis=attio.shared_redis, ttl_seconds=attio.shared_lock_ttl_seconds
+        )
 
     async def current(self, zoho_item_id: str) -> StoredService | None:
         rows = await self._attio.query_records(
