@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 import httpx
 from fastapi import FastAPI
 
@@ -86,9 +87,11 @@ def create_app(
             report = await app.state.schema.run(apply=True)
             log.info("attio.sandbox.schema_ready", created=len(report.created))
         queue = app.state.bridge.queue
-        # Asked now, so the first webhook after a deploy finds the connection open, and the log
-        # says at once whether deliveries will be queued.
+        # Asked now, so the first webhook after a deploy finds the connection open (and the
+        # worker thread that parses Braintree payloads started), and the log says at once
+        # whether deliveries will be queued.
         mode = "inline" if queue is None else (await queue.check()).value
+        await anyio.to_thread.run_sync(lambda: None)
         log.info(
             "bridge.started",
             env=settings.bridge_env.value,

@@ -148,6 +148,8 @@ async def send_all(run: Run, deliveries: list[Delivery], web_urls: list[str], ra
     limits = httpx.Limits(max_connections=len(deliveries), max_keepalive_connections=64)
     timeout = httpx.Timeout(SENDER_TIMEOUT_SECONDS, connect=5.0)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        # The schedule starts once the client is ready (building it takes a few milliseconds).
+        start = max(run.started, time.monotonic())
 
         async def deliver(index: int) -> None:
             delivery = deliveries[index]
@@ -175,7 +177,7 @@ async def send_all(run: Run, deliveries: list[Delivery], web_urls: list[str], ra
                 await asyncio.sleep(retry_after)
 
         async def scheduled(index: int) -> None:
-            await asyncio.sleep(max(0.0, run.started + index / rate - time.monotonic()))
+            await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
             await deliver(index)
 
         await asyncio.gather(*(scheduled(i) for i in range(len(deliveries))))
