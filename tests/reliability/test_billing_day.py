@@ -1,0 +1,53 @@
+"""Billing day in both modes, CI-sized: the processes of `bench.billing_day`, fewer charges.
+
+Each scenario starts the Attio sandbox, a Redis server (queue mode), the bridge's web
+instances and worker as real processes, and sends signed charges open loop while `sync zoho`
+backfills; the worker is SIGKILLed mid-drain or Redis restarted mid-burst. What is checked
+holds at any speed: who was answered, what reached Attio, what is in the ledger. The figures
+(answer times, the ratio to the write floor) are the benchmark's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.billing_day import scenario, summary
+
+pytestmark = pytest.mark.reliability
+
+CI_SIZE = argparse.Namespace(charges=80, rate=40.0, items=30, webs=2, seed=3)
+NOTHING = {"people": 0, "subscriptions": 0, "payments": 0, "services": 0}
+
+
+def run(name: str) -> dict[str, Any]:
+    log_root = Path(tempfile.mkdtemp(prefix="billing-day-ci-"))
+    result = summary(asyncio.run(scenario(name, CI_SIZE, log_root)), CI_SIZE)
+    result["logs"] = str(log_root)
+    return result
+
+
+@pytest.mark.parametrize("name", ["queue", "queue-kill-worker", "queue-restart-redis"])
+def test_queue_mode_answers_every_delivery_at_once_and_loses_nothing(name: str) -> None:
+    result = run(name)
+    assert result["first_answers"] == {"200": CI_SIZE.charges}, result
+    assert result["missing"] == NOTHING, result
+    assert result["duplicated"] == NOTHING, result
+    assert result["ledger"] == {}, result  # nothing waited out the budget or gave up
+    assert result["lost"] == 0, result
+
+
+def test_inline_mode_refuses_rather_than_half_does_and_loses_nothing() -> None:
+    result = run("inline")
+    assert result["unacknowledged"] == 0, result
+    assert result["missing"] == NOTHING, result
+    assert result["duplicated"] == NOTHING, result
+    assert result["lost"] == 0, result
+    # What was not answered 2xx at once was refused (503), never answered after a half-done try.
+    assert set(result["first_answers"]) <= {"200", "503"}, result
+    assert result["ledger"] == {}, result
