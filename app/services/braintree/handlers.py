@@ -56,6 +56,7 @@ from app.services.braintree.people import Discover, PayerResolver, PersonLink, f
 from app.services.braintree.statuses import report_unknown_status
 from app.services.braintree.sync.engine import DEFAULT_OVERLAP, BraintreeSync, Observer, utcnow
 from app.services.braintree.sync.report import BraintreeSyncProgress, BraintreeSyncReport
+from app.services.braintree.sync.values import changed_slugs
 from app.services.braintree.transforms import (
     CHARGE_KINDS,
     DISPUTE_KINDS,
@@ -525,8 +526,10 @@ class BraintreeService:
             STALE_EVENTS.labels(event.source.value, event.event_type).inc()
 
     async def _write(self, target: _Target, values: Values) -> Record:
-        """Assert the record, unless it exists and there is nothing but its id to write."""
-        if target.existing is not None and set(values) <= {target.key}:
+        """Assert the record, unless it exists and already holds every value: a redelivered,
+        replayed or taken-over event costs no write. Stamps are compared too, so a newer event
+        with the same values still moves them (and older events stay stale against it)."""
+        if target.existing is not None and not changed_slugs(values, target.existing, ignore=()):
             return target.existing
         return await self._attio.assert_record(
             target.obj, matching_attribute=target.key, values=values

@@ -138,6 +138,15 @@ def test_call_budget_of_a_charge_with_customer_details(harness: Harness) -> None
     assert attio_calls(harness, "write") == {"subscriptions": 1, "payments": 1}
 
 
+def test_a_redelivered_charge_costs_reads_and_no_write(harness: Harness) -> None:
+    add_service(harness, "pro_monthly")
+    post_fixture(harness, CHARGE)
+    harness.sandbox.requests.clear()
+    post_fixture(harness, CHARGE)  # the same notification again (a redelivery, a taken-over entry)
+    assert attio_calls(harness, "write") == {}
+    assert attio_calls(harness, "read") == {"people": 1, "subscriptions": 1, "payments": 1}
+
+
 def test_a_repeat_customer_with_a_new_name_is_written(harness: Harness) -> None:
     post_fixture(harness, CHARGE)
     harness.sandbox.requests.clear()
