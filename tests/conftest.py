@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from hypothesis import settings
 
 from app.clients.attio import AttioClient
+from app.clients.redis import Redis
 from app.clients.redis import connect as connect_redis
 from attio_sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
 from testkit.redis_server import RedisServer
@@ -77,3 +78,14 @@ async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
     finally:
         await client.aclose()
     yield redis_server.url
+
+
+@pytest.fixture
+async def two_connections(redis_url: str) -> AsyncIterator[tuple[Redis, Redis]]:
+    """Two connections to the session's Redis: two processes sharing it."""
+    first, second = connect_redis(redis_url), connect_redis(redis_url)
+    try:
+        yield first, second
+    finally:
+        await first.aclose()
+        await second.aclose()

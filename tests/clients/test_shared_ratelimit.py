@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 
 import pytest
 import structlog
@@ -27,16 +26,6 @@ class RecordedSleeps:
 
     async def __call__(self, seconds: float) -> None:
         self.slept.append(seconds)
-
-
-@pytest.fixture
-async def two_connections(redis_url: str) -> AsyncIterator[tuple[Redis, Redis]]:
-    first, second = connect(redis_url), connect(redis_url)
-    try:
-        yield first, second
-    finally:
-        await first.aclose()
-        await second.aclose()
 
 
 async def test_two_processes_share_one_evenly_spaced_bucket(

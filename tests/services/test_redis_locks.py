@@ -6,24 +6,12 @@ Two `KeyedLocks` on their own connections stand for two processes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 import structlog
 
 from app.clients.redis import Redis, connect
 from app.services.locks import KeyedLocks, RedisLocks
 from testkit.processes import free_port
-
-
-@pytest.fixture
-async def two_connections(redis_url: str) -> AsyncIterator[tuple[Redis, Redis]]:
-    first, second = connect(redis_url), connect(redis_url)
-    try:
-        yield first, second
-    finally:
-        await first.aclose()
-        await second.aclose()
 
 
 async def test_two_processes_never_hold_the_same_key_at_once(
