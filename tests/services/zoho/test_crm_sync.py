@@ -8,11 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-import app.cli._common as cli_common
-import app.cli.sync as cli_sync
 from app.clients.attio import AttioClient, AttioServerError
 from app.clients.zoho import ItemsSource
 from app.config import get_settings
@@ -22,9 +18,8 @@ from app.services.zoho.sync.catalogues import catalogues_for
 from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.report import SyncReport
 from testkit.fake_zoho import FakeZoho, make_crm_product
-from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
-from tests.services.zoho.conftest import CRM_CHANNEL_ID, CRM_TOKEN, zoho_of
+from tests.services.zoho.conftest import CRM_CHANNEL_ID, CRM_TOKEN, sync_zoho_command, zoho_of
 
 
 def services(h: Harness) -> dict[str, dict[str, Any]]:
@@ -283,22 +278,8 @@ async def test_a_product_gone_before_its_retry_becomes_inactive(harness: Harness
 def sync_command(harness: Harness, monkeypatch: pytest.MonkeyPatch):
     """`attio-bridge sync zoho` with CRM configured, on the harness's sandbox and a fake Zoho."""
     zoho = FakeZoho.with_items(4).add_crm_products(6)
-    monkeypatch.setenv("ATTIO_API_KEY", "sandbox-key-0123456789")
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    monkeypatch.setenv("ZOHO_CRM_NOTIFY_TOKEN", CRM_TOKEN)
-    monkeypatch.setenv("ZOHO_CRM_CHANNEL_IDS", CRM_CHANNEL_ID)
-    get_settings.cache_clear()
-    monkeypatch.setattr(
-        cli_common, "attio_client_for_cli", lambda _s: sandbox_attio_client(harness.sandbox_app)
-    )
-    monkeypatch.setattr(cli_common, "zoho_client_for_cli", lambda _s: zoho.client())
-    root = typer.Typer()
-    root.add_typer(cli_sync.sync_cli, name="sync")
-
-    def invoke(*args: str):
-        return CliRunner().invoke(root, ["sync", "zoho", *args])
-
-    yield zoho, invoke
+    crm = {"ZOHO_CRM_NOTIFY_TOKEN": CRM_TOKEN, "ZOHO_CRM_CHANNEL_IDS": CRM_CHANNEL_ID}
+    yield zoho, sync_zoho_command(harness, monkeypatch, zoho, **crm)
     get_settings.cache_clear()
 
 

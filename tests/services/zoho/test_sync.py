@@ -9,11 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-import app.cli._common as cli_common
-import app.cli.sync as cli_sync
 from app.clients.attio import AttioClient, AttioServerError, AttioValidationError
 from app.config import get_settings
 from app.events.ledger import Ledger
@@ -22,9 +18,8 @@ from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.progress import VIEW, BarProgress, LogProgress, progress_observer
 from app.services.zoho.sync.report import SyncReport
 from testkit.fake_zoho import FakeZoho
-from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
-from tests.services.zoho.conftest import zoho_of
+from tests.services.zoho.conftest import sync_zoho_command, zoho_of
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -53,20 +48,7 @@ async def run_sync(
 def sync_command(harness: Harness, monkeypatch: pytest.MonkeyPatch):
     """`attio-bridge sync zoho`, on the harness's sandbox and a fake Zoho of 1,200 items."""
     zoho = FakeZoho.with_items(1200)
-    monkeypatch.setenv("ATTIO_API_KEY", "sandbox-key-0123456789")
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    get_settings.cache_clear()
-    monkeypatch.setattr(
-        cli_common, "attio_client_for_cli", lambda _s: sandbox_attio_client(harness.sandbox_app)
-    )
-    monkeypatch.setattr(cli_common, "zoho_client_for_cli", lambda _s: zoho.client())
-    root = typer.Typer()
-    root.add_typer(cli_sync.sync_cli, name="sync")
-
-    def invoke(*args: str):
-        return CliRunner().invoke(root, ["sync", "zoho", *args])
-
-    yield zoho, invoke
+    yield zoho, sync_zoho_command(harness, monkeypatch, zoho)
     get_settings.cache_clear()
 
 
