@@ -50,10 +50,10 @@ REPLAY_CHANNEL = "replay"
 APPEND_TIMEOUT_SECONDS = 1.0
 RETRY_INTERVAL_SECONDS = 1.0
 # A restart or failover of the Key Value instance is over within a second or two: for that long
-# after Redis went away, deliveries wait for it (asking every HOLD_POLL_SECONDS) rather than being
-# processed inline, where they would compete for the Attio budget the workers are spending.
+# after Redis went away, deliveries wait for it (one probe asks every HOLD_POLL_SECONDS for all of
+# them) rather than being processed inline, competing for the budget the workers are spending.
 OUTAGE_HOLD_SECONDS = 2.0
-HOLD_POLL_SECONDS = 0.1
+HOLD_POLL_SECONDS = 0.02
 
 
 class QueueUnavailableError(ServiceUnavailableError):
@@ -174,6 +174,7 @@ class EventQueue:
         self._available = True
         self._retry_at = 0.0
         self._down_since = 0.0
+        self._probe: asyncio.Task[None] | None = None
 
     # -- the intake --------------------------------------------------------------------------
 
@@ -190,7 +191,8 @@ class EventQueue:
         """
         delivery = QueuedDelivery("", channel, raw, datetime.now(UTC), event_key)
         while True:
-            if self._available or time.monotonic() >= self._retry_at:
+            # While the outage is young, one probe asks for every waiting delivery.
+            if self._available or (not self._holding() and time.monotonic() >= self._retry_at):
                 try:
                     entry_id = await self._append(delivery)
                 except (RedisError, OSError, TimeoutError) as exc:
@@ -202,7 +204,7 @@ class EventQueue:
             if not self._holding():
                 QUEUE_FALLBACKS.inc()
                 raise QueueUnavailableError("The queue is unavailable")
-            await asyncio.sleep(HOLD_POLL_SECONDS)
+            await self._until_back()
 
     async def _append(self, delivery: QueuedDelivery) -> str:
         async with asyncio.timeout(self._append_timeout):
@@ -215,6 +217,24 @@ class EventQueue:
     def _holding(self) -> bool:
         """Whether Redis went away so recently that deliveries still wait for it."""
         return time.monotonic() - self._down_since < self.outage_hold_seconds
+
+    async def _until_back(self) -> None:
+        """Wait until the probe finds Redis back, or the outage hold is over."""
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._probe_until_back())
+        remaining = self._down_since + self.outage_hold_seconds - time.monotonic()
+        await asyncio.wait({self._probe}, timeout=max(0.0, remaining))
+
+    async def _probe_until_back(self) -> None:
+        while self._holding():
+            await asyncio.sleep(HOLD_POLL_SECONDS)
+            try:
+                async with asyncio.timeout(self._append_timeout):
+                    await self.redis.ping()
+            except (RedisError, OSError, TimeoutError):
+                continue
+            self._came_up()
+            return
 
     async def check(self) -> QueueMode:
         """Ping Redis (not more often than the retry interval while it is down)."""
@@ -416,4 +436,6 @@ class EventQueue:
         return stats
 
     async def aclose(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
         await self.redis.aclose()
