@@ -1,4 +1,4 @@
-"""Billing day in both modes, CI-sized: the processes of `bench.billing_day`, fewer charges.
+"""Billing day in both modes, CI-sized: `testkit.billing_day` (the benchmark's run), fewer charges.
 
 Each scenario starts the Attio sandbox, a Redis server (queue mode), the bridge's web
 instances and worker as real processes, and sends signed charges open loop while `sync zoho`
@@ -9,27 +9,27 @@ holds at any speed: who was answered, what reached Attio, what is in the ledger.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.billing_day import scenario, summary
+from testkit.billing_day import BillingDayConfig, scenario
 
 pytestmark = pytest.mark.reliability
 
-CI_SIZE = argparse.Namespace(charges=80, rate=40.0, items=30, webs=2, seed=3)
+CI_SIZE = BillingDayConfig(charges=80, rate=40.0, items=30, webs=2, seed=3)
 NOTHING = {"people": 0, "subscriptions": 0, "payments": 0, "services": 0}
 
 
 def run(name: str) -> dict[str, Any]:
     log_root = Path(tempfile.mkdtemp(prefix="billing-day-ci-"))
-    result = summary(asyncio.run(scenario(name, CI_SIZE, log_root)), CI_SIZE)
-    result["logs"] = str(log_root)
-    return result
+    day = asyncio.run(scenario(name, CI_SIZE, log_root))
+    first = Counter(answers[0].status for answers in day.answers.values())
+    return {"first_answers": dict(first), **day.tally.as_dict(), "logs": str(log_root)}
 
 
 @pytest.mark.parametrize("name", ["queue", "queue-kill-worker", "queue-restart-redis"])

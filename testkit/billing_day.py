@@ -1,0 +1,394 @@
+"""Billing day: a burst of Braintree charges while `sync zoho` backfills, on one Attio budget.
+
+`scenario(name, config, log_dir)` starts the Attio sandbox as a real process (Attio's 25
+writes/s and 100 reads/s enforced, 100 ± 20 ms per call), the Braintree API stand-in, a Zoho
+server with `config.items` items, and the bridge as deployed: web instances (`attio-bridge
+serve`), and in queue mode a Redis server and `attio-bridge worker` processes. Then it sends
+`config.charges` signed `subscription_charged_successfully` notifications of new customers,
+open loop at `config.rate` per second, spread over the web instances as a load balancer would,
+while the Zoho backfill runs. A delivery not answered 2xx within 30 s (or answered otherwise)
+is sent again, as Braintree does, after its `Retry-After` (at most 5 s here instead of
+Braintree's hour).
+
+A webhook whose processing overruns the bridge's time budget is answered 2xx once its event is
+in the ledger (`bridge_events`, status `failed`); its records reach Attio only when the
+retry-due cron replays it. So `attio-bridge events retry-due` runs as the cron job does, on
+the ledger's clock compressed 20 times: every 30 s instead of every 10 minutes, with
+EVENT_RETRY_SCHEDULE 3,15,90,360,2160 instead of 60,300,1800,7200,43200.
+
+Scenarios:
+- `queue`: REDIS_URL set, two web instances, one worker; `attio-bridge sync zoho` runs as its own
+  process (it takes its Attio calls from the shared limiter in Redis); the burst starts once the
+  sync has started, so the sync's interpreter start-up does not share the web instances' cores
+  (on Render a cron job runs on an instance of its own).
+- `queue-kill-worker`: the same, the worker SIGKILLed mid-drain and started again.
+- `queue-restart-redis`: the same, Redis restarted mid-burst.
+- `inline`: no Redis, one web instance; the sync runs inside it (POST /admin/sync/zoho, as the
+  cron job does), so both spend the one process's budget.
+
+The `Run` holds every answer, the Attio calls and the tally of Attio by unique key
+(`testkit.billing_tally`). `bench.billing_day` prints the figures; `tests/reliability` runs each
+scenario at a small size in CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from testkit.billing_tally import UNIQUE_KEYS, Charge, Tally, tally
+from testkit.braintree_api import BraintreeData, braintree_api
+from testkit.fake_zoho import FakeZoho
+from testkit.processes import free_port, wait_until_up
+from testkit.redis_server import RedisServer
+from testkit.stack import ROOT, SandboxOptions, Stack, bridge_environment
+from testkit.world import Delivery, billing_keys, billing_run
+from testkit.zoho_server import environment as zoho_environment
+
+ATTIO_WRITES_PER_SECOND = 25
+WRITES_PER_CHARGE = 3  # a new customer: person, subscription, payment
+SENDER_TIMEOUT_SECONDS = 30.0
+MAX_RETRY_AFTER_SECONDS = 5.0
+DRAIN_DEADLINE_SECONDS = 600.0
+ADMIN_TOKEN = "bench-admin-token-0123456789-abcdefghij"
+SCENARIOS = ("queue", "queue-kill-worker", "queue-restart-redis", "inline")
+# The ledger's clock, compressed 20 times (the cron runs every 10 minutes on Render).
+RETRY_DUE_EVERY_SECONDS = 30.0
+RETRY_SCHEDULE = "3,15,90,360,2160"
+RETRY_DUE_GRACE_SECONDS = 60.0
+POLL_SECONDS = 0.5
+ALL_CALLS = 10**9  # the sandbox lists its last N calls: all of them
+OBJECT_PATH = re.compile(r"^/v2/objects/([^/]+)/records")
+
+
+@dataclass(frozen=True)
+class BillingDayConfig:
+    charges: int = 240
+    rate: float = 40.0  # charges sent per second
+    items: int = 300  # Zoho items `sync zoho` backfills meanwhile
+    webs: int = 2  # web instances in queue mode
+    seed: int = 1
+
+
+@dataclass
+class Answer:
+    attempt: int
+    sent: float
+    seconds: float
+    status: str  # "200", "503", "timeout", "connection"
+
+
+@dataclass
+class Run:
+    scenario: str
+    answers: dict[int, list[Answer]] = field(default_factory=dict)
+    acknowledged: set[int] = field(default_factory=set)
+    started: float = 0.0
+    everything_in_attio: float | None = None
+    calls: dict[str, Any] = field(default_factory=dict)
+    tally: Tally = field(default_factory=Tally)
+    retry_due_runs: int = 0
+    retry_due: Counter[str] = field(default_factory=Counter)  # replay results by status
+    notes: list[str] = field(default_factory=list)
+
+
+class Processes:
+    """The bridge's processes of one scenario, each logging to its own file."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        self.log_dir = log_dir
+        self.env = env
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+            [sys.executable, "-m", *args],
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.running[name] = process
+        return process
+
+    def kill(self, name: str) -> None:
+        process = self.running.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def close(self) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.running.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.running.clear()
+
+
+async def send_all(run: Run, deliveries: list[Delivery], web_urls: list[str], rate: float) -> None:
+    """Open loop: delivery i leaves at i / rate s, whatever happened to the others."""
+    limits = httpx.Limits(max_connections=len(deliveries), max_keepalive_connections=64)
+    timeout = httpx.Timeout(SENDER_TIMEOUT_SECONDS, connect=5.0)
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        # The schedule starts once the client is ready (building it takes a few milliseconds).
+        start = max(run.started, time.monotonic())
+
+        async def deliver(index: int) -> None:
+            delivery = deliveries[index]
+            attempt = 0
+            while time.monotonic() - run.started < DRAIN_DEADLINE_SECONDS:
+                attempt += 1
+                url = web_urls[(index + attempt - 1) % len(web_urls)] + delivery.path
+                sent = time.monotonic()
+                retry_after = 1.0
+                try:
+                    response = await client.post(
+                        url, content=delivery.body, headers=delivery.headers
+                    )
+                    status = str(response.status_code)
+                    retry_after = _retry_after(response.headers.get("retry-after"))
+                except httpx.TimeoutException:
+                    status = "timeout"
+                except httpx.TransportError:
+                    status = "connection"
+                answer = Answer(attempt, sent - run.started, time.monotonic() - sent, status)
+                run.answers.setdefault(index, []).append(answer)
+                if status.startswith("2"):
+                    run.acknowledged.add(index)
+                    return
+                await asyncio.sleep(retry_after)
+
+        async def scheduled(index: int) -> None:
+            await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
+            await deliver(index)
+
+        await asyncio.gather(*(scheduled(i) for i in range(len(deliveries))))
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return min(MAX_RETRY_AFTER_SECONDS, max(0.5, float(value or 1)))
+    except ValueError:
+        return 1.0
+
+
+async def check_attio(
+    run: Run, stack: Stack, charges: list[Charge], services: list[str], *, with_ledger: bool
+) -> Tally:
+    """Every record of the objects the day fills (the sandbox's route lists them all, unpaged)."""
+    records = {slug: await stack.records(slug) for slug in UNIQUE_KEYS}
+    ledger = await stack.records("bridge_events") if with_ledger else []
+    return tally(charges, run.acknowledged, services, records, ledger)
+
+
+async def wait_for_attio(
+    run: Run,
+    stack: Stack,
+    charges: list[Charge],
+    services: list[str],
+    sending: asyncio.Task[None],
+    burst_seconds: float,
+) -> None:
+    """Until every expected record is in Attio and every sender is done, or the deadline.
+
+    Not looked at while the burst is sent: reading every record back is this process's work,
+    and would stall the sender's event loop, whose answer times would then be the benchmark's.
+    """
+    while time.monotonic() - run.started < DRAIN_DEADLINE_SECONDS:
+        if run.everything_in_attio is None and time.monotonic() - run.started > burst_seconds:
+            found = await check_attio(run, stack, charges, services, with_ledger=False)
+            if found.complete:
+                run.everything_in_attio = time.monotonic() - run.started
+        if run.everything_in_attio is not None and sending.done():
+            return
+        await asyncio.sleep(POLL_SECONDS)
+    run.notes.append("not everything reached Attio before the deadline")
+
+
+async def loop_lag(run: Run, sending: asyncio.Task[None]) -> None:
+    """The sender's own event loop, late to wake while the burst is sent: an answer time can be
+    no more precise than this."""
+    worst = 0.0
+    while not sending.done():
+        asked = time.monotonic()
+        await asyncio.sleep(0.005)
+        worst = max(worst, time.monotonic() - asked - 0.005)
+    run.notes.append(f"the sender's event loop woke up to {worst * 1000:.0f} ms late")
+
+
+async def wait_for_line(path: Path, text: str, within_seconds: float) -> None:
+    def logged() -> bool:
+        return path.exists() and text in path.read_text()
+
+    deadline = time.monotonic() + within_seconds
+    while not await asyncio.to_thread(logged):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path.name} did not log {text} within {within_seconds} s")
+        await asyncio.sleep(0.05)
+
+
+async def retry_due_cron(run: Run, stack: Stack, stop: asyncio.Event) -> None:
+    """`attio-bridge events retry-due` every RETRY_DUE_EVERY_SECONDS (after the previous run
+    ended, as a cron job that never overlaps itself) until `stop` is set."""
+    while True:
+        try:
+            async with asyncio.timeout(RETRY_DUE_EVERY_SECONDS):
+                await stop.wait()
+            return
+        except TimeoutError:
+            pass
+        try:
+            code, stdout = await stack.cli_async("events", "retry-due", "--json")
+        except TimeoutError:
+            code, stdout = -1, ""
+        run.retry_due_runs += 1
+        try:
+            run.retry_due.update(json.loads(stdout)["counts"])
+        except (ValueError, KeyError):
+            run.notes.append(f"retry-due exited {code} without a report")
+
+
+async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
+    run = Run(name)
+    queue_mode = name.startswith("queue")
+    log_dir = log_root / name
+    log_dir.mkdir(parents=True)
+    deliveries = billing_run(args.charges, seed=args.seed)
+    charges = [Charge(d.event_keys, billing_keys(n)) for n, d in enumerate(deliveries)]
+    services = FakeZoho.with_items(args.items).item_ids()
+    stack = Stack(log_dir, SandboxOptions(latency_ms=100, jitter_ms=20, seed=args.seed))
+    redis = RedisServer() if queue_mode else None
+    zoho_port = free_port()
+    processes: Processes | None = None
+    with braintree_api(BraintreeData()) as braintree_port:
+        try:
+            await stack.start_sandbox()
+            env = bridge_environment(
+                stack.sandbox_url,
+                braintree_port,
+                ADMIN_TOKEN=ADMIN_TOKEN,
+                EVENT_RETRY_SCHEDULE=RETRY_SCHEDULE,
+                **zoho_environment(f"http://127.0.0.1:{zoho_port}"),
+            )
+            if redis is not None:
+                redis.start()
+                env["REDIS_URL"] = redis.url
+                # Reclaim a dead worker's entries after seconds, not the default minute.
+                env["QUEUE_RECLAIM_IDLE_SECONDS"] = "5"
+            stack.bridge_env = env
+            stack.bootstrap()
+            processes = Processes(log_dir, env)
+            processes.spawn(
+                "zoho", "testkit.zoho_server", "--port", str(zoho_port), "--items", str(args.items)
+            )
+            webs = args.webs if queue_mode else 1
+            web_urls = []
+            for n in range(webs):
+                port = free_port()
+                processes.spawn(f"web{n}", "app", "serve", "--port", str(port))
+                web_urls.append(f"http://127.0.0.1:{port}")
+            if queue_mode:
+                processes.spawn("worker", "app", "worker")
+            for url in web_urls:
+                await wait_until_up(f"{url}/healthz", 60)
+            await wait_until_up(f"http://127.0.0.1:{zoho_port}/oauth/v2/token", 60)
+            before = await stack.attio_calls()
+
+            if queue_mode:
+                # The clock starts once the sync has started (before its first Zoho or Attio
+                # call): its interpreter's start-up would otherwise take this machine's cores
+                # from the web instances, which on Render run on instances of their own.
+                processes.spawn("sync-zoho", "app", "sync", "zoho")
+                await wait_for_line(log_dir / "sync-zoho.log", "zoho.sync.started", 60)
+            # What exists now lives to the end: kept out of the collector's full passes, which
+            # would otherwise stall the sender for a tenth of a second mid-burst.
+            gc.collect()
+            gc.freeze()
+            run.started = time.monotonic()
+            if not queue_mode:
+                async with httpx.AsyncClient(timeout=30) as client:
+                    response = await client.post(
+                        f"{web_urls[0]}/admin/sync/zoho",
+                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                    )
+                    run.notes.append(f"POST /admin/sync/zoho: {response.status_code}")
+            faults = asyncio.create_task(_inject(name, run, processes, redis, args))
+            stop_cron = asyncio.Event()
+            cron = asyncio.create_task(retry_due_cron(run, stack, stop_cron))
+            sending = asyncio.create_task(send_all(run, deliveries, web_urls, args.rate))
+            lag = asyncio.create_task(loop_lag(run, sending))
+            await wait_for_attio(
+                run, stack, charges, services, sending, args.charges / args.rate + 0.5
+            )
+            stop_cron.set()  # a retry-due run under way finishes, so its replays are counted
+            try:
+                async with asyncio.timeout(RETRY_DUE_GRACE_SECONDS):
+                    await cron
+            except TimeoutError:
+                run.notes.append("a retry-due run was still under way at the end: stopped")
+            await sending  # a send in flight at the deadline ends within the sender's timeout
+            await lag
+            await faults
+            run.calls = _difference(await stack.attio_calls(recent=ALL_CALLS), before)
+            run.tally = await check_attio(run, stack, charges, services, with_ledger=True)
+        finally:
+            if processes is not None:
+                processes.close()
+            stack.close()
+            if redis is not None:
+                redis.close()
+    return run
+
+
+async def _inject(
+    name: str, run: Run, processes: Processes, redis: RedisServer | None, args: BillingDayConfig
+) -> None:
+    burst = args.charges / args.rate
+    if name == "queue-kill-worker":
+        await asyncio.sleep(burst + 2)  # mid-drain: the burst is in, the backlog is not
+        processes.kill("worker")
+        run.notes.append(f"worker SIGKILLed at {time.monotonic() - run.started:.1f} s")
+        await asyncio.sleep(1.0)
+        processes.spawn("worker-restarted", "app", "worker")
+    elif name == "queue-restart-redis" and redis is not None:
+        await asyncio.sleep(burst / 2)
+        await asyncio.to_thread(redis.restart)  # the senders go on meanwhile
+        run.notes.append(f"Redis restarted at {time.monotonic() - run.started:.1f} s")
+
+
+def _difference(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key in ("by_kind", "by_status"):
+        result[key] = {
+            name: count - before.get(key, {}).get(name, 0)
+            for name, count in after.get(key, {}).items()
+        }
+    result["total"] = sum(result["by_kind"].values())
+    # Writes Attio applied, per object: what the day needed, the ledger's and any repeats.
+    applied = Counter(
+        match.group(1)
+        for call in after.get("recent", ())[before.get("total", 0) :]
+        if call["kind"] == "write"
+        and 200 <= call["status"] < 300
+        and (match := OBJECT_PATH.match(call["path"]))
+    )
+    result["writes_applied"] = dict(sorted(applied.items()))
+    return result
