@@ -88,7 +88,7 @@ class Answer:
     attempt: int
     sent: float
     seconds: float
-    status: str  # "200", "503", "timeout", "connection"
+    status: str  # "200", "503", "timeout", or the transport error's name ("ConnectError")
 
 
 @dataclass
@@ -167,8 +167,8 @@ async def send_all(run: Run, deliveries: list[Delivery], web_urls: list[str], ra
                     retry_after = _retry_after(response.headers.get("retry-after"))
                 except httpx.TimeoutException:
                     status = "timeout"
-                except httpx.TransportError:
-                    status = "connection"
+                except httpx.TransportError as exc:
+                    status = type(exc).__name__
                 answer = Answer(attempt, sent - run.started, time.monotonic() - sent, status)
                 run.answers.setdefault(index, []).append(answer)
                 if status.startswith("2"):
