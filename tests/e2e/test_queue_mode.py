@@ -553,15 +553,20 @@ async def test_a_delivery_during_a_redis_restart_waits_for_it_and_is_queued() ->
             handler = FlakyHandler()
             s.register("record.updated", handler)
             server.stop()
-            # Redis is back within the outage hold: the delivery waits, then is appended.
+            # Redis is back within the outage hold: the deliveries wait, then are appended.
             restart = asyncio.get_running_loop().call_later(0.5, server.start)
             try:
-                response = await post_attio(s, attio_body("record.updated"), key="in-restart")
+                responses = await asyncio.gather(
+                    *(
+                        post_attio(s, attio_body("record.updated"), key=f"in-restart-{n}")
+                        for n in range(5)
+                    )
+                )
             finally:
                 restart.cancel()
-            assert response.status_code == 200
-            assert response.json() == {"events": 1, "queued": 1}
+            assert [r.json() for r in responses] == [{"events": 1, "queued": 1}] * 5
             assert handler.calls == []  # nothing processed inline
+            assert int((await s.redis.xinfo_stream(STREAM))["length"]) == 5
             assert s.bridge.queue is not None and s.bridge.queue.mode is QueueMode.queue
 
 
