@@ -1,7 +1,8 @@
 """The Braintree → Attio sync: backfill and reconciliation in one diff-based run.
 
 1. Attio's billing records (subscriptions, payments, people with a Braintree customer id) are
-   read in pages of 500 into an index while Braintree is already being read.
+   read in pages of 500 into an index (their compared values only) while Braintree is already
+   being read.
 2. Braintree is read in the SDK's pages of 50: disputes of the window first (they are folded
    into the write of the record they touch), then every subscription (all statuses), then the
    transactions created or changed in the window (not needed without a `payments` object: a
@@ -33,6 +34,8 @@ from app.clients.attio import DEFAULT_PAGE_SIZE, AttioClient
 from app.clients.attio.values import (
     Record,
     Values,
+    compact,
+    current_values,
     first_value,
     record_id,
     reference,
@@ -51,9 +54,12 @@ from app.schema.definitions import (
     DISPUTE_STAMP,
     PAYMENT_KEY,
     PAYMENTS,
+    PAYMENTS_OBJECT,
     PEOPLE,
+    PERSON_KEY,
     SUBSCRIPTION_KEY,
     SUBSCRIPTIONS,
+    SUBSCRIPTIONS_FOLDED_OBJECT,
 )
 from app.services.braintree.catalogue import ServiceCatalogue
 from app.services.braintree.ordering import is_stale, latest_payment, new_facts, open_dispute
@@ -69,6 +75,7 @@ from app.services.braintree.sync.report import (
 from app.services.braintree.sync.values import changed_slugs
 from app.services.braintree.transforms import (
     PAYMENT_FACTS,
+    PERSON_ATTRIBUTES,
     SUBSCRIPTION_FACTS,
     Payer,
     dispute_values,
@@ -145,21 +152,21 @@ def state_part(
     return stamped
 
 
-_BOOKKEEPING = frozenset({"active_from", "active_until", "created_by_actor"})
+# What the comparisons read of each held record: the attributes the bridge writes (either
+# layout's); Attio's system and enriched attributes (of people above all) are never compared.
+_COMPARED = {
+    SUBSCRIPTIONS: frozenset(a.api_slug for a in SUBSCRIPTIONS_FOLDED_OBJECT.attributes),
+    PAYMENTS: frozenset(a.api_slug for a in PAYMENTS_OBJECT.attributes),
+    PEOPLE: PERSON_ATTRIBUTES,
+}
 
 
-def _slim(record: Record) -> Record:
-    """A record's id and current values only: value history and each value's actor and
-    validity (never compared) are most of a record's size, held for every record in a run."""
-    values = {
-        slug: [
-            {k: v for k, v in value.items() if k not in _BOOKKEEPING}
-            for value in items
-            if value.get("active_until") is None
-        ]
-        for slug, items in (record.get("values") or {}).items()
-    }
-    return {"id": record["id"], "values": {slug: items for slug, items in values.items() if items}}
+def held(obj: str, record: Record) -> Record:
+    """`record` as the run holds it: its id and the compared attributes' current values.
+
+    Held for every billing record (13,500 for 2,000 subscriptions), where Attio's value
+    objects would be most of the run's memory."""
+    return compact(record, _COMPARED[obj])
 
 
 @dataclass
@@ -187,8 +194,8 @@ class _People:
     def add(self, record: Record) -> None:
         if customer_id := first_value(record, "braintree_customer_id"):
             self.by_customer[customer_id] = record
-        for value in (record.get("values") or {}).get("email_addresses") or []:
-            if address := value.get("email_address"):
+        for address in current_values(record, PERSON_KEY):
+            if address:
                 self.by_email[address.lower()] = record
 
 
@@ -359,7 +366,7 @@ class _Run:
             async for record in self.sync.attio.iter_records(
                 obj, filter=filter, page_size=self.sync.attio_page_size
             ):
-                into(_slim(record))
+                into(held(obj, record))
                 self.progress.attio_records += 1
             self._notify()
 
@@ -790,7 +797,7 @@ class _Run:
             matching_attribute=SUBSCRIPTION_KEY,
             values={SUBSCRIPTION_KEY: subscription_id},
         )
-        self.subscriptions[subscription_id] = _slim(created)
+        self.subscriptions[subscription_id] = held(SUBSCRIPTIONS, created)
         return {"subscription": reference(SUBSCRIPTIONS, record_id(created))}
 
     # -- writing ------------------------------------------------------------------------------
@@ -822,7 +829,7 @@ class _Run:
                 values |= await op.links(existing)
             if not values:
                 if existing is not None:
-                    self.subscriptions_or_payments(op.obj)[op.key] = _slim(existing)
+                    self.subscriptions_or_payments(op.obj)[op.key] = held(op.obj, existing)
                 if is_stale(existing, op.moment):
                     self.counts.stale += 1  # a webhook wrote newer state since the index
                 self.counts.of(op.kind).unchanged += 1
@@ -831,7 +838,7 @@ class _Run:
             record = await self.sync.attio.assert_record(
                 op.obj, matching_attribute=unique, values={unique: op.key, **values}
             )
-        self.subscriptions_or_payments(op.obj)[op.key] = _slim(record)
+        self.subscriptions_or_payments(op.obj)[op.key] = held(op.obj, record)
         self._count(op, changed, created=existing is None)
         await self._settle_previous_failure(op)
 
