@@ -458,6 +458,31 @@ async def test_limiter_late_wake_ups_do_not_lower_the_rate() -> None:
     assert starts[-1] == pytest.approx(10.0 + 0.001)
 
 
+@pytest.mark.parametrize("overshoot", [0.0, 0.001, 0.005, 0.0095])
+async def test_limiter_makes_up_wake_ups_late_by_up_to_ten_milliseconds(overshoot: float) -> None:
+    clock = LateClock(overshoot=overshoot)
+    limiter = RateLimiter(24, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(241):
+        await limiter.acquire()
+        starts.append(clock.now)
+    assert starts[-1] == pytest.approx(10.0 + overshoot)
+    # Never ahead of the grid: at most rate + 1 starts in any one-second window.
+    for i, start in enumerate(starts):
+        assert sum(1 for s in starts[i:] if s < start + 1.0 - 1e-9) <= 25
+
+
+async def test_limiter_catches_up_no_more_than_a_quarter_interval() -> None:
+    clock = LateClock(overshoot=0.02)  # a fast limiter: a quarter interval is 2.5 ms
+    limiter = RateLimiter(100, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(11):
+        await limiter.acquire()
+        starts.append(clock.now)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) == pytest.approx(0.01 + 0.02)
+
+
 async def test_limiter_never_makes_up_a_stall_with_a_burst() -> None:
     clock = LateClock(overshoot=0.5 / 24)  # woken half an interval late, every time
     limiter = RateLimiter(24, clock=clock, sleep=clock.sleep)
