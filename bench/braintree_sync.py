@@ -3,18 +3,24 @@
 Starts the Attio sandbox as its own process, enforcing Attio's limits (25 writes/s, 100 reads/s)
 with realistic latency, and serves the loopback Braintree stand-in (`testkit.braintree_api`) in
 this process, 150 ms per call; the official SDK talks to it and pages its searches by 50 as it
-does against Braintree. The sync runs as `attio-bridge sync braintree` runs it (the bridge's
-Braintree service: lock, run record and watermark in Attio), with production client settings
-(Attio: 24 writes/s, 95 reads/s, 6 attempts). It reports:
+does against Braintree. Each run is the command itself, `python -m app sync braintree --json`,
+started as its own process with the deployed settings (production logging; Attio: 24 writes/s,
+95 reads/s, 6 attempts; no Redis), so its lock, run record and watermark live in Attio and its
+memory is its own. What each run did is read from the sandbox's request log (every attempt that
+reached Attio, by object and status). It reports:
 
 - the backfill of an account into an empty workspace vs the write-limit floor (the record
-  writes the account needs / 25 s), the write calls the sandbox saw, failures, 429s;
+  writes the account needs / 25 s): the command's wall time (its start-up included) and the
+  run's own, the write calls the sandbox saw, failures, 429s, and the steady write rate
+  between the first and the last write the sandbox received;
 - hourly reconciliations (median of several) with 1 % of subscriptions and 1 % of
   transactions changed in the window: elapsed, record writes vs records changed, and the
   run's own bookkeeping writes (lock, run record, watermark) apart;
 - a run with nothing changed: its record writes (zero) and bookkeeping writes;
-- peak RSS of this process (sync engine, clients and the Braintree stand-in; the sandbox
-  stands in for Attio and is not counted).
+- peak RSS of each command (its own `ru_maxrss` from `wait4`, i.e. VmHWM: the interpreter, the
+  bridge, the SDK and the sync; neither the stand-in nor the sandbox, which are processes of
+  their own), the largest of them, and what `sync braintree --help` alone peaks at (the
+  interpreter and the imports every run starts with).
 
     .venv/bin/python -m bench.braintree_sync [--subscriptions 2000] [--customers 1500]
         [--transactions 10000] [--reconciles 3]
@@ -25,83 +31,55 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
-from app.bridge import build_bridge
 from app.clients.attio import AttioClient
-from app.clients.braintree import (
-    DEFAULT_TIMEOUT_SECONDS,
-    SEARCH_TIMEOUT_SECONDS,
-    BraintreeClient,
-)
 from app.log import configure_logging
 from app.schema import SchemaBootstrap
-from app.services.braintree.sync.report import BraintreeSyncReport
-from attio_sandbox.gateway import call_kind
-from bench._sandbox import peak_rss_mb, sandbox_call, sandbox_get
-from bench.attio_webhooks import process
-from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway
+from bench._sandbox import sandbox_call, sandbox_get
+from bench.attio_webhooks import ROOT, process
+from testkit.braintree_api import BraintreeData, braintree_api
 from testkit.processes import free_port, wait_until_up
-from testkit.settings import ATTIO_TEST_API_KEY, make_settings
+from testkit.settings import ATTIO_TEST_API_KEY, bridge_env, make_settings
 
 ATTIO_WRITES_PER_SECOND = 25
 RECORD_OBJECTS = ("subscriptions", "payments", "people")  # what the account's data lands in
 
 
-class CountingTransport(httpx.AsyncBaseTransport):
-    """The Attio client's transport, counting each attempt by kind, object and status (the
-    sandbox's own log has no per-object split, and fetching it whole would weigh on RSS)."""
-
-    def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
-        )
-        self.calls: Counter[tuple[str, str, int]] = Counter()
-        self.write_starts: list[float] = []  # time.perf_counter() of each write attempt
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if call_kind(request.method, path) == "write":
-            self.write_starts.append(time.perf_counter())
-        response = await self._inner.handle_async_request(request)
-        parts = path.split("/")
-        obj = parts[3] if len(parts) > 3 and parts[2] == "objects" else parts[2]
-        self.calls[(call_kind(request.method, path), obj, response.status_code)] += 1
-        return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 @dataclass
 class Measurement:
     label: str
-    elapsed: float
-    report: BraintreeSyncReport
+    elapsed: float  # the command's wall time, start-up included
+    run_seconds: float  # the run's own time, as its report gives it
+    counts: dict[str, Any]
+    failed: int
+    error: str | None
     changed: int  # records the run had to write (from what was seeded or changed)
     record_writes: int  # write calls to subscriptions, payments and people (429s included)
     bookkeeping_writes: int  # the run's lock, run record and watermark, ledger
     sandbox_writes: int  # write calls the sandbox answered
     rate_limited: int  # 429s the sandbox answered, reads and writes
     braintree_calls: int
+    peak_rss_mb: float  # the command's own peak resident set (VmHWM)
     writes_by_object: dict[str, int] = field(default_factory=dict)
     # Where the time went: the first and last write after the start, the rate between them.
     first_write: float | None = None
     last_write: float | None = None
-    rss_before_mb: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
             "elapsed_seconds": round(self.elapsed, 2),
+            "run_seconds": round(self.run_seconds, 2),
             "records_to_write": self.changed,
             "record_writes": self.record_writes,
             "bookkeeping_writes": self.bookkeeping_writes,
@@ -112,10 +90,10 @@ class Measurement:
             "first_write_seconds": _round(self.first_write),
             "last_write_seconds": _round(self.last_write),
             "steady_writes_per_second": _round(self.steady_rate),
-            "rss_before_mb": self.rss_before_mb,
-            "counts": self.report.counts.as_dict(),
-            "failed": self.report.counts.failed,
-            "error": self.report.error,
+            "peak_rss_mb": self.peak_rss_mb,
+            "counts": self.counts,
+            "failed": self.failed,
+            "error": self.error,
         }
 
     @property
@@ -130,21 +108,52 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def rss_mb() -> float:
-    """This process's resident set now (the peak is `peak_rss_mb`)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+def failed_records(counts: dict[str, Any]) -> int:
+    return sum(c.get("failed", 0) for c in counts.values() if isinstance(c, dict))
+
+
+def call_object(path: str) -> str:
+    """The object a /v2 call touches (`payments`), or its collection (`objects`, `lists`)."""
+    parts = path.split("/")
+    return parts[3] if len(parts) > 3 and parts[2] == "objects" else parts[2]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One finished command: its exit code, output, wall time and peak RSS."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    elapsed: float
+    peak_rss_mb: float
+
+
+def run_command(args: list[str], env: dict[str, str]) -> Command:
+    """Run `args` to its end and read that process's own peak RSS from `wait4`'s rusage
+    (`ru_maxrss`: kilobytes on Linux), which covers the child alone."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.monotonic()
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=err)  # noqa: S603
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.monotonic() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        return Command(proc.returncode, out.read(), err.read(), elapsed, usage.ru_maxrss / 1024)
 
 
 class Bench:
-    def __init__(self, url: str, data: BraintreeData, braintree: BraintreeClient) -> None:
+    def __init__(self, url: str, data: BraintreeData, braintree_port: int) -> None:
         self.url = url
         self.data = data
-        self.braintree = braintree
-        self.settings = make_settings(url)  # production client settings: limits, attempts
+        # The command's environment as deployed (production: JSON logs at INFO), the Braintree
+        # SDK pointed at the stand-in.
+        self.env = {
+            **os.environ,
+            **bridge_env(url, production=True, braintree_port=braintree_port),
+        }
+        self.settings = make_settings(url)
 
     async def fresh_workspace(self) -> None:
         """Empty sandbox, the layout's schema created (untimed)."""
@@ -155,49 +164,54 @@ class Bench:
                 raise RuntimeError(f"schema bootstrap incomplete: {report.summary()}")
 
     async def measure(self, label: str, changed: int) -> Measurement:
-        """One run as the CLI makes it: a bridge of its own, the watermark from Attio."""
+        """One run of the command: a process of its own, the watermark from Attio."""
         before = await sandbox_get(self.url, "/_sandbox/requests")
-        rss_before = rss_mb()
         braintree_before = sum(self.data.calls.values())
-        transport = CountingTransport()
-        attio = AttioClient.from_settings(
-            self.settings, api_key=ATTIO_TEST_API_KEY, transport=transport
-        )
-        async with attio, build_bridge(self.settings, attio, braintree=self.braintree) as bridge:
-            started = time.perf_counter()
-            run = await bridge.braintree_service.run_sync()
-            elapsed = time.perf_counter() - started
-        if not isinstance(run.report, BraintreeSyncReport):
-            raise RuntimeError(f"the run crashed: {run.error}")
-        after = await sandbox_get(self.url, "/_sandbox/requests")
+        args = [sys.executable, "-m", "app", "sync", "braintree", "--json"]
+        started = time.monotonic()  # the sandbox's clock too (CLOCK_MONOTONIC on Linux)
+        command = await asyncio.to_thread(run_command, args, self.env)
+        try:
+            report = json.loads(command.stdout)
+        except json.JSONDecodeError:
+            raise RuntimeError(
+                f"the run crashed (exit {command.returncode}): {command.stderr[-2000:]}"
+            ) from None
+        total = (await sandbox_get(self.url, "/_sandbox/requests"))["total"]
+        after = await sandbox_get(self.url, "/_sandbox/requests", recent=total - before["total"])
+        calls = after["recent"]
         writes_by_object: Counter[str] = Counter()
-        for (kind, obj, _status), count in transport.calls.items():
-            if kind == "write":
-                writes_by_object[obj] += count
+        write_times = []
+        for call in calls:
+            if call["kind"] == "write":
+                writes_by_object[call_object(call["path"])] += 1
+                write_times.append(call["at"] - started)
         record_writes = sum(writes_by_object[obj] for obj in RECORD_OBJECTS)
         result = Measurement(
             label=label,
-            elapsed=elapsed,
-            report=run.report,
+            elapsed=command.elapsed,
+            run_seconds=report["elapsed_seconds"],
+            counts=report["counts"],
+            failed=failed_records(report["counts"]),
+            error=report["error"],
             changed=changed,
             record_writes=record_writes,
             bookkeeping_writes=sum(writes_by_object.values()) - record_writes,
-            sandbox_writes=after["by_kind"].get("write", 0) - before["by_kind"].get("write", 0),
-            rate_limited=after["by_status"].get("429", 0) - before["by_status"].get("429", 0),
+            sandbox_writes=len(write_times),
+            rate_limited=sum(1 for call in calls if call["status"] == 429),
             braintree_calls=sum(self.data.calls.values()) - braintree_before,
+            peak_rss_mb=round(command.peak_rss_mb, 1),
             writes_by_object=dict(writes_by_object),
-            first_write=transport.write_starts[0] - started if transport.write_starts else None,
-            last_write=transport.write_starts[-1] - started if transport.write_starts else None,
-            rss_before_mb=round(rss_before, 1),
+            first_write=min(write_times, default=None),
+            last_write=max(write_times, default=None),
         )
-        aborted = f", ABORTED {run.report.error}" if run.report.error else ""
+        aborted = f", ABORTED {result.error}" if result.error else ""
         print(
-            f"  {label:<40} {elapsed:7.1f} s  to write {changed}, record writes "
-            f"{record_writes} {dict(writes_by_object)}, sandbox write calls "
-            f"{result.sandbox_writes}, 429s {result.rate_limited}, failed "
-            f"{run.report.counts.failed}{aborted}; writes from {_round(result.first_write)} to "
-            f"{_round(result.last_write)} s at {_round(result.steady_rate)}/s; RSS before "
-            f"{result.rss_before_mb} MB",
+            f"  {label:<40} {result.elapsed:7.1f} s (run {result.run_seconds:.1f} s)  to write "
+            f"{changed}, record writes {record_writes} {dict(writes_by_object)}, sandbox write "
+            f"calls {result.sandbox_writes}, 429s {result.rate_limited}, failed "
+            f"{result.failed}{aborted}; writes from {_round(result.first_write)} to "
+            f"{_round(result.last_write)} s at {_round(result.steady_rate)}/s; peak RSS "
+            f"{result.peak_rss_mb} MB",
             file=sys.stderr,
             flush=True,
         )
@@ -269,13 +283,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     needed = records_needed(data)
     reconciles: list[Measurement] = []
     with process(sandbox), braintree_api(data) as braintree_port:
-        # The production client's two gateways: short calls, and searches with a long timeout.
-        braintree = BraintreeClient(
-            sdk_gateway(braintree_port, timeout=DEFAULT_TIMEOUT_SECONDS),
-            sdk_gateway(braintree_port, timeout=SEARCH_TIMEOUT_SECONDS),
-        )
         await wait_until_up(f"{url}/_sandbox/faults")
-        bench = Bench(url, data, braintree)
+        bench = Bench(url, data, braintree_port)
+        # What the command weighs before it syncs anything: interpreter, imports, settings.
+        help_args = [sys.executable, "-m", "app", "sync", "braintree", "--help"]
+        startup_rss = (await asyncio.to_thread(run_command, help_args, bench.env)).peak_rss_mb
         await bench.fresh_workspace()
         backfill = await bench.measure("backfill (empty workspace)", needed)
         for run in range(args.reconciles):
@@ -294,7 +306,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "backfill": backfill.as_dict(),
         "reconciliation": [m.as_dict() for m in reconciles],
         "unchanged": unchanged.as_dict(),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_mb": max(m.peak_rss_mb for m in [backfill, *reconciles, unchanged]),
+        "startup_rss_mb": round(startup_rss, 1),
         "settings": vars(args),
     }
 
@@ -311,11 +324,13 @@ def print_summary(result: dict[str, Any]) -> None:
     backfill = result["backfill"]
     elapsed = backfill["elapsed_seconds"]
     print(
-        f"{'backfill':<28} {elapsed:7.1f} s  floor {floor:.1f} s "
+        f"{'backfill':<28} {elapsed:7.1f} s (run {backfill['run_seconds']:.1f} s)  "
+        f"floor {floor:.1f} s "
         f"({result['records_needed']} record writes needed / 25)  ratio {elapsed / floor:.3f}x  "
         f"record writes {backfill['record_writes']} {backfill['writes_by_object']}  "
         f"sandbox write calls {backfill['sandbox_write_calls']}  "
-        f"failures {backfill['failed']}  429s {backfill['attio_429s']}"
+        f"failures {backfill['failed']}  429s {backfill['attio_429s']}  steady "
+        f"{backfill['steady_writes_per_second']} writes/s"
         + (f"  ABORTED: {backfill['error']}" if backfill["error"] else "")
     )
     runs = result["reconciliation"]
@@ -335,7 +350,13 @@ def print_summary(result: dict[str, Any]) -> None:
         f"{unchanged['record_writes']}  bookkeeping writes {unchanged['bookkeeping_writes']}  "
         f"Braintree calls {unchanged['braintree_calls']}"
     )
-    print(f"{'peak RSS':<28} {result['peak_rss_mb']:.1f} MB")
+    print(
+        f"{'peak RSS of the command':<28} {result['peak_rss_mb']:.1f} MB (backfill "
+        f"{backfill['peak_rss_mb']:.1f} MB, reconciliations "
+        f"{[run['peak_rss_mb'] for run in [*runs, unchanged]]}; each run its own process, its "
+        f"VmHWM; the stand-in and the sandbox not included; `--help` alone "
+        f"{result['startup_rss_mb']:.1f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -447,24 +447,35 @@ class LateClock(VirtualClock):
         self.now += seconds + self.overshoot
 
 
-async def test_limiter_late_wake_ups_do_not_lower_the_rate() -> None:
-    clock = LateClock(overshoot=0.001)
-    limiter = RateLimiter(24, clock=clock, sleep=clock.sleep)
+async def late_starts(rate: float, overshoot: float, count: int) -> list[float]:
+    """When `count` sequential acquires start, each sleep woken `overshoot` late."""
+    clock = LateClock(overshoot=overshoot)
+    limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
     starts = []
-    for _ in range(241):
+    for _ in range(count):
         await limiter.acquire()
         starts.append(clock.now)
+    return starts
+
+
+@pytest.mark.parametrize("overshoot", [0.0, 0.001, 0.005, 0.0095])
+async def test_limiter_late_wake_ups_do_not_lower_the_rate(overshoot: float) -> None:
+    starts = await late_starts(24, overshoot, 241)
     # 240 intervals of 1/24 s: ten seconds, plus one overshoot, not 240 of them.
-    assert starts[-1] == pytest.approx(10.0 + 0.001)
+    assert starts[-1] == pytest.approx(10.0 + overshoot)
+    # Never ahead of the grid: at most rate + 1 starts in any one-second window.
+    for i, start in enumerate(starts):
+        assert sum(1 for s in starts[i:] if s < start + 1.0 - 1e-9) <= 25
+
+
+async def test_limiter_catches_up_no_more_than_a_quarter_interval() -> None:
+    starts = await late_starts(100, 0.02, 11)  # a quarter interval is 2.5 ms here
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) == pytest.approx(0.01 + 0.02)
 
 
 async def test_limiter_never_makes_up_a_stall_with_a_burst() -> None:
-    clock = LateClock(overshoot=0.5 / 24)  # woken half an interval late, every time
-    limiter = RateLimiter(24, clock=clock, sleep=clock.sleep)
-    starts = []
-    for _ in range(50):
-        await limiter.acquire()
-        starts.append(clock.now)
+    starts = await late_starts(24, 0.5 / 24, 50)  # woken half an interval late, every time
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= 1 / 24 - 1e-9
 

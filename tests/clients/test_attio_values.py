@@ -7,7 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from app.clients.attio.values import amount, parse_timestamp
+from app.clients.attio.values import (
+    amount,
+    compact,
+    current_values,
+    first_value,
+    parse_timestamp,
+    record_id,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,3 +66,80 @@ def test_amount_at_attio_precision(value: object, expected: Decimal | None) -> N
 def test_amount_refuses_what_attio_cannot_hold(value: object) -> None:
     with pytest.raises(ValueError):
         amount(value)
+
+
+_ACTOR = {"type": "api-token", "id": "tok"}
+
+
+def _value(attribute_type: str, **fields: object) -> dict[str, object]:
+    return {
+        "active_from": "2026-01-01T00:00:00.000000000Z",
+        "active_until": None,
+        "created_by_actor": _ACTOR,
+        "attribute_type": attribute_type,
+        **fields,
+    }
+
+
+_RECORD = {
+    "id": {"workspace_id": "ws", "object_id": "obj", "record_id": "rec-1"},
+    "created_at": "2026-01-01T00:00:00.000000000Z",
+    "web_url": "https://app.attio.com/x",
+    "values": {
+        "text": [_value("text", value="sub_1")],
+        "select": [_value("select", option={"id": {"option_id": "o1"}, "title": "Active"})],
+        "status": [_value("status", status={"id": {"status_id": "s1"}, "title": "Open"})],
+        "currency": [_value("currency", currency_value=12.5, currency_code="USD")],
+        "number": [_value("number", value=3)],
+        "reference": [_value("record-reference", target_object="people", target_record_id="p1")],
+        "emails": [
+            _value("email-address", email_address="a@example.com"),
+            _value("email-address", email_address="b@example.com"),
+        ],
+        "name": [_value("personal-name", first_name="Ada", last_name="L", full_name="Ada L")],
+        "phone": [_value("phone-number", original_phone_number="+15550100")],
+        "replaced": [
+            {**_value("text", value="old"), "active_until": "2026-02-01T00:00:00.000000000Z"},
+            _value("text", value="new"),
+        ],
+        "history_only": [
+            {**_value("text", value="gone"), "active_until": "2026-02-01T00:00:00.000000000Z"}
+        ],
+        "empty": [],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("attribute", "expected"),
+    [
+        ("text", ["sub_1"]),
+        ("select", ["Active"]),
+        ("status", ["Open"]),
+        ("currency", [Decimal("12.5")]),
+        ("number", [3]),
+        ("reference", ["p1"]),
+        ("emails", ["a@example.com", "b@example.com"]),
+        ("name", ["Ada L"]),
+        ("phone", ["+15550100"]),
+        ("replaced", ["new"]),
+        ("history_only", []),
+        ("empty", []),
+        ("absent", []),
+    ],
+)
+def test_a_compact_record_reads_as_the_full_one(attribute: str, expected: list[object]) -> None:
+    held = compact(_RECORD)
+    assert current_values(_RECORD, attribute) == expected
+    assert current_values(held, attribute) == expected
+    assert first_value(held, attribute) == first_value(_RECORD, attribute)
+    assert current_values(compact(held), attribute) == expected  # compacting again is a no-op
+
+
+def test_compact_keeps_the_id_and_only_the_attributes_asked_for() -> None:
+    held = compact(_RECORD, {"text", "reference", "history_only"})
+    assert record_id(held) == "rec-1"
+    assert held == {
+        "id": {"record_id": "rec-1"},
+        "values": {"text": ("sub_1",), "reference": ("p1",)},
+    }

@@ -38,16 +38,20 @@ class RateLimiter:
     `pause()` holds everyone back, e.g. until a 429's Retry-After has passed.
 
     The next start is spaced from this start's *scheduled* time, not from when the sleeper woke:
-    the event loop wakes a sleeper about a millisecond late (epoll counts whole milliseconds), and
-    spacing from the wake-up let that accumulate (23.4 starts/s measured at a rate of 24). A late
-    wake-up is made up only when it is within `CATCH_UP_SECONDS` (at most a quarter interval),
-    which covers that overshoot and shortens no gap by more; after a longer stall the spacing
-    starts afresh, so lost time never becomes a burst. At a true 24 writes/s against Attio's 25,
-    network jitter still lets a rare call land in a full second (bench/zoho_sync.py: 1-3 429s
-    in 5,000 writes at 60 ± 20 ms); each is honoured through `pause()` and retried.
+    the event loop wakes a sleeper late, by about a millisecond when idle (epoll counts whole
+    milliseconds) and by several when other callbacks are running (a sync parsing answers while
+    it writes), and spacing from the wake-up let that accumulate (23.4 starts/s measured at a
+    rate of 24 with no allowance; about 23.0/s in a Braintree sync with 1.5 ms). A late wake-up
+    is made up when it is within `CATCH_UP_SECONDS` (at most a quarter interval): starts then
+    still never precede their grid points, so a one-second window holds at most rate + 1 of
+    them, the bound any allowance below one interval gives, and no gap shrinks by more than the
+    allowance. After a longer stall the spacing starts afresh, so lost time never becomes a
+    burst. At a true 24 writes/s against Attio's 25, network jitter still lets a rare call land
+    in a full second (bench/zoho_sync.py: 1-3 429s in 5,000 writes at 60 ± 20 ms); each is
+    honoured through `pause()` and retried.
     """
 
-    CATCH_UP_SECONDS = 0.0015
+    CATCH_UP_SECONDS = 0.010
 
     def __init__(
         self,

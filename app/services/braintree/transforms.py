@@ -217,6 +217,10 @@ def payer_from_customer(customer: Any) -> Payer | None:
     return payer if payer.customer_id or payer.email else None
 
 
+# Every attribute `person_values` may write.
+PERSON_ATTRIBUTES = frozenset({"email_addresses", "braintree_customer_id", "name"})
+
+
 def person_values(payer: Payer) -> Values:
     """A `people` assert by email: the address, the Braintree id and the name Braintree has."""
     values: Values = {"email_addresses": [payer.email]}

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from app.services.braintree.transforms import (
+    PERSON_ATTRIBUTES,
     Payer,
     day,
     dispute_outcome,
@@ -394,6 +395,11 @@ def test_person_values() -> None:
     assert person_values(Payer("c1", "a@b.co", last_name="Hopper"))["name"] == [
         {"first_name": "", "last_name": "Hopper", "full_name": "Hopper"}
     ]
+
+
+def test_person_attributes_name_everything_person_values_writes() -> None:
+    # The sync holds only these attributes of each person it compares against.
+    assert set(person_values(Payer("c1", "a@b.co", "Ada", "Lovelace"))) == PERSON_ATTRIBUTES
 
 
 @pytest.mark.parametrize(
