@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
@@ -32,6 +33,7 @@ from app.events.queue_worker import QueueWorker
 from app.main import create_app
 from app.metrics import REGISTRY
 from testkit.fake_zoho import ITEM, FakeZoho
+from testkit.processes import free_port
 from testkit.redis_server import RedisServer
 from testkit.signing import attio_signed_headers, braintree_form_body, zoho_signed_headers
 from tests.conftest import make_sandbox, sandbox_attio_client
@@ -584,3 +586,23 @@ async def test_inline_fallback_refuses_what_the_budget_cannot_start_in_time() ->
             assert response.json()["error"] == "overloaded"
             assert int(response.headers["retry-after"]) >= 1
             assert (await s.ledger()) == {}  # refused before anything was written
+
+
+@pytest.mark.parametrize("redis_up", [True, False])
+def test_start_up_asks_redis_and_logs_the_queue_mode(redis_url: str, redis_up: bool) -> None:
+    url = redis_url if redis_up else f"redis://127.0.0.1:{free_port()}/0"
+    settings = bridge_settings(REDIS_URL=url)
+    sandbox_app = make_sandbox()
+    app = create_app(settings, attio_transport=httpx.ASGITransport(app=sandbox_app))
+    with capture_logs() as logs, TestClient(app):  # runs the lifespan
+        pass
+    (started,) = [e for e in logs if e["event"] == "bridge.started"]
+    assert started["queue"] == ("queue" if redis_up else "fallback_inline")
+
+
+async def test_record_locks_expire_after_half_the_reclaim_idle_time(redis_url: str) -> None:
+    async with queue_stack(redis_url, QUEUE_RECLAIM_IDLE_SECONDS="5") as s:
+        locks = s.bridge.braintree_service._locks  # the web service, built from the settings
+        async with locks.hold("subscriptions:sub_1"):
+            ttl_ms = await s.redis.pttl("attio-bridge:lock:braintree:subscriptions:sub_1")
+        assert 2000 < ttl_ms <= 2500  # a dead worker's lock is free before 5 s are up
