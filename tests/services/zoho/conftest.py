@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 import app.cli._common as cli_common
 import app.cli.sync as cli_sync
+from app.clients.attio import AttioClient
 from app.config import get_settings
 from app.main import create_app
 from app.services.zoho.service import ZohoService
@@ -25,6 +27,7 @@ __all__ = [
     "CRM_CHANNEL_ID",
     "CRM_TOKEN",
     "crm_harness",
+    "fail_writes_of",
     "fake_zoho",
     "harness",
     "sync_zoho_command",
@@ -39,6 +42,18 @@ def zoho_of(h: Harness) -> ZohoService:
     services = h.bridge.zoho
     assert services is not None
     return services
+
+
+def fail_writes_of(attio: AttioClient, zoho_item_id: str, error: Exception) -> None:
+    """Make `attio` raise `error` for every write of the service `zoho_item_id`."""
+    assert_record = attio.assert_record
+
+    async def failing(obj: str, **kwargs: Any) -> dict[str, Any]:
+        if kwargs["values"].get("zoho_item_id") == zoho_item_id:
+            raise error
+        return await assert_record(obj, **kwargs)
+
+    attio.assert_record = failing  # type: ignore[method-assign]
 
 
 def sync_zoho_command(

@@ -19,7 +19,13 @@ from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.report import SyncReport
 from testkit.fake_zoho import FakeZoho, make_crm_product
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
-from tests.services.zoho.conftest import CRM_CHANNEL_ID, CRM_TOKEN, sync_zoho_command, zoho_of
+from tests.services.zoho.conftest import (
+    CRM_CHANNEL_ID,
+    CRM_TOKEN,
+    fail_writes_of,
+    sync_zoho_command,
+    zoho_of,
+)
 
 
 def services(h: Harness) -> dict[str, dict[str, Any]]:
@@ -234,14 +240,7 @@ async def test_retry_due_refetches_a_failed_product_from_crm(harness: Harness) -
     zoho = FakeZoho().add_crm_products(3)
     flaky = zoho.crm_product_ids()[2]
     async with harness.attio_client() as attio:
-        assert_record = attio.assert_record
-
-        async def down_for_one(obj: str, **kwargs: Any) -> dict:
-            if kwargs["values"].get("zoho_item_id") == flaky:
-                raise AttioServerError("Attio is down", attio_status=503)
-            return await assert_record(obj, **kwargs)
-
-        attio.assert_record = down_for_one  # type: ignore[method-assign]
+        fail_writes_of(attio, flaky, AttioServerError("Attio is down", attio_status=503))
         report = await run_sync(harness, zoho, items=False, attio=attio)
     (failure,) = report.failures
     assert ledger(harness)[failure.event_key]["status"] == "failed"

@@ -19,7 +19,7 @@ from app.services.zoho.sync.progress import VIEW, BarProgress, LogProgress, prog
 from app.services.zoho.sync.report import SyncReport
 from testkit.fake_zoho import FakeZoho
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
-from tests.services.zoho.conftest import sync_zoho_command, zoho_of
+from tests.services.zoho.conftest import fail_writes_of, sync_zoho_command, zoho_of
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -117,14 +117,7 @@ async def test_failed_item_is_recorded_and_the_run_goes_on(harness: Harness) -> 
     refused = zoho.item_ids()[6]
 
     async with harness.attio_client() as attio:
-        assert_record = attio.assert_record
-
-        async def refuse_one(obj: str, *, matching_attribute: str, values: dict) -> dict:
-            if values.get("zoho_item_id") == refused:
-                raise AttioValidationError("name too long", attio_status=400)
-            return await assert_record(obj, matching_attribute=matching_attribute, values=values)
-
-        attio.assert_record = refuse_one  # type: ignore[method-assign]
+        fail_writes_of(attio, refused, AttioValidationError("name too long", attio_status=400))
         report = await run_sync(harness, zoho, attio=attio)
 
     assert report.counts.created == 28 and report.counts.failed == 2
@@ -216,14 +209,7 @@ async def test_retry_due_replays_a_failed_sync_item(harness: Harness) -> None:
     zoho = FakeZoho.with_items(3)
     flaky = zoho.item_ids()[2]
     async with harness.attio_client() as attio:
-        assert_record = attio.assert_record
-
-        async def down_for_one(obj: str, **kwargs: Any) -> dict:
-            if kwargs["values"].get("zoho_item_id") == flaky:
-                raise AttioServerError("Attio is down", attio_status=503)
-            return await assert_record(obj, **kwargs)
-
-        attio.assert_record = down_for_one  # type: ignore[method-assign]
+        fail_writes_of(attio, flaky, AttioServerError("Attio is down", attio_status=503))
         report = await run_sync(harness, zoho, attio=attio)
     (failure,) = report.failures
     assert ledger(harness)[failure.event_key]["status"] == "failed"
