@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from app.clients.attio import AttioClient
+from bench._record import add_record_option, recording
 from bench._stats import percentile
 from testkit.processes import free_port, wait_until_up
 from testkit.signing import ATTIO_TEST_SECRET, attio_signed_headers
@@ -169,4 +170,8 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--latency-ms", type=float, default=40.0)
-    asyncio.run(main(parser.parse_args()))
+    add_record_option(parser)
+    arguments = parser.parse_args()
+    title = "Signed Attio webhooks through uvicorn against the sandbox"
+    with recording("attio_webhooks", title, enabled=arguments.record):
+        asyncio.run(main(arguments))

@@ -28,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench._record import add_record_option, recording
 from bench._stats import percentile
 from testkit.billing_day import (
     ATTIO_WRITES_PER_SECOND,
@@ -132,7 +133,10 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log-dir", help="keep process logs here")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    add_record_option(parser)
     arguments = parser.parse_args()
-    figures = asyncio.run(main(arguments))
+    section = "billing_day" if arguments.scenario == "all" else f"billing_day.{arguments.scenario}"
+    with recording(section, "Billing day", enabled=arguments.record):
+        figures = asyncio.run(main(arguments))
     if arguments.json:
         print(json.dumps(figures, indent=2))

@@ -45,6 +45,7 @@ from typing import Any
 from app.clients.attio import AttioClient
 from app.log import configure_logging
 from app.schema import SchemaBootstrap
+from bench._record import add_record_option, recording
 from bench._sandbox import sandbox_call, sandbox_get
 from bench.attio_webhooks import ROOT, process
 from testkit.braintree_api import BraintreeData, braintree_api
@@ -370,8 +371,11 @@ if __name__ == "__main__":
     parser.add_argument("--jitter-ms", type=float, default=20.0)
     parser.add_argument("--braintree-latency-ms", type=float, default=150.0)
     parser.add_argument("--json", action="store_true", help="also print the raw results as JSON")
+    add_record_option(parser)
     arguments = parser.parse_args()
-    outcome = asyncio.run(main(arguments))
-    print_summary(outcome)
+    title = "Braintree backfill and reconciliation"
+    with recording("braintree_sync", title, enabled=arguments.record):
+        outcome = asyncio.run(main(arguments))
+        print_summary(outcome)
     if arguments.json:
         print(json.dumps(outcome, indent=2))

@@ -30,6 +30,7 @@ from app.config import Settings
 from app.events.dispatcher import Dispatcher
 from app.events.model import RawRequest, Source, WebhookEvent
 from app.main import create_app
+from bench._record import add_record_option, recording
 from testkit.signing import (
     ATTIO_TEST_SECRET,
     BRAINTREE_TEST_CREDENTIALS,
@@ -213,4 +214,7 @@ async def main(events: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
-    asyncio.run(main(parser.parse_args().events))
+    add_record_option(parser)
+    arguments = parser.parse_args()
+    with recording("intake_cpu", "The bridge's own CPU per event", enabled=arguments.record):
+        asyncio.run(main(arguments.events))

@@ -41,6 +41,7 @@ import aiohttp
 import httpx
 
 from app.log import configure_logging
+from bench._record import add_record_option, recording
 from bench._stats import percentile
 from testkit.braintree_api import BraintreeData, braintree_api
 from testkit.stack import API_KEY, SandboxOptions, Stack, bridge_environment, seed_crm
@@ -427,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=40.0)
     parser.add_argument("--jitter-ms", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=1)
+    add_record_option(parser)
     args = parser.parse_args(argv)
     config = LoadConfig(
         events=args.events,
@@ -437,8 +439,10 @@ def main(argv: list[str] | None = None) -> int:
         jitter_ms=args.jitter_ms,
         seed=args.seed,
     )
-    for line in asyncio.run(run(config)):
-        print(line)
+    section = "load" if args.mix == "attio" else f"load.{args.mix}"
+    with recording(section, f"Load ({args.mix} traffic)", enabled=args.record):
+        for line in asyncio.run(run(config)):
+            print(line)
     return 0
 
 

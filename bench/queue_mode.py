@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from bench._record import add_record_option, recording
 from bench._stats import percentile
 from testkit.fake_zoho import ITEM
 from testkit.processes import free_port
@@ -181,10 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-worker", action="store_true")
     parser.add_argument("--restart-redis", action="store_true")
     parser.add_argument("--log-dir", type=Path, help="keep process logs here")
+    add_record_option(parser)
     args = parser.parse_args(argv)
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="attio-bridge-queue-bench-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(run(args, log_dir))
+    variant = "kill-worker" if args.kill_worker else "restart-redis" if args.restart_redis else ""
+    section = f"queue_mode.{variant}" if variant else "queue_mode"
+    with recording(section, "Queue mode", enabled=args.record):
+        return asyncio.run(run(args, log_dir))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench._record import add_record_option, recording
 from testkit.reliability import ReliabilityConfig, ReliabilityResult, run
 
 
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--senders", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log-dir", type=Path, help="keep process logs here")
+    add_record_option(parser)
     args = parser.parse_args(argv)
     config = ReliabilityConfig(
         events=args.events,
@@ -56,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         log_dir=args.log_dir,
     )
     started = time.monotonic()
-    result = asyncio.run(run(config))
-    print_result(result)
-    print(f"run time     {time.monotonic() - started:.0f} s")
+    with recording("reliability", "Fault injection", enabled=args.record):
+        result = asyncio.run(run(config))
+        print_result(result)
+        print(f"run time     {time.monotonic() - started:.0f} s")
     return 0 if result.ok else 1
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from app.clients.attio.shared_ratelimit import SharedRateLimiter
 from app.clients.redis import connect
+from bench._record import add_record_option, recording
 from testkit.redis_server import RedisServer
 
 ATTIO_WRITES_PER_SECOND = 25
@@ -109,9 +110,11 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=24.0)
+    add_record_option(parser)
     args = parser.parse_args()
-    figures = run(args.processes, args.callers, args.seconds, args.rate)
-    print(json.dumps(figures, indent=2))
+    with recording("shared_limit", "One Attio budget across processes", enabled=args.record):
+        figures = run(args.processes, args.callers, args.seconds, args.rate)
+        print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

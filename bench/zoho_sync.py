@@ -36,6 +36,7 @@ from app.schema import SchemaBootstrap
 from app.services.zoho.sync.catalogues import catalogues_for
 from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.report import SyncReport
+from bench._record import add_record_option, recording
 from bench._sandbox import peak_rss_mb, sandbox_call, sandbox_get
 from bench.attio_webhooks import process
 from testkit.fake_zoho import FakeZoho
@@ -228,8 +229,12 @@ if __name__ == "__main__":
         help="scenarios to run (default: all)",
     )
     parser.add_argument("--json", action="store_true", help="also print the raw results as JSON")
+    add_record_option(parser)
     arguments = parser.parse_args()
-    outcome = asyncio.run(main(arguments))
-    print_summary(outcome)
+    section = "zoho_sync.crm" if arguments.crm_products else "zoho_sync"
+    title = "Zoho backfill and reconciliation"
+    with recording(section, title, enabled=arguments.record):
+        outcome = asyncio.run(main(arguments))
+        print_summary(outcome)
     if arguments.json:
         print(json.dumps(outcome, indent=2))
