@@ -1,4 +1,4 @@
-"""CI runs reproducible fuzz examples, as the README's Testing section says."""
+"""CI runs reproducible fuzz examples, as docs/testing.md says."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The README's processing promises under fire: the CI-sized run of `bench.reliability`.
+"""The processing promises of docs/webhooks.md under fire: the CI-sized run of `bench.reliability`.
 
 The sandbox injects 5xx, 429 bursts and timeouts (some striking after a write applied), the
 bridge runs as a real uvicorn process and is SIGKILLed once, and 200 signed Braintree, Zoho and

@@ -107,8 +107,8 @@ class ZohoScopeError(ZohoAuthError):
         message = (
             f"Zoho refused {method} {path} even with a fresh access token ({error.message}): "
             f"the refresh token lacks the OAuth scope {needs}, or the Zoho user lacks the "
-            "permission. Generate a new refresh token with that scope (see the README's Zoho "
-            "setup) and set ZOHO_REFRESH_TOKEN"
+            "permission. Generate a new refresh token with that scope (see docs/zoho.md) "
+            "and set ZOHO_REFRESH_TOKEN"
         )
         return cls(
             message,

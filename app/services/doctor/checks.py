@@ -379,7 +379,7 @@ def _scope_problem(name: str, exc: ZohoScopeError) -> Check:
         name,
         Status.fail,
         f"Zoho refused a fresh access token: the refresh token lacks the scope {needs}",
-        f"generate a new refresh token with {needs} added (README: Zoho setup) and set "
+        f"generate a new refresh token with {needs} added (docs/zoho.md) and set "
         "ZOHO_REFRESH_TOKEN",
     )
 
@@ -392,7 +392,7 @@ async def _zoho_token(client: ZohoClient) -> Check:
             "zoho token",
             Status.fail,
             exc.message,
-            "generate a new refresh token in your data centre's API console (README: Zoho setup)",
+            "generate a new refresh token in your data centre's API console (docs/zoho.md)",
         )
     except ZohoError as exc:
         return Check("zoho token", Status.fail, str(exc), "run doctor again later")
