@@ -18,6 +18,7 @@ from app.log import configure_logging, get_logger
 from app.middleware import LoopbackOrAdmin, RequestContextMiddleware
 from app.routes import admin, admin_sync, attio, braintree, health, zoho
 from app.schema import SchemaBootstrap
+from app.schema.currencies import check_default_currency
 from app.schema.readiness import ReadinessProbe
 
 log = get_logger(__name__)
@@ -67,6 +68,7 @@ def create_app(
     and replace other clients through `bridge_overrides` (see `build_bridge`)."""
     settings = settings or get_settings()
     settings.check_startup()
+    check_default_currency(settings)
     configure_logging(
         settings.log_level,
         json=settings.is_production,
