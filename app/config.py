@@ -21,54 +21,6 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 
 
-# The only codes Attio accepts as a currency attribute's default (its OpenAPI document's enum;
-# note NTD, not TWD).
-ATTIO_CURRENCY_CODES = frozenset(
-    {
-        "ARS",
-        "AUD",
-        "BRL",
-        "BGN",
-        "CAD",
-        "CLP",
-        "CNY",
-        "COP",
-        "CZK",
-        "DKK",
-        "EUR",
-        "HKD",
-        "HUF",
-        "ISK",
-        "INR",
-        "ILS",
-        "JPY",
-        "KES",
-        "KRW",
-        "MYR",
-        "MXN",
-        "NTD",
-        "NZD",
-        "NGN",
-        "NOK",
-        "XPF",
-        "PEN",
-        "PHP",
-        "PLN",
-        "GBP",
-        "RWF",
-        "SAR",
-        "SGD",
-        "ZAR",
-        "SEK",
-        "CHF",
-        "THB",
-        "AED",
-        "UYU",
-        "USD",
-    }
-)
-
-
 # Bearer tokens on the internet: long enough that guessing is hopeless.
 MIN_PRODUCTION_TOKEN_LENGTH = 32
 # Words of example values; a random token of 32+ characters does not contain them by chance.
@@ -299,18 +251,9 @@ class Settings(BaseSettings):
         # Short ones too: the redactor matches those only as whole tokens.
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
-    def check_values(self) -> None:
-        """Settings Attio or a provider would refuse later, refused now with a clear message."""
-        if self.attio_default_currency not in ATTIO_CURRENCY_CODES:
-            raise ConfigurationError(
-                f"ATTIO_DEFAULT_CURRENCY={self.attio_default_currency!r} is not a currency code "
-                f"Attio accepts; use one of: {', '.join(sorted(ATTIO_CURRENCY_CODES))}"
-            )
-
     def check_startup(self) -> None:
-        """Refuse to run with settings that cannot work, and in production without what
-        production needs."""
-        self.check_values()
+        """Refuse to run in production without what production needs. (Whether Attio accepts
+        ATTIO_DEFAULT_CURRENCY is the schema's to say: `app.schema.currencies`.)"""
         if self.is_production and not secret_is_set(self.attio_api_key):
             raise ConfigurationError(
                 "ATTIO_API_KEY is missing or a placeholder; production needs a real Attio "

@@ -18,6 +18,7 @@ from app.log import configure_logging, get_logger
 from app.middleware import LoopbackOrAdmin, RequestContextMiddleware
 from app.routes import admin, admin_sync, attio, braintree, health, zoho
 from app.schema import SchemaBootstrap
+from app.schema.currencies import check_default_currency
 from app.schema.readiness import ReadinessProbe
 
 log = get_logger(__name__)
@@ -57,6 +58,43 @@ def _attio_client(settings: Settings, app: FastAPI, transport: httpx.AsyncBaseTr
     return AttioClient.from_settings(settings, api_key=api_key, transport=transport)
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start-up (the sandbox's schema, the queue's connection) and shutdown of what
+    `create_app` built; everything it needs is on `app.state`."""
+    settings: Settings = app.state.settings
+    attio = app.state.attio
+    if app.state.attio_mode == "sandbox":
+        log.warning(
+            "attio.sandbox.enabled",
+            detail="ATTIO_API_KEY is not set: every write goes to the in-memory Attio "
+            "sandbox, nothing reaches a real workspace",
+            browse=f"{SANDBOX_MOUNT_PATH}/_sandbox/objects/<object>/records",
+        )
+        report = await app.state.schema.run(apply=True)
+        log.info("attio.sandbox.schema_ready", created=len(report.created))
+    queue = app.state.bridge.queue
+    # Asked now, so the first webhook after a deploy finds the connection open (and the
+    # worker thread that parses Braintree payloads started), and the log says at once
+    # whether deliveries will be queued.
+    mode = "inline" if queue is None else (await queue.check()).value
+    await anyio.to_thread.run_sync(lambda: None)
+    log.info(
+        "bridge.started",
+        env=settings.bridge_env.value,
+        attio=app.state.attio_mode,
+        webhooks=sorted(source.value for source in app.state.bridge.sources),
+        queue=mode,
+    )
+    try:
+        yield
+    finally:
+        # The bridge first: a background Zoho sync writes through `attio`.
+        await app.state.bridge.aclose()
+        await attio.aclose()
+        log.info("bridge.stopped")
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -67,45 +105,13 @@ def create_app(
     and replace other clients through `bridge_overrides` (see `build_bridge`)."""
     settings = settings or get_settings()
     settings.check_startup()
+    check_default_currency(settings)
     configure_logging(
         settings.log_level,
         json=settings.is_production,
         secrets=settings.secret_values(),
         access_log=settings.access_log,
     )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        attio = app.state.attio
-        if app.state.attio_mode == "sandbox":
-            log.warning(
-                "attio.sandbox.enabled",
-                detail="ATTIO_API_KEY is not set: every write goes to the in-memory Attio "
-                "sandbox, nothing reaches a real workspace",
-                browse=f"{SANDBOX_MOUNT_PATH}/_sandbox/objects/<object>/records",
-            )
-            report = await app.state.schema.run(apply=True)
-            log.info("attio.sandbox.schema_ready", created=len(report.created))
-        queue = app.state.bridge.queue
-        # Asked now, so the first webhook after a deploy finds the connection open (and the
-        # worker thread that parses Braintree payloads started), and the log says at once
-        # whether deliveries will be queued.
-        mode = "inline" if queue is None else (await queue.check()).value
-        await anyio.to_thread.run_sync(lambda: None)
-        log.info(
-            "bridge.started",
-            env=settings.bridge_env.value,
-            attio=app.state.attio_mode,
-            webhooks=sorted(source.value for source in app.state.bridge.sources),
-            queue=mode,
-        )
-        try:
-            yield
-        finally:
-            # The bridge first: a background Zoho sync writes through `attio`.
-            await app.state.bridge.aclose()
-            await attio.aclose()
-            log.info("bridge.stopped")
 
     # Off in production unless API_DOCS=true: the document lists every admin route.
     docs = settings.api_docs_enabled

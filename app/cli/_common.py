@@ -15,6 +15,7 @@ from app.clients.zoho import ZohoClient
 from app.config import Settings, get_settings
 from app.errors import BridgeError, ConfigurationError
 from app.log import configure_logging
+from app.schema.currencies import check_default_currency
 
 T = TypeVar("T")
 
@@ -31,7 +32,7 @@ def load_settings() -> Settings:
         access_log=settings.access_log,
     )
     try:
-        settings.check_values()
+        check_default_currency(settings)
     except ConfigurationError as exc:
         typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

@@ -25,7 +25,7 @@ from app.clients.attio import (
 )
 from app.errors import BridgeError, ServiceUnavailableError
 from app.events.admission import Admission, OverloadedError
-from app.events.dispatcher import Dispatcher
+from app.events.dispatcher import Dispatcher, Handler
 from app.events.ledger import Ledger, LedgerEntry
 from app.events.model import Outcome, Source, WebhookEvent
 from app.log import get_logger
@@ -108,22 +108,34 @@ class EventProcessor:
         self._budget = budget_seconds
         self._ledger_timeout = ledger_timeout_seconds
 
+    def handler_for(self, event: WebhookEvent) -> Handler | None:
+        """What applies the event, or None when it is ignored (an echo, an unhandled type)."""
+        return None if event.ignore_reason else self.dispatcher.handler_for(event)
+
     async def process_delivery(
-        self, events: Sequence[WebhookEvent], *, admit: bool = True, started: float | None = None
+        self,
+        events: Sequence[WebhookEvent],
+        *,
+        admit: bool = True,
+        started: float | None = None,
+        handlers: Sequence[Handler | None] | None = None,
     ) -> DeliveryResult:
         """Every event of one request, in order, all within one budget; raises if one can be
         neither done nor recorded, or (503 with Retry-After) when the work cannot start in time.
 
         `started` (the event loop's clock) is when the request arrived: the budget counts from
         then, so time the request already spent elsewhere (waiting for the queue) is part of it.
-        `admit=False` takes the work whatever the backlog (a queue worker must).
+        `admit=False` takes the work whatever the backlog (a queue worker must). `handlers` is
+        `handler_for` of each event when the caller has already asked (the intake has).
         """
+        if handlers is None:
+            handlers = [self.handler_for(event) for event in events]
         if self.admission is None or not admit or not events:
-            return await self._within_deadline(events, started)
+            return await self._within_deadline(events, handlers, started)
         decision = self.admission.decide()
         if decision.admitted:
             with self.admission.admitted():
-                return await self._within_deadline(events, started)
+                return await self._within_deadline(events, handlers, started)
         source = events[0].source
         DELIVERIES_SHED.labels(source.value).inc()
         if source in NO_REDELIVERY:
@@ -136,14 +148,17 @@ class EventProcessor:
         )
 
     async def _within_deadline(
-        self, events: Sequence[WebhookEvent], started: float | None = None
+        self,
+        events: Sequence[WebhookEvent],
+        handlers: Sequence[Handler | None],
+        started: float | None = None,
     ) -> DeliveryResult:
         loop = asyncio.get_running_loop()
         token = _DEADLINE.set((loop.time() if started is None else started) + self._budget)
         try:
             result = DeliveryResult()
-            for event in events:
-                result.outcomes.append(await self.process(event))
+            for event, handler in zip(events, handlers, strict=True):
+                result.outcomes.append(await self._apply(event, handler, None))
             return result
         finally:
             _DEADLINE.reset(token)
@@ -165,9 +180,14 @@ class EventProcessor:
 
     async def process(self, event: WebhookEvent, *, previous: LedgerEntry | None = None) -> Outcome:
         """Apply one event. `previous` is its ledger entry when this is a replay."""
+        return await self._apply(event, self.handler_for(event), previous)
+
+    async def _apply(
+        self, event: WebhookEvent, handler: Handler | None, previous: LedgerEntry | None
+    ) -> Outcome:
         # Every line logged while this event is handled (Attio calls included) names it.
         with structlog.contextvars.bound_contextvars(**event.log_fields()):
-            return await self._process(event, previous)
+            return await self._process(event, handler, previous)
 
     def _work_timeout(self) -> asyncio.Timeout:
         deadline = _DEADLINE.get()
@@ -181,9 +201,10 @@ class EventProcessor:
             return asyncio.timeout(self._ledger_timeout)
         return asyncio.timeout_at(deadline + LEDGER_GRACE_SECONDS)
 
-    async def _process(self, event: WebhookEvent, previous: LedgerEntry | None) -> Outcome:
+    async def _process(
+        self, event: WebhookEvent, handler: Handler | None, previous: LedgerEntry | None
+    ) -> Outcome:
         EVENTS.labels(event.source.value, event.event_type, "received").inc()
-        handler = None if event.ignore_reason else self.dispatcher.handler_for(event)
         if handler is None:
             reason = event.ignore_reason or "no handler for this event type"
             log.info("event.ignored", reason=reason)

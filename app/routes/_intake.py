@@ -1,4 +1,5 @@
-"""What every webhook route shares: size and type checks, the raw request, the hand-off."""
+"""What every webhook route shares: size and type checks, the raw request, the hand-off to
+the intake (`app.events.intake`), the answer."""
 
 from __future__ import annotations
 
@@ -14,14 +15,13 @@ from app.errors import (
     NotFoundError,
     PayloadTooLargeError,
     RequestTimeoutError,
-    SignatureError,
     UnsupportedMediaTypeError,
 )
-from app.events.model import RawRequest, Source, WebhookEvent
-from app.events.queue import QueueUnavailableError
+from app.events.intake import receive
+from app.events.model import RawRequest, Source
 from app.events.sources import EventSource
 from app.log import get_logger
-from app.metrics import REJECTED_REQUESTS, SIGNATURE_FAILURES
+from app.metrics import REJECTED_REQUESTS
 
 log = get_logger(__name__)
 
@@ -97,36 +97,9 @@ async def read_raw_request(
 async def accept(
     request: Request, source: EventSource, raw: RawRequest, *, channel: str | None = None
 ) -> JSONResponse:
-    """Verify and parse through the source, then queue the delivery (queue mode) or process
-    every event before answering. `channel` names the source for the worker (default: the
-    provider's name)."""
-    try:
-        events = await source.events_from(raw)
-    except SignatureError:
-        SIGNATURE_FAILURES.labels(source.source.value).inc()
-        log.warning("webhook.signature_invalid", source=source.source.value)
-        raise
-    except BadRequestError as exc:
-        REJECTED_REQUESTS.labels(source.source.value, str(exc.status_code)).inc()
-        log.warning("webhook.malformed", source=source.source.value, error=exc.message)
-        raise
+    """The intake's answer to the delivery (`channel`: see `receive`)."""
     bridge = bridge_of(request)
-    started = asyncio.get_running_loop().time()
-    if bridge.queue is not None and _needs_work(bridge, events):
-        try:
-            # The raw request, not the events: the worker verifies and parses it again.
-            await bridge.queue.enqueue(channel or source.source.value, raw)
-        except QueueUnavailableError:
-            pass  # Redis is unreachable: processed inline below (the queue logs the change)
-        else:
-            return JSONResponse({"events": len(events), "queued": len(events)})
-    result = await bridge.processor.process_delivery(events, started=started)
-    return JSONResponse(result.as_response())
-
-
-def _needs_work(bridge: Bridge, events: list[WebhookEvent]) -> bool:
-    """Whether any event has a handler: echoes and unhandled types are answered at once."""
-    return any(
-        not event.ignore_reason and bridge.dispatcher.handler_for(event) is not None
-        for event in events
+    answer = await receive(
+        source, raw, processor=bridge.processor, queue=bridge.queue, channel=channel
     )
+    return JSONResponse(answer)

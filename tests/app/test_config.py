@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
 
-from app.config import ATTIO_CURRENCY_CODES, Environment, Settings
+from app.config import Environment, Settings
 from app.errors import ConfigurationError
-from attio_sandbox.api import CURRENCY_CODES
-from tests.contract.extract_subset import SUBSET_PATH
 
 
 def make(**env: str) -> Settings:
@@ -62,31 +57,6 @@ def test_invalid_values_are_rejected() -> None:
         make(BRIDGE_ENV="staging")
     with pytest.raises(ValueError):
         make(ATTIO_WRITE_RATE="0")
-
-
-@pytest.mark.parametrize("code", ["TWD", "TRY", "IDR", "VND", "US", "dollars"])
-def test_a_currency_attio_does_not_list_stops_the_start(code: str) -> None:
-    with pytest.raises(ConfigurationError) as refused:
-        make(ATTIO_DEFAULT_CURRENCY=code).check_startup()
-    message = refused.value.message
-    assert "ATTIO_DEFAULT_CURRENCY" in message and "NTD" in message and "USD" in message
-
-
-@pytest.mark.parametrize(("given", "used"), [("NTD", "NTD"), ("eur", "EUR"), ("GBP", "GBP")])
-def test_listed_currencies_are_accepted(given: str, used: str) -> None:
-    settings = make(ATTIO_DEFAULT_CURRENCY=given)
-    settings.check_startup()
-    assert settings.attio_default_currency == used
-
-
-def test_currency_codes_are_attios_and_the_sandbox_knows_the_same() -> None:
-    """Both lists are the enum of Attio's OpenAPI document (create attribute, currency)."""
-    document = json.loads(SUBSET_PATH.read_text())
-    schema = json.dumps(document["paths"]["/v2/{target}/{identifier}/attributes"]["post"])
-    found = re.search(r'"default_currency_code": \{[^{}]*?"enum": (\[[^\]]*\])', schema)
-    assert found is not None
-    assert set(json.loads(found.group(1))) == ATTIO_CURRENCY_CODES == CURRENCY_CODES
-    assert len(ATTIO_CURRENCY_CODES) == 40
 
 
 PRODUCTION = {"BRIDGE_ENV": "production", "ATTIO_API_KEY": "real-key-0123456789"}

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import time
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +34,34 @@ def client_for(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.Asy
 
 async def create(client: httpx.AsyncClient, email: str = "a@example.com") -> httpx.Response:
     return await client.post(PEOPLE, json=write_body(email_addresses=[email]))
+
+
+_real_sleep = asyncio.sleep
+
+
+class Sleeps:
+    """`asyncio.sleep` while a test runs: each wait the sandbox asks for is recorded and ends
+    at once, or, with `hold=n`, only once n waits have started (so they overlap)."""
+
+    def __init__(self, hold: int = 0) -> None:
+        self.delays: list[float] = []
+        self._hold = hold
+        self._all_started = asyncio.Event()
+
+    async def __call__(self, delay: float, result: Any = None) -> Any:
+        if delay <= 0:
+            return await _real_sleep(0, result)
+        self.delays.append(delay)
+        if len(self.delays) >= self._hold:
+            self._all_started.set()
+        await self._all_started.wait()
+        return result
+
+
+def record_sleeps(monkeypatch: pytest.MonkeyPatch, *, hold: int = 0) -> Sleeps:
+    sleeps = Sleeps(hold)
+    monkeypatch.setattr(asyncio, "sleep", sleeps)
+    return sleeps
 
 
 # Authentication ------------------------------------------------------------------------
@@ -175,24 +204,29 @@ async def test_rate_limits_are_on_by_default() -> None:
 
 
 async def test_latency_delays_without_blocking_the_loop(
-    client: httpx.AsyncClient, sandbox: SandboxState
+    client: httpx.AsyncClient, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox.faults.latency_ms = 100
-    started = time.monotonic()
-    responses = await asyncio.gather(*(client.get("/v2/self") for _ in range(5)))
-    elapsed = time.monotonic() - started
+    # Each call's wait ends only once all five are waiting: a wait that blocked the loop,
+    # or one call at a time, never gets there (and the bound turns that into a failure).
+    sleeps = record_sleeps(monkeypatch, hold=5)
+    async with asyncio.timeout(10):
+        responses = await asyncio.gather(*(client.get("/v2/self") for _ in range(5)))
     assert all(r.status_code == 200 for r in responses)
-    assert 0.1 <= elapsed < 0.4
+    assert sleeps.delays == [0.1] * 5
+    assert sandbox.requests.count() == 5
 
 
 async def test_latency_jitter_stays_in_range(
-    client: httpx.AsyncClient, sandbox: SandboxState
+    client: httpx.AsyncClient, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox.configure_faults(latency_ms=20, latency_jitter_ms=10, seed=3)
+    sleeps = record_sleeps(monkeypatch)
     for _ in range(5):
         await client.get("/v2/self")
-    durations = [entry.duration_ms for entry in sandbox.requests.entries]
-    assert all(10 <= d < 60 for d in durations), durations
+    assert len(sleeps.delays) == 5
+    assert all(0.01 <= d <= 0.03 for d in sleeps.delays), sleeps.delays
+    assert len(set(sleeps.delays)) > 1  # jittered, not the base latency every time
 
 
 # Fault injection -----------------------------------------------------------------------
@@ -224,12 +258,12 @@ async def test_a_seed_reproduces_the_same_faults(
 
 
 async def test_timeouts_hold_the_call_then_answer_504(
-    client: httpx.AsyncClient, sandbox: SandboxState
+    client: httpx.AsyncClient, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox.configure_faults(timeout_rate=1.0, timeout_seconds=0.1)
-    started = time.monotonic()
+    sleeps = record_sleeps(monkeypatch)
     response = await create(client)
-    assert time.monotonic() - started >= 0.1
+    assert sleeps.delays == [0.1]  # held for timeout_seconds before the answer
     error(response, 504, "gateway_timeout")
     assert sandbox.store.query_records("people") == []
 

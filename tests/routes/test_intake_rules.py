@@ -7,6 +7,7 @@ import json
 import pytest
 import respx
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import Settings
 from app.main import create_app
@@ -245,13 +246,26 @@ def test_admin_disabled_without_token(attio: respx.MockRouter) -> None:
     assert response.status_code == 404
 
 
+def signature_failures(client: TestClient, token: str, source: str) -> float:
+    """The counter as /metrics shows it; 0 while no failure has created the source's label."""
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "bridge_signature_failures_total" and sample.labels == {
+                "source": source
+            }:
+                return sample.value
+    return 0.0
+
+
 def test_metrics_count_signature_failures(attio: respx.MockRouter) -> None:
     token = "metrics-token-0123456789-abcdefghij"
     with TestClient(create_app(settings(METRICS_TOKEN=token))) as client:
-        client.post(
+        before = signature_failures(client, token, "attio")
+        response = client.post(
             "/webhooks/attio",
             content=attio_body(),
             headers={"Content-Type": "application/json", "Attio-Signature": "0" * 64},
         )
-        text = client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
-    assert 'bridge_signature_failures_total{source="attio"}' in text
+        assert response.status_code == 401
+        assert signature_failures(client, token, "attio") == before + 1
