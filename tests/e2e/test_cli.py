@@ -16,7 +16,7 @@ from app.events.model import Source
 from testkit.signing import ATTIO_TEST_SECRET
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import Harness
-from tests.e2e.test_ledger import FlakyHandler, attio_delivery, ledger, post_attio
+from tests.e2e.test_ledger import UPDATED, FlakyHandler, attio_delivery, ledger, post_attio
 
 
 @pytest.fixture
@@ -45,21 +45,21 @@ def test_events_list_json(harness: Harness, cli_env: CliRunner) -> None:
     result = cli_env.invoke(cli, ["events", "list", "--status", "failed", "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert [row["event_key"] for row in rows] == ["attio:d1:0"]
+    assert [row["event_key"] for row in rows] == [UPDATED]
     assert rows[0]["status"] == "failed"
 
 
 def test_events_replay_dry_run_then_for_real(harness: Harness, cli_env: CliRunner) -> None:
     seed_failed(harness, "d1")
-    dry = cli_env.invoke(cli, ["events", "replay", "attio:d1:0", "--dry-run"])
+    dry = cli_env.invoke(cli, ["events", "replay", UPDATED, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "would_replay" in dry.stdout
-    assert ledger(harness)["attio:d1:0"]["status"] == "failed"
+    assert ledger(harness)[UPDATED]["status"] == "failed"
     # The CLI process has no handler for record.updated: processing it is a no-op success.
     done = cli_env.invoke(cli, ["events", "replay", "--status", "failed"])
     assert done.exit_code == 0, done.output
     assert "replayed=1" in done.stdout
-    assert ledger(harness)["attio:d1:0"]["status"] == "replayed"
+    assert ledger(harness)[UPDATED]["status"] == "replayed"
 
 
 def test_events_replay_needs_a_key_or_a_filter(cli_env: CliRunner) -> None:
