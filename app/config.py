@@ -6,9 +6,11 @@ Secrets are `SecretStr` so they never show up in reprs, logs or error bodies.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -84,6 +86,30 @@ def strong_token(token: SecretStr) -> bool:
         and len(set(value)) >= 8  # not "aaaa…" or "1212…"
         and not any(word in letters for word in _PLACEHOLDER_WORDS)
     )
+
+
+def plain_http_allowed(host: str | None) -> bool:
+    """Whether plain http may carry a token to `host`: this machine, or the platform's private
+    network (Render's internal hostnames have no dot, e.g. `attio-bridge-a1b2`; private IP
+    addresses)."""
+    host = (host or "").strip("[]").lower()
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host
+    return address.is_loopback or address.is_private
+
+
+def insecure_url(url: str) -> bool:
+    """Not https, and not plain http to a host `plain_http_allowed` accepts."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() == "https" and parts.hostname:
+        return False
+    return not (parts.scheme.lower() == "http" and plain_http_allowed(parts.hostname))
 
 
 class Environment(StrEnum):
@@ -260,7 +286,11 @@ class Settings(BaseSettings):
         url = (self.bridge_admin_url or "").strip().rstrip("/")
         if not url or self.redis_configured:
             return None
-        return url if "://" in url else f"http://{url}"
+        if "://" in url:
+            return url
+        # host:port, as Render's `hostport` gives it: plain http only on the private network.
+        scheme = "http" if plain_http_allowed(urlsplit(f"//{url}").hostname) else "https"
+        return f"{scheme}://{url}"
 
     @property
     def braintree_configured(self) -> bool:
@@ -306,6 +336,25 @@ class Settings(BaseSettings):
                 f"ATTIO_DEFAULT_CURRENCY={self.attio_default_currency!r} is not a currency code "
                 f"Attio accepts; use one of: {', '.join(sorted(ATTIO_CURRENCY_CODES))}"
             )
+        if self.is_production:
+            self._check_urls()
+
+    def _check_urls(self) -> None:
+        """Tokens travel to these URLs: https, or plain http on this machine or the private
+        network only."""
+        urls = {
+            "ATTIO_BASE_URL": self.attio_base_url,
+            "ZOHO_ACCOUNTS_URL": self.zoho_accounts_url,
+            "ZOHO_API_BASE_URL": self.zoho_api_base_url,
+            "ZOHO_CRM_NOTIFY_URL": self.zoho_crm_notify_url,
+            "BRIDGE_ADMIN_URL": self.jobs_via_admin_api,
+        }
+        for name, url in urls.items():
+            if url and insecure_url(url):
+                raise ConfigurationError(
+                    f"{name}={url!r} must be an https:// URL in production (plain http only to "
+                    "loopback or the private network: a hostname without a dot, a private IP)"
+                )
 
     def check_startup(self) -> None:
         """Refuse to run with settings that cannot work, and in production without what

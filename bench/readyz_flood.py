@@ -24,7 +24,8 @@ from app.main import create_app
 from attio_sandbox import FaultConfig, SandboxConfig, SandboxState, create_sandbox_app
 from testkit.settings import make_settings
 
-SANDBOX_URL = "http://attio.sandbox"
+# Production settings take plain http only to a private host (no dot); the transport ignores it.
+SANDBOX_URL = "http://attio-sandbox"
 
 
 async def flood(requests: int, clients: int, outage_latency: float | None) -> dict[str, float]:
