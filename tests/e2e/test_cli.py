@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import app.cli._common as cli_common
 from app.cli import cli
 from app.config import get_settings
+from app.events.ledger import DEFAULT_PRUNE_LIMIT
 from app.events.model import Source
 from testkit.signing import ATTIO_TEST_SECRET
 from tests.conftest import sandbox_attio_client
@@ -130,6 +131,29 @@ def test_events_prune_deletes_only_old_settled_records(
     assert set(ledger(harness)) == set(PRUNE_ROWS) - {"old-replayed"}
     again = cli_env.invoke(cli, ["events", "prune", "--older-than", "30"])
     assert "deleted 0 record(s)" in again.stdout
+
+
+def test_events_prune_deletes_at_most_limit_records_a_run(
+    harness: Harness, cli_env: CliRunner
+) -> None:
+    old = {f"old-{n}": ("replayed", 40 + n) for n in range(5)}
+    seed_ledger(harness, {**old, "new-replayed": ("replayed", 5)})
+    first = cli_env.invoke(cli, ["events", "prune", "--older-than", "30", "--limit", "2"])
+    assert first.exit_code == 0, first.output
+    assert "deleted 2 record(s)" in first.stdout and "--limit" in first.stdout  # more remain
+    assert set(ledger(harness)) == {"old-0", "old-1", "old-2", "new-replayed"}  # oldest first
+    rest = cli_env.invoke(cli, ["events", "prune", "--older-than", "30", "--json"])
+    assert json.loads(rest.stdout)["deleted"] == 3
+    assert set(ledger(harness)) == {"new-replayed"}
+
+
+def test_events_prune_limit_has_a_default_and_bounds(cli_env: CliRunner) -> None:
+    assert (
+        cli_env.invoke(cli, ["events", "prune", "--older-than", "30", "--limit", "0"]).exit_code
+        == 2
+    )
+    help_text = cli_env.invoke(cli, ["events", "prune", "--help"]).stdout
+    assert "--limit" in help_text and str(DEFAULT_PRUNE_LIMIT) in help_text
 
 
 @pytest.mark.parametrize("status", ["failed", "dead", "needs_attention", "replayed,failed", ""])

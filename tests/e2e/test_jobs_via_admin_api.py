@@ -90,6 +90,14 @@ def test_the_admin_endpoints(harness: Harness) -> None:
     pruned = harness.client.post("/admin/events/prune", json=body, headers=ADMIN)
     assert pruned.status_code == 200 and pruned.json()["deleted"] == 0
     # Only settled records can be pruned; the token is required.
+    limited = harness.client.post("/admin/events/prune", json={**body, "limit": 5}, headers=ADMIN)
+    assert limited.status_code == 200 and limited.json()["limit"] == 5
+    assert (
+        harness.client.post(
+            "/admin/events/prune", json={**body, "limit": 0}, headers=ADMIN
+        ).status_code
+        == 422
+    )
     bad = {**body, "statuses": ["failed"]}
     assert harness.client.post("/admin/events/prune", json=bad, headers=ADMIN).status_code == 422
     assert harness.client.post("/admin/events/prune", json=body).status_code == 401
