@@ -167,6 +167,45 @@ def test_sync_zoho_starts_on_the_web_service_and_waits_for_its_run(
     ]
 
 
+@pytest.mark.parametrize("source", ["zoho", "braintree"])
+def test_a_run_that_disappears_from_the_web_service_fails_the_job(
+    monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    # The web service restarted mid-run: its new process knows no such run, and nothing runs.
+    statuses = iter(
+        [
+            {"running": True, "last_run": {"run_id": "r1", "status": "running"}},
+            {"running": False, "last_run": None},
+            {"running": False, "last_run": None},
+        ]
+    )
+
+    def admin_call(_settings: Settings, method: str, path: str, **_: object) -> dict:
+        return {"run_id": "r1", "status": "running"} if method == "POST" else next(statuses)
+
+    result = invoke_with_admin_api(monkeypatch, admin_call, ["sync", source])
+    assert result.exit_code == 1
+    assert "r1" in result.output and "no longer" in result.output
+
+
+def test_a_run_that_never_ends_fails_the_job_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cli_sync, "POLL_DEADLINE_SECONDS", 0.0)
+    polls: list[str] = []
+
+    def admin_call(_settings: Settings, method: str, path: str, **_: object) -> dict:
+        polls.append(method)
+        if method == "POST":
+            return {"run_id": "r1", "status": "running"}
+        return {"running": True, "last_run": {"run_id": "r1", "status": "running"}}
+
+    result = invoke_with_admin_api(monkeypatch, admin_call, ["sync", "zoho"])
+    assert result.exit_code == 1
+    assert "did not finish" in result.output
+    assert polls == ["POST", "GET"]
+
+
 @pytest.mark.parametrize(
     ("args", "counts", "exit_code", "post"),
     [
