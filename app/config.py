@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     http_body_timeout_seconds: float = Field(10.0, alias="HTTP_BODY_TIMEOUT_SECONDS", gt=0)
     http_keepalive_timeout_seconds: int = Field(5, alias="HTTP_KEEPALIVE_TIMEOUT_SECONDS", ge=1)
     http_max_concurrency: int = Field(100, alias="HTTP_MAX_CONCURRENCY", ge=1)
+    # With `serve --proxy-headers`: the proxies whose X-Forwarded-For/-Proto are believed
+    # (addresses or networks, comma-separated; "*" believes anyone, so never on the internet).
+    forwarded_allow_ips: str = Field("127.0.0.1,::1", alias="FORWARDED_ALLOW_IPS")
 
     # Attio
     attio_api_key: SecretStr | None = Field(None, alias="ATTIO_API_KEY")
@@ -245,6 +248,24 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry)  # an address is a network of one
+            except ValueError:
+                raise ValueError(
+                    f"FORWARDED_ALLOW_IPS: {entry!r} is neither an IP address nor a network "
+                    "(e.g. 10.0.0.0/8)"
+                ) from None
+        if not entries:
+            raise ValueError("FORWARDED_ALLOW_IPS names no address")
+        return ",".join(entries)
 
     @field_validator("log_level", "attio_default_currency")
     @classmethod
