@@ -38,6 +38,8 @@ _CHALLENGE = re.compile(r"[a-f0-9]{20,32}")
 MAX_FORM_FIELDS = 4
 _FIELD_NAMES = frozenset({BT_SIGNATURE, BT_PAYLOAD})
 _LONGEST_NAME = 3 * max(len(name) for name in _FIELD_NAMES)  # every character %-escaped
+# A bt_signature is "<public key>|<40 hex>" pairs, one per key the merchant has: far below this.
+_LONGEST_SIGNATURE = 4096
 
 
 def _encoded_fields(encoded: str, where: str) -> dict[str, str]:
@@ -73,10 +75,11 @@ class _Form:
         )
 
     def get(self, name: str) -> str | None:
-        for source in self._sources:
-            if encoded := source.get(name):
-                return unquote_plus(encoded, errors="replace")
-        return None
+        encoded = self.encoded(name)
+        return unquote_plus(encoded, errors="replace") if encoded else None
+
+    def encoded(self, name: str) -> str | None:
+        return next((encoded for source in self._sources if (encoded := source.get(name))), None)
 
 
 def braintree_form_fields(body: bytes, raw_query: str) -> tuple[str | None, str | None]:
@@ -166,6 +169,8 @@ class BraintreeWebhookVerifier:
         this merchant's public key before the (up to body-sized) payload is decoded.
         """
         form = _Form(body, raw_query)
+        if len(form.encoded(BT_SIGNATURE) or "") > _LONGEST_SIGNATURE:
+            raise SignatureError("Braintree bt_signature is longer than any Braintree sends")
         signature = form.get(BT_SIGNATURE)
         if signature is not None and not self._names_our_key(signature):
             raise SignatureError("Braintree signature rejected: no matching public key")

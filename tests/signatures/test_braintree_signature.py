@@ -493,3 +493,11 @@ def test_a_foreign_key_is_refused_before_the_payload_is_decoded(
 
 def test_parse_form_reads_a_real_delivery(verifier: BraintreeWebhookVerifier) -> None:
     assert verifier.parse_form(braintree_sample_form(Kind.Check), "").kind == "check"
+
+
+def test_an_oversized_signature_is_refused_before_it_is_decoded(
+    verifier: BraintreeWebhookVerifier,
+) -> None:
+    body = b"bt_signature=" + PUBLIC_KEY.encode() + b"%7C" + b"%41" * 300_000 + b"&bt_payload=AA"
+    with pytest.raises(SignatureError, match="longer than"):
+        verifier.parse_form(body, "")
