@@ -6,9 +6,11 @@ Secrets are `SecretStr` so they never show up in reprs, logs or error bodies.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,6 +38,30 @@ def strong_token(token: SecretStr) -> bool:
         and len(set(value)) >= 8  # not "aaaa…" or "1212…"
         and not any(word in letters for word in _PLACEHOLDER_WORDS)
     )
+
+
+def plain_http_allowed(host: str | None) -> bool:
+    """Whether plain http may carry a token to `host`: this machine, or the platform's private
+    network (Render's internal hostnames have no dot, e.g. `attio-bridge-a1b2`; private IP
+    addresses)."""
+    host = (host or "").strip("[]").lower()
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host
+    return address.is_loopback or address.is_private
+
+
+def insecure_url(url: str) -> bool:
+    """Not https, and not plain http to a host `plain_http_allowed` accepts."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() == "https" and parts.hostname:
+        return False
+    return not (parts.scheme.lower() == "http" and plain_http_allowed(parts.hostname))
 
 
 class Environment(StrEnum):
@@ -77,6 +103,9 @@ class Settings(BaseSettings):
     http_body_timeout_seconds: float = Field(10.0, alias="HTTP_BODY_TIMEOUT_SECONDS", gt=0)
     http_keepalive_timeout_seconds: int = Field(5, alias="HTTP_KEEPALIVE_TIMEOUT_SECONDS", ge=1)
     http_max_concurrency: int = Field(100, alias="HTTP_MAX_CONCURRENCY", ge=1)
+    # With `serve --proxy-headers`: the proxies whose X-Forwarded-For/-Proto are believed
+    # (addresses or networks, comma-separated; "*" believes anyone, so never on the internet).
+    forwarded_allow_ips: str = Field("127.0.0.1,::1", alias="FORWARDED_ALLOW_IPS")
 
     # Attio
     attio_api_key: SecretStr | None = Field(None, alias="ATTIO_API_KEY")
@@ -172,6 +201,24 @@ class Settings(BaseSettings):
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry)  # an address is a network of one
+            except ValueError:
+                raise ValueError(
+                    f"FORWARDED_ALLOW_IPS: {entry!r} is neither an IP address nor a network "
+                    "(e.g. 10.0.0.0/8)"
+                ) from None
+        if not entries:
+            raise ValueError("FORWARDED_ALLOW_IPS names no address")
+        return ",".join(entries)
+
     @field_validator("log_level", "attio_default_currency")
     @classmethod
     def _upper(cls, value: str) -> str:
@@ -212,7 +259,11 @@ class Settings(BaseSettings):
         url = (self.bridge_admin_url or "").strip().rstrip("/")
         if not url or self.redis_configured:
             return None
-        return url if "://" in url else f"http://{url}"
+        if "://" in url:
+            return url
+        # host:port, as Render's `hostport` gives it: plain http only on the private network.
+        scheme = "http" if plain_http_allowed(urlsplit(f"//{url}").hostname) else "https"
+        return f"{scheme}://{url}"
 
     @property
     def braintree_configured(self) -> bool:
@@ -251,9 +302,33 @@ class Settings(BaseSettings):
         # Short ones too: the redactor matches those only as whole tokens.
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
+    def check_values(self) -> None:
+        """Settings that would leak a token later, refused now with a clear message. (Whether
+        Attio accepts ATTIO_DEFAULT_CURRENCY is the schema's to say: `app.schema.currencies`.)"""
+        if self.is_production:
+            self._check_urls()
+
+    def _check_urls(self) -> None:
+        """Tokens travel to these URLs: https, or plain http on this machine or the private
+        network only."""
+        urls = {
+            "ATTIO_BASE_URL": self.attio_base_url,
+            "ZOHO_ACCOUNTS_URL": self.zoho_accounts_url,
+            "ZOHO_API_BASE_URL": self.zoho_api_base_url,
+            "ZOHO_CRM_NOTIFY_URL": self.zoho_crm_notify_url,
+            "BRIDGE_ADMIN_URL": self.jobs_via_admin_api,
+        }
+        for name, url in urls.items():
+            if url and insecure_url(url):
+                raise ConfigurationError(
+                    f"{name}={url!r} must be an https:// URL in production (plain http only to "
+                    "loopback or the private network: a hostname without a dot, a private IP)"
+                )
+
     def check_startup(self) -> None:
-        """Refuse to run in production without what production needs. (Whether Attio accepts
-        ATTIO_DEFAULT_CURRENCY is the schema's to say: `app.schema.currencies`.)"""
+        """Refuse to run with settings that cannot work, and in production without what
+        production needs."""
+        self.check_values()
         if self.is_production and not secret_is_set(self.attio_api_key):
             raise ConfigurationError(
                 "ATTIO_API_KEY is missing or a placeholder; production needs a real Attio "

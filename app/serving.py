@@ -89,8 +89,8 @@ def uvicorn_options(
         "server_header": False,
         "log_config": None,  # our structlog setup handles uvicorn's loggers
         "access_log": settings.access_log,
-        # Behind Render's proxy the client address and scheme come from X-Forwarded-*; the
-        # proxy's own address is not known in advance.
+        # Behind a proxy the client address and scheme come from X-Forwarded-*, believed only
+        # from FORWARDED_ALLOW_IPS: anyone else could write any address there.
         "proxy_headers": proxy_headers,
-        "forwarded_allow_ips": "*" if proxy_headers else None,
+        "forwarded_allow_ips": settings.forwarded_allow_ips if proxy_headers else None,
     }

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from app.events.sources.attio import attio_event_key
 from app.events.sources.zoho import zoho_event_key
 from testkit.signing import (
     FORM_CONTENT_TYPE,
@@ -121,7 +122,7 @@ def attio_delivery(events: Sequence[dict[str, Any]], idempotency_key: str) -> De
         path="/webhooks/attio",
         body=body,
         headers={**attio_signed_headers(body), "Idempotency-Key": idempotency_key},
-        event_keys=tuple(f"attio:{idempotency_key}:{i}" for i in range(len(events))),
+        event_keys=tuple(attio_event_key(body, i) for i in range(len(events))),
     )
 
 

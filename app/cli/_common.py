@@ -32,6 +32,7 @@ def load_settings() -> Settings:
         access_log=settings.access_log,
     )
     try:
+        settings.check_values()
         check_default_currency(settings)
     except ConfigurationError as exc:
         typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)

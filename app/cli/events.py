@@ -11,7 +11,13 @@ import typer
 from app.cli import _common
 from app.cli._admin import admin_call
 from app.cli._common import JsonOption
-from app.events.ledger import SETTLED_STATUSES, LedgerEntry, LedgerStatus
+from app.events.ledger import (
+    DEFAULT_PRUNE_LIMIT,
+    MAX_PRUNE_LIMIT,
+    SETTLED_STATUSES,
+    LedgerEntry,
+    LedgerStatus,
+)
 from app.events.model import Source
 from app.events.replay import ReplayReport, ReplayStatus
 
@@ -152,6 +158,12 @@ def events_prune(
     status: Annotated[
         str, typer.Option(help="Comma-separated settled statuses to delete.")
     ] = "replayed",
+    limit: Annotated[
+        int,
+        typer.Option(
+            min=1, max=MAX_PRUNE_LIMIT, help="At most this many records a run, oldest first."
+        ),
+    ] = DEFAULT_PRUNE_LIMIT,
     dry_run: Annotated[bool, typer.Option(help="Only list what would be deleted.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -166,6 +178,7 @@ def events_prune(
         job = {
             "older_than_days": older_than,
             "statuses": [s.value for s in statuses],
+            "limit": limit,
             "dry_run": dry_run,
         }
         answer = _common.run_sync(
@@ -179,12 +192,13 @@ def events_prune(
             typer.echo(f"{row['status']:<10} {last:<27} {row['event_key']}")
         verb = "would delete" if dry_run else "deleted"
         typer.echo(f"{verb} {answer['deleted']} record(s) (run by the web service)")
+        _more_may_remain(answer["deleted"], limit)
         return
     cutoff = datetime.now(UTC) - timedelta(days=older_than)
 
     async def go() -> list[LedgerEntry]:
         async with _common.cli_bridge(settings) as bridge:
-            entries = await bridge.ledger.settled_before(cutoff, statuses)
+            entries = await bridge.ledger.settled_before(cutoff, statuses, limit=limit)
             if not dry_run:
                 await bridge.ledger.delete(entries)
             return entries
@@ -199,3 +213,9 @@ def events_prune(
         last = entry.last_attempt_at.isoformat() if entry.last_attempt_at else "-"
         typer.echo(f"{entry.status.value:<10} {last:<27} {entry.event_key}")
     typer.echo(f"{verb} {len(entries)} record(s) last attempted before {cutoff:%Y-%m-%d}")
+    _more_may_remain(len(entries), limit)
+
+
+def _more_may_remain(deleted: int, limit: int) -> None:
+    if deleted >= limit:
+        typer.echo(f"the run stopped at --limit {limit}: older records may remain (next run)")

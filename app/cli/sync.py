@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import typer
 
 from app.cli import _common
-from app.cli._admin import admin_call
+from app.cli._admin import AdminAPIError, admin_call
 from app.cli._common import JsonOption
 from app.config import Settings
 from app.services.braintree.sync import progress as braintree_progress
@@ -94,8 +94,10 @@ def sync_zoho(
         raise typer.Exit(1)
 
 
-# Seconds between status polls of a sync the web service runs.
+# Seconds between status polls of a sync the web service runs, and the longest wait for one
+# (a first Braintree backfill takes hours).
 POLL_SECONDS = 5.0
+POLL_DEADLINE_SECONDS = 12 * 3600.0
 
 
 def _sync_on_the_web_service(
@@ -109,11 +111,24 @@ def _sync_on_the_web_service(
     started = admin_call(
         settings, "POST", f"{path}?{urlencode(query)}" if query else path, ok=(202,)
     )
+    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
+    run_id = started.get("run_id")
     while True:
         status = admin_call(settings, "GET", path)
         last = status.get("last_run") or {}
-        if not status.get("running") and last.get("run_id") == started.get("run_id"):
-            return dict(last)
+        if not status.get("running"):
+            if last.get("run_id") == run_id:
+                return dict(last)
+            # Nothing runs and the last run is another: the web service restarted mid-run.
+            raise AdminAPIError(
+                f"sync run {run_id} is no longer on the web service (restarted mid-run?); "
+                "the next run starts from the recorded watermark"
+            )
+        if time.monotonic() >= deadline:
+            raise AdminAPIError(
+                f"sync run {run_id} did not finish within {POLL_DEADLINE_SECONDS:g} s; "
+                f"see GET {path}"
+            )
         time.sleep(POLL_SECONDS)
 
 

@@ -12,7 +12,7 @@ from app.cli import _common
 from app.cli._common import JsonOption
 from app.clients.zoho import WatchChannel, WatchResult
 from app.clients.zoho.watch import DEFAULT_EVENTS
-from app.config import Settings, secret_is_set
+from app.config import Settings, insecure_url, secret_is_set
 from app.errors import ConfigurationError
 
 zoho_cli = typer.Typer(help="Zoho CRM notification channel.", no_args_is_help=True)
@@ -36,6 +36,11 @@ def _channel_settings(
     if not url:
         raise ConfigurationError(
             "Give --notify-url or set ZOHO_CRM_NOTIFY_URL (https://<bridge>/webhooks/zoho/crm)"
+        )
+    if insecure_url(url):
+        raise ConfigurationError(
+            f"The notify URL {url!r} must be https:// (Zoho sends the channel's token in every "
+            "callback; plain http only to loopback or the private network)"
         )
     return channel, url, token.get_secret_value()
 

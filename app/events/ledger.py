@@ -52,6 +52,9 @@ def is_bookkeeping_key(event_key: str) -> bool:
 # What `events prune` may delete: records whose story is over. The others still ask for work.
 SETTLED_STATUSES = frozenset({LedgerStatus.replayed})
 _PRUNE_CONCURRENCY = 8  # the client's write limiter is what really paces the deletes
+# Deletes per prune run: about 40 s of Attio's write budget; a backlog takes a few daily runs.
+DEFAULT_PRUNE_LIMIT = 1000
+MAX_PRUNE_LIMIT = 10_000
 
 
 def utcnow() -> datetime:
@@ -208,9 +211,16 @@ class Ledger:
         return [LedgerEntry.from_record(row) for row in rows]
 
     async def settled_before(
-        self, cutoff: datetime, statuses: Collection[LedgerStatus] = SETTLED_STATUSES
+        self,
+        cutoff: datetime,
+        statuses: Collection[LedgerStatus] = SETTLED_STATUSES,
+        *,
+        limit: int = DEFAULT_PRUNE_LIMIT,
     ) -> list[LedgerEntry]:
-        """Settled records whose last attempt is older than `cutoff`, oldest first."""
+        """At most `limit` settled records whose last attempt is older than `cutoff`, oldest
+        first."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
         unsettled = set(statuses) - SETTLED_STATUSES
         if unsettled or not statuses:
             raise ValueError(f"not settled statuses: {sorted(unsettled) or 'none given'}")
@@ -221,12 +231,14 @@ class Ledger:
             ]
         }
         sorts = [{"direction": "asc", "attribute": "last_attempt_at"}]
-        return [
-            LedgerEntry.from_record(row)
-            async for row in self._client.iter_records(
-                BRIDGE_EVENTS, filter=conditions, sorts=sorts
-            )
-        ]
+        entries: list[LedgerEntry] = []
+        async for row in self._client.iter_records(
+            BRIDGE_EVENTS, filter=conditions, sorts=sorts, page_size=min(limit, 500)
+        ):
+            entries.append(LedgerEntry.from_record(row))
+            if len(entries) >= limit:
+                break
+        return entries
 
     async def delete(self, entries: Sequence[LedgerEntry]) -> None:
         """Delete these records (one write each), a few at a time under the write limiter."""

@@ -18,7 +18,7 @@ from app.events.ledger import Ledger, LedgerEntry, LedgerStatus
 from app.events.model import Outcome, Source
 from app.events.processor import EventProcessor
 from app.events.queue import REPLAY_CHANNEL, EventQueue, QueueUnavailableError
-from app.events.sources import EventSource
+from app.events.sources import EventSource, stored_key_event
 from app.log import get_logger
 
 log = get_logger(__name__)
@@ -117,7 +117,9 @@ class Replayer:
                 ReplayStatus.refused,
                 f"stored request does not verify or parse ({exc.code}): {exc.message}",
             )
-        event = next((e for e in events if e.event_key == key), None)
+        event = next((e for e in events if e.event_key == key), None) or stored_key_event(
+            events, key
+        )
         if event is None:
             return ReplayResult(key, ReplayStatus.refused, "stored request holds no such event")
         if dry_run:

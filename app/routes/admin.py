@@ -12,7 +12,12 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, Field
 
 from app.errors import NotFoundError, UnauthorizedError
-from app.events.ledger import SETTLED_STATUSES, LedgerStatus
+from app.events.ledger import (
+    DEFAULT_PRUNE_LIMIT,
+    MAX_PRUNE_LIMIT,
+    SETTLED_STATUSES,
+    LedgerStatus,
+)
 from app.events.model import Source
 from app.events.queue import QueueMode
 from app.log import redactor
@@ -137,6 +142,7 @@ class Prune(BaseModel):
     older_than_days: JsonInteger = Field(..., ge=1, le=3650)
     # Only settled records can be pruned: the others still ask for work.
     statuses: list[Literal["replayed"]] = Field(default_factory=_settled_names, min_length=1)
+    limit: JsonInteger = Field(DEFAULT_PRUNE_LIMIT, ge=1, le=MAX_PRUNE_LIMIT)
     dry_run: bool = Field(False, strict=True)
 
 
@@ -164,11 +170,12 @@ async def prune_events(request: Request, job: Prune) -> dict[str, Any]:
     cutoff = datetime.now(UTC) - timedelta(days=job.older_than_days)
     statuses = [LedgerStatus(name) for name in job.statuses]
     assert set(statuses) <= SETTLED_STATUSES
-    entries = await ledger.settled_before(cutoff, statuses)
+    entries = await ledger.settled_before(cutoff, statuses, limit=job.limit)
     if not job.dry_run:
         await ledger.delete(entries)
     return {
         "dry_run": job.dry_run,
+        "limit": job.limit,
         "deleted": len(entries),
         "records": [entry.summary() for entry in entries],
     }

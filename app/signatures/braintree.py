@@ -15,7 +15,7 @@ parsing a payload whose signature was already proven.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 import braintree
 from braintree.exceptions.configuration_error import ConfigurationError as SdkConfigurationError
@@ -33,11 +33,53 @@ BT_CHALLENGE = "bt_challenge"
 _CHALLENGE = re.compile(r"[a-f0-9]{20,32}")
 
 
-def _first_values(encoded: str) -> dict[str, str]:
+# Braintree posts exactly two fields; a little room is left for a proxy's additions. Counted on
+# the raw text, so a form of thousands of fields is refused before any of it is decoded.
+MAX_FORM_FIELDS = 4
+_FIELD_NAMES = frozenset({BT_SIGNATURE, BT_PAYLOAD})
+_LONGEST_NAME = 3 * max(len(name) for name in _FIELD_NAMES)  # every character %-escaped
+# A bt_signature is "<public key>|<40 hex>" pairs, one per key the merchant has: far below this.
+_LONGEST_SIGNATURE = 4096
+
+
+def _encoded_fields(encoded: str, where: str) -> dict[str, str]:
+    """The still-encoded values of the first `bt_signature` and `bt_payload` in `encoded`.
+
+    Split as `parse_qsl` does ("&" only, blank parts skipped, "+" is a space), but only the
+    two names Braintree sends are decoded, and their values only when asked for.
+    """
+    if encoded.count("&") >= MAX_FORM_FIELDS:
+        raise BadRequestError(
+            f"Braintree notification {where} has more than {MAX_FORM_FIELDS} fields; "
+            f"Braintree sends two ({BT_SIGNATURE}, {BT_PAYLOAD})"
+        )
     values: dict[str, str] = {}
-    for key, value in parse_qsl(encoded, keep_blank_values=True):
-        values.setdefault(key, value)
+    for part in encoded.split("&"):
+        name, _, value = part.partition("=")
+        if not part or len(name) > _LONGEST_NAME:
+            continue
+        name = unquote_plus(name)
+        if name in _FIELD_NAMES:
+            values.setdefault(name, value)
     return values
+
+
+class _Form:
+    """A notification's form: the body's fields, each falling back to the query's."""
+
+    def __init__(self, body: bytes, raw_query: str) -> None:
+        # Braintree's fields are ASCII; undecodable bytes become U+FFFD, which fails verification.
+        self._sources = (
+            _encoded_fields(body.decode("utf-8", errors="replace"), "body"),
+            _encoded_fields(raw_query, "URL"),
+        )
+
+    def get(self, name: str) -> str | None:
+        encoded = self.encoded(name)
+        return unquote_plus(encoded, errors="replace") if encoded else None
+
+    def encoded(self, name: str) -> str | None:
+        return next((encoded for source in self._sources if (encoded := source.get(name))), None)
 
 
 def braintree_form_fields(body: bytes, raw_query: str) -> tuple[str | None, str | None]:
@@ -46,14 +88,10 @@ def braintree_form_fields(body: bytes, raw_query: str) -> tuple[str | None, str 
     The query fallback covers the Control Panel's old test call, which sent both fields in the
     URL. Blank or absent fields are None. Values are URL-decoded exactly once: "%2B" becomes "+",
     "%0A" a newline, and a raw "+" a space (which the SDK then rejects as tampering). The first
-    occurrence of a repeated field wins.
+    occurrence of a repeated field wins. More than `MAX_FORM_FIELDS` fields is a 400.
     """
-    # Braintree's fields are ASCII; undecodable bytes become U+FFFD, which fails verification.
-    from_body = _first_values(body.decode("utf-8", errors="replace"))
-    from_query = _first_values(raw_query)
-    signature = from_body.get(BT_SIGNATURE) or from_query.get(BT_SIGNATURE) or None
-    payload = from_body.get(BT_PAYLOAD) or from_query.get(BT_PAYLOAD) or None
-    return signature, payload
+    form = _Form(body, raw_query)
+    return form.get(BT_SIGNATURE), form.get(BT_PAYLOAD)
 
 
 def _required(name: str, value: str | None) -> str:
@@ -69,7 +107,7 @@ class BraintreeWebhookVerifier:
 
     Only the public and private keys take part in verification; the environment and merchant
     id are required because the SDK's `Configuration` requires them. All methods are
-    synchronous and CPU-bound (HMAC, base64, minidom): run `parse` off the event loop.
+    synchronous and CPU-bound (HMAC, base64, minidom): run `parse_form` off the event loop.
     """
 
     def __init__(
@@ -123,6 +161,26 @@ class BraintreeWebhookVerifier:
                 "Braintree notification is signed but is not a readable notification "
                 f"({type(exc).__name__})"
             ) from exc
+
+    def parse_form(self, body: bytes, raw_query: str) -> braintree.WebhookNotification:
+        """`parse` for a request as received, doing the cheap checks first.
+
+        The field count is checked before anything is decoded, and the signature must name
+        this merchant's public key before the (up to body-sized) payload is decoded.
+        """
+        form = _Form(body, raw_query)
+        if len(form.encoded(BT_SIGNATURE) or "") > _LONGEST_SIGNATURE:
+            raise SignatureError("Braintree bt_signature is longer than any Braintree sends")
+        signature = form.get(BT_SIGNATURE)
+        if signature is not None and not self._names_our_key(signature):
+            raise SignatureError("Braintree signature rejected: no matching public key")
+        return self.parse(signature, form.get(BT_PAYLOAD))
+
+    def _names_our_key(self, bt_signature: str) -> bool:
+        # The SDK's own reading of "<public key>|<hex>" pairs joined by "&".
+        public_key = self._gateway.config.public_key
+        pairs = (pair.split("|") for pair in bt_signature.split("&") if "|" in pair)
+        return any(pair[0] == public_key for pair in pairs)
 
     def verify_challenge(self, challenge: str) -> str:
         """The answer to the `bt_challenge` GET Braintree sends when a destination is created."""

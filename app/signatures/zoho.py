@@ -26,11 +26,15 @@ import re
 from collections.abc import Collection, Mapping
 from urllib.parse import parse_qsl
 
-from app.errors import SignatureError
+from app.errors import BadRequestError, SignatureError
 from app.signatures._common import HEX_SHA256, header_value
 
 ZOHO_SIGNATURE_HEADER = "X-Zoho-Webhook-Signature"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+# Zoho documents no limit on a webhook's fields; this one is ours (a webhook's parameters are
+# typed in by hand). Counted on the raw text, before any decoding or sorting.
+MAX_SIGNED_FIELDS = 100
 
 # Standard-alphabet, padded base64 of a 32-byte digest: 43 characters + "=".
 _BASE64_SHA256 = re.compile(r"[A-Za-z0-9+/]{43}=")
@@ -57,11 +61,18 @@ def zoho_signing_message(raw_query: str, body: bytes, content_type: str | None) 
 
     `raw_query` is the query string as received, without the leading "?". A form body is folded
     into the sorted pairs and not appended; any other body is appended unchanged (an empty body
-    appends nothing). Raises `ValueError` when the query or form data is not valid UTF-8.
+    appends nothing). Raises `ValueError` when the query or form data is not valid UTF-8, and
+    `BadRequestError` for more than `MAX_SIGNED_FIELDS` fields.
     """
+    form = _is_form(content_type)
+    fields = raw_query.count("&") + (body.count(b"&") if form else 0)
+    if fields >= MAX_SIGNED_FIELDS:
+        raise BadRequestError(
+            f"Zoho webhook has more than {MAX_SIGNED_FIELDS} URL parameters and form fields"
+        )
     pairs = _decoded_pairs(raw_query)
     tail = body
-    if _is_form(content_type):
+    if form:
         pairs += _decoded_pairs(body.decode("utf-8"))
         tail = b""
     pairs.sort()

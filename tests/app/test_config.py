@@ -115,3 +115,56 @@ def test_a_dead_workers_record_locks_expire_before_its_entries_are_taken_over(
 ) -> None:
     settings = Settings(QUEUE_RECLAIM_IDLE_SECONDS=reclaim_idle)  # type: ignore[call-arg]
     assert settings.record_lock_ttl_seconds == lock_ttl
+
+
+# -- plain http only to this machine or the private network ---------------------------------
+
+URL_SETTINGS = ("ATTIO_BASE_URL", "ZOHO_ACCOUNTS_URL", "ZOHO_API_BASE_URL", "ZOHO_CRM_NOTIFY_URL")
+
+
+@pytest.mark.parametrize("name", URL_SETTINGS)
+@pytest.mark.parametrize(
+    "url",
+    ["http://api.attio.com", "http://10.0.0.5.nip.io", "ftp://api.attio.com", "api.attio.com"],
+)
+def test_production_refuses_urls_that_are_not_https(name: str, url: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        make(**PRODUCTION, **{name: url}).check_values()
+    make(**{name: url}).check_values()  # development may use anything
+
+
+@pytest.mark.parametrize("name", URL_SETTINGS)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.attio.com",
+        "http://127.0.0.1:8100",
+        "http://localhost:8100",
+        "http://[::1]:8100",
+        "http://attio-sandbox-a1b2:10000",  # Render's private network: a hostname without a dot
+        "http://10.1.2.3:8080",
+    ],
+)
+def test_production_accepts_https_and_private_http(name: str, url: str) -> None:
+    make(**PRODUCTION, **{name: url}).check_values()
+
+
+@pytest.mark.parametrize(
+    ("admin_url", "expected"),
+    [
+        ("attio-bridge-a1b2:10000", "http://attio-bridge-a1b2:10000"),  # Render's hostport
+        ("127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("bridge.example.com", "https://bridge.example.com"),  # the token never goes in clear
+        ("bridge.example.com:8443/", "https://bridge.example.com:8443"),
+    ],
+)
+def test_an_admin_url_without_a_scheme_is_https_unless_private(
+    admin_url: str, expected: str
+) -> None:
+    assert make(BRIDGE_ADMIN_URL=admin_url).jobs_via_admin_api == expected
+
+
+def test_production_refuses_a_plain_http_admin_url_to_a_public_host() -> None:
+    with pytest.raises(ConfigurationError, match="BRIDGE_ADMIN_URL"):
+        make(**PRODUCTION, BRIDGE_ADMIN_URL="http://bridge.example.com").check_values()
+    make(**PRODUCTION, BRIDGE_ADMIN_URL="http://attio-bridge-a1b2:10000").check_values()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from pydantic import ValidationError
 
 from app.config import Settings
 from app.serving import DeadlineH11Protocol, uvicorn_options
@@ -270,3 +272,40 @@ def test_serve_and_the_image_share_one_uvicorn_configuration() -> None:
     assert options["server_header"] is False and options["access_log"] is False
     assert options["limit_concurrency"] == settings.http_max_concurrency
     assert options["forwarded_allow_ips"] is None  # trusted only with --proxy-headers
+
+
+async def _client_seen(settings: Settings, peer: str, forwarded_for: str) -> tuple[str, str]:
+    """The client address and scheme the app sees through uvicorn's proxy-header handling."""
+    seen: dict[str, object] = {}
+
+    async def app(scope: dict, receive: object, send: object) -> None:
+        seen.update(client=scope["client"], scheme=scope["scheme"])
+
+    options = uvicorn_options(settings, host="127.0.0.1", port=8000, proxy_headers=True)
+    options.pop("http")
+    config = uvicorn.Config(app, **options)
+    config.load()
+    scope = {
+        "type": "http",
+        "scheme": "http",
+        "client": (peer, 40000),
+        "headers": [(b"x-forwarded-for", forwarded_for.encode()), (b"x-forwarded-proto", b"https")],
+    }
+    await config.loaded_app(scope, None, None)
+    return seen["client"][0], seen["scheme"]  # type: ignore[index]
+
+
+async def test_forwarded_headers_are_believed_only_from_the_configured_proxies() -> None:
+    default = Settings(_env_file=None)  # type: ignore[call-arg]
+    # Anyone on the internet: X-Forwarded-For is theirs to write, so it is not believed.
+    assert await _client_seen(default, "203.0.113.9", "10.9.9.9") == ("203.0.113.9", "http")
+    assert await _client_seen(default, "127.0.0.1", "198.51.100.7") == ("198.51.100.7", "https")
+    render = Settings(_env_file=None, FORWARDED_ALLOW_IPS="10.0.0.0/8")  # type: ignore[call-arg]
+    assert await _client_seen(render, "10.1.2.3", "198.51.100.7") == ("198.51.100.7", "https")
+    assert await _client_seen(render, "203.0.113.9", "10.9.9.9") == ("203.0.113.9", "http")
+
+
+@pytest.mark.parametrize("value", ["10.0.0.1/8", "not-an-ip", "10.0.0.0/8,,x"])
+def test_forwarded_allow_ips_must_be_addresses_or_networks(value: str) -> None:
+    with pytest.raises(ValidationError, match="FORWARDED_ALLOW_IPS"):
+        Settings(_env_file=None, FORWARDED_ALLOW_IPS=value)  # type: ignore[call-arg]

@@ -89,20 +89,79 @@ def test_the_key_value_instance_is_internal_persistent_and_never_evicts() -> Non
     assert redis["persistenceMode"] == "journal-snapshot"
 
 
-def test_the_worker_runs_the_worker_command_with_the_web_services_secrets() -> None:
-    found = services(blueprint())
-    worker, web = found["attio-bridge-worker"], found["attio-bridge"]
+# What each process reads besides the shared group: exactly what its command needs.
+PROCESSING = {  # verify a delivery again, then apply it (handlers call all three providers)
+    "ATTIO_API_KEY",
+    "ATTIO_WEBHOOK_SECRET",
+    "ATTIO_OWN_ACTOR_IDS",
+    "BRAINTREE_MERCHANT_ID",
+    "BRAINTREE_PUBLIC_KEY",
+    "BRAINTREE_PRIVATE_KEY",
+    "ZOHO_CLIENT_ID",
+    "ZOHO_CLIENT_SECRET",
+    "ZOHO_REFRESH_TOKEN",
+    "ZOHO_ORGANIZATION_ID",
+    "ZOHO_WEBHOOK_SECRET",
+    "ZOHO_CRM_NOTIFY_TOKEN",
+    "ZOHO_CRM_CHANNEL_IDS",
+}
+ZOHO_API = {"ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN"}
+CRM_CHANNEL = {"ZOHO_CRM_NOTIFY_TOKEN", "ZOHO_CRM_CHANNEL_IDS"}
+# A job either runs itself (Redis: the shared budget) or asks the web service (admin API).
+JOB = {"BRIDGE_ADMIN_URL", "ADMIN_TOKEN", "REDIS_URL", "ATTIO_API_KEY"}
+NEEDS = {
+    "attio-bridge-worker": {"REDIS_URL"} | PROCESSING,
+    "attio-bridge-retry-due": JOB | PROCESSING,  # replays verify, and apply when Redis is down
+    "attio-bridge-events-prune": JOB,
+    "attio-bridge-sync-zoho": JOB | ZOHO_API | {"ZOHO_ORGANIZATION_ID"} | CRM_CHANNEL,
+    "attio-bridge-sync-braintree": JOB
+    | {"BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY", "BRAINTREE_PRIVATE_KEY"},
+    "attio-bridge-zoho-watch": ZOHO_API | CRM_CHANNEL | {"ZOHO_CRM_NOTIFY_URL"},
+}
+
+
+def env_keys(service: dict[str, Any]) -> set[str]:
+    return {v["key"] for v in service["envVars"] if "key" in v}
+
+
+def test_the_worker_runs_the_worker_command() -> None:
+    worker = services(blueprint())["attio-bridge-worker"]
     assert worker["type"] == "worker" and worker["runtime"] == "docker"
     assert worker["dockerCommand"] == "attio-bridge worker"
-    web_keys = {v["key"] for v in web["envVars"] if "key" in v}
-    assert web_keys <= {v["key"] for v in worker["envVars"] if "key" in v}
     assert {"fromGroup": "attio-bridge-config"} in worker["envVars"]
+
+
+@pytest.mark.parametrize("name", sorted(NEEDS))
+def test_each_process_gets_only_the_secrets_its_command_needs(name: str) -> None:
+    found = services(blueprint())
+    assert env_keys(found[name]) == NEEDS[name]
+    web = env_keys(found["attio-bridge"])
+    for var in found[name]["envVars"]:  # each one entered once, on the web service
+        if var.get("fromService", {}).get("type") == "web" and "envVarKey" in var:
+            assert var["envVarKey"] == var["key"] and var["key"] in web
+
+
+def test_every_process_is_listed_with_its_needs() -> None:
+    processes = {s["name"] for s in blueprint()["services"] if s["type"] in ("worker", "cron")}
+    assert processes == set(NEEDS)
 
 
 def test_every_process_that_calls_attio_gets_redis_url_from_the_key_value_instance() -> None:
     for service in blueprint()["services"]:
-        if service["type"] in ("web", "worker", "cron"):
+        calls_attio = service["type"] == "web" or "ATTIO_API_KEY" in NEEDS.get(service["name"], ())
+        if calls_attio:
             assert REDIS_URL in service["envVars"], service["name"]
+
+
+def test_each_cron_job_comment_describes_that_job() -> None:
+    text = (ROOT / "render.yaml").read_text()
+    for service in blueprint()["services"]:
+        if service["type"] != "cron":
+            continue
+        before = text.split(f"name: {service['name']}\n", 1)[0]
+        comment = before.rsplit("\n\n", 1)[-1]
+        if "Delete this job" in comment or "channel" in comment:
+            assert service["dockerCommand"] == "attio-bridge zoho watch", service["name"]
 
 
 def test_the_web_service_scales_with_the_key_value_instance() -> None:

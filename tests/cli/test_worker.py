@@ -17,7 +17,7 @@ from app.events.queue import STREAM
 from testkit.signing import ATTIO_TEST_SECRET
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import Harness, start_harness
-from tests.e2e.test_ledger import FlakyHandler, attio_delivery, ledger, post_attio
+from tests.e2e.test_ledger import UPDATED, FlakyHandler, attio_delivery, ledger, post_attio
 
 
 def test_worker_without_redis_url_says_there_is_nothing_to_do(
@@ -72,10 +72,10 @@ def test_events_replay_queues_in_queue_mode(queued_harness: Harness, redis_url: 
     h.bridge.queue.outage_hold_seconds = 0
     h.bridge.queue._went_down(ConnectionError("test"))  # the intake believes Redis is down
     assert post_attio(h, attio_delivery("record.updated"), key="d1").json()["recorded"] == 1
-    assert ledger(h)["attio:d1:0"]["status"] == "failed"
+    assert ledger(h)[UPDATED]["status"] == "failed"
 
-    result = CliRunner().invoke(cli, ["events", "replay", "attio:d1:0"])
+    result = CliRunner().invoke(cli, ["events", "replay", UPDATED])
     assert result.exit_code == 0, result.output
     assert "queued" in result.stdout
-    assert stream_keys(redis_url) == [b"attio:d1:0"]
-    assert ledger(h)["attio:d1:0"]["status"] == "failed"  # a worker settles it
+    assert stream_keys(redis_url) == [UPDATED.encode()]
+    assert ledger(h)[UPDATED]["status"] == "failed"  # a worker settles it

@@ -62,6 +62,9 @@ def test_channels_lists_without_the_token(zoho: FakeZoho) -> None:
     [
         (["watch"], "ZOHO_CRM_NOTIFY_URL"),
         (["watch", "--notify-url", NOTIFY_URL, "--channel-id", "42"], "ZOHO_CRM_CHANNEL_IDS"),
+        # The channel's token travels in every callback body: never in clear over the internet.
+        (["watch", "--notify-url", "http://bridge.example.com/webhooks/zoho/crm"], "https"),
+        (["watch", "--notify-url", "bridge.example.com/webhooks/zoho/crm"], "https"),
     ],
 )
 def test_watch_refuses_what_the_intake_would_reject(

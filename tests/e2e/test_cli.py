@@ -12,11 +12,12 @@ from typer.testing import CliRunner
 import app.cli._common as cli_common
 from app.cli import cli
 from app.config import get_settings
+from app.events.ledger import DEFAULT_PRUNE_LIMIT
 from app.events.model import Source
 from testkit.signing import ATTIO_TEST_SECRET
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import Harness
-from tests.e2e.test_ledger import FlakyHandler, attio_delivery, ledger, post_attio
+from tests.e2e.test_ledger import UPDATED, FlakyHandler, attio_delivery, ledger, post_attio
 
 
 @pytest.fixture
@@ -45,21 +46,21 @@ def test_events_list_json(harness: Harness, cli_env: CliRunner) -> None:
     result = cli_env.invoke(cli, ["events", "list", "--status", "failed", "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert [row["event_key"] for row in rows] == ["attio:d1:0"]
+    assert [row["event_key"] for row in rows] == [UPDATED]
     assert rows[0]["status"] == "failed"
 
 
 def test_events_replay_dry_run_then_for_real(harness: Harness, cli_env: CliRunner) -> None:
     seed_failed(harness, "d1")
-    dry = cli_env.invoke(cli, ["events", "replay", "attio:d1:0", "--dry-run"])
+    dry = cli_env.invoke(cli, ["events", "replay", UPDATED, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "would_replay" in dry.stdout
-    assert ledger(harness)["attio:d1:0"]["status"] == "failed"
+    assert ledger(harness)[UPDATED]["status"] == "failed"
     # The CLI process has no handler for record.updated: processing it is a no-op success.
     done = cli_env.invoke(cli, ["events", "replay", "--status", "failed"])
     assert done.exit_code == 0, done.output
     assert "replayed=1" in done.stdout
-    assert ledger(harness)["attio:d1:0"]["status"] == "replayed"
+    assert ledger(harness)[UPDATED]["status"] == "replayed"
 
 
 def test_events_replay_needs_a_key_or_a_filter(cli_env: CliRunner) -> None:
@@ -130,6 +131,29 @@ def test_events_prune_deletes_only_old_settled_records(
     assert set(ledger(harness)) == set(PRUNE_ROWS) - {"old-replayed"}
     again = cli_env.invoke(cli, ["events", "prune", "--older-than", "30"])
     assert "deleted 0 record(s)" in again.stdout
+
+
+def test_events_prune_deletes_at_most_limit_records_a_run(
+    harness: Harness, cli_env: CliRunner
+) -> None:
+    old = {f"old-{n}": ("replayed", 40 + n) for n in range(5)}
+    seed_ledger(harness, {**old, "new-replayed": ("replayed", 5)})
+    first = cli_env.invoke(cli, ["events", "prune", "--older-than", "30", "--limit", "2"])
+    assert first.exit_code == 0, first.output
+    assert "deleted 2 record(s)" in first.stdout and "--limit" in first.stdout  # more remain
+    assert set(ledger(harness)) == {"old-0", "old-1", "old-2", "new-replayed"}  # oldest first
+    rest = cli_env.invoke(cli, ["events", "prune", "--older-than", "30", "--json"])
+    assert json.loads(rest.stdout)["deleted"] == 3
+    assert set(ledger(harness)) == {"new-replayed"}
+
+
+def test_events_prune_limit_has_a_default_and_bounds(cli_env: CliRunner) -> None:
+    assert (
+        cli_env.invoke(cli, ["events", "prune", "--older-than", "30", "--limit", "0"]).exit_code
+        == 2
+    )
+    help_text = cli_env.invoke(cli, ["events", "prune", "--help"]).stdout
+    assert "--limit" in help_text and str(DEFAULT_PRUNE_LIMIT) in help_text
 
 
 @pytest.mark.parametrize("status", ["failed", "dead", "needs_attention", "replayed,failed", ""])

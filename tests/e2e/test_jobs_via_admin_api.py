@@ -90,6 +90,14 @@ def test_the_admin_endpoints(harness: Harness) -> None:
     pruned = harness.client.post("/admin/events/prune", json=body, headers=ADMIN)
     assert pruned.status_code == 200 and pruned.json()["deleted"] == 0
     # Only settled records can be pruned; the token is required.
+    limited = harness.client.post("/admin/events/prune", json={**body, "limit": 5}, headers=ADMIN)
+    assert limited.status_code == 200 and limited.json()["limit"] == 5
+    assert (
+        harness.client.post(
+            "/admin/events/prune", json={**body, "limit": 0}, headers=ADMIN
+        ).status_code
+        == 422
+    )
     bad = {**body, "statuses": ["failed"]}
     assert harness.client.post("/admin/events/prune", json=bad, headers=ADMIN).status_code == 422
     assert harness.client.post("/admin/events/prune", json=body).status_code == 401
@@ -157,6 +165,45 @@ def test_sync_zoho_starts_on_the_web_service_and_waits_for_its_run(
         ("GET", "/admin/sync/zoho"),
         ("GET", "/admin/sync/zoho"),
     ]
+
+
+@pytest.mark.parametrize("source", ["zoho", "braintree"])
+def test_a_run_that_disappears_from_the_web_service_fails_the_job(
+    monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    # The web service restarted mid-run: its new process knows no such run, and nothing runs.
+    statuses = iter(
+        [
+            {"running": True, "last_run": {"run_id": "r1", "status": "running"}},
+            {"running": False, "last_run": None},
+            {"running": False, "last_run": None},
+        ]
+    )
+
+    def admin_call(_settings: Settings, method: str, path: str, **_: object) -> dict:
+        return {"run_id": "r1", "status": "running"} if method == "POST" else next(statuses)
+
+    result = invoke_with_admin_api(monkeypatch, admin_call, ["sync", source])
+    assert result.exit_code == 1
+    assert "r1" in result.output and "no longer" in result.output
+
+
+def test_a_run_that_never_ends_fails_the_job_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cli_sync, "POLL_DEADLINE_SECONDS", 0.0)
+    polls: list[str] = []
+
+    def admin_call(_settings: Settings, method: str, path: str, **_: object) -> dict:
+        polls.append(method)
+        if method == "POST":
+            return {"run_id": "r1", "status": "running"}
+        return {"running": True, "last_run": {"run_id": "r1", "status": "running"}}
+
+    result = invoke_with_admin_api(monkeypatch, admin_call, ["sync", "zoho"])
+    assert result.exit_code == 1
+    assert "did not finish" in result.output
+    assert polls == ["POST", "GET"]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 from app.clients.attio.errors import AttioServerError
 from app.errors import MalformedPayloadError
 from app.events.model import Source, WebhookEvent
+from app.events.sources import attio_event_key
 from testkit.signing import attio_signed_headers
 from tests.e2e.conftest import ADMIN_TOKEN, Harness
 
@@ -17,7 +18,9 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 OWN_ACTOR = "8e2d4c1a-3b5f-4e6d-8a7b-9c0d1e2f3a4b"
 
 
-def attio_delivery(*event_types: str, actor_type: str = "workspace-member") -> bytes:
+def attio_delivery(
+    *event_types: str, actor_type: str = "workspace-member", webhook_id: str = "wh-1"
+) -> bytes:
     events = [
         {
             "event_type": event_type,
@@ -26,7 +29,11 @@ def attio_delivery(*event_types: str, actor_type: str = "workspace-member") -> b
         }
         for i, event_type in enumerate(event_types)
     ]
-    return json.dumps({"webhook_id": "wh-1", "events": events}).encode()
+    return json.dumps({"webhook_id": webhook_id, "events": events}).encode()
+
+
+# Keys come from the signed body: the same delivery has the same key whatever its headers say.
+UPDATED = attio_event_key(attio_delivery("record.updated"), 0)
 
 
 def post_attio(h: Harness, body: bytes, key: str = "delivery-1"):
@@ -69,7 +76,7 @@ def test_failing_handler_leaves_a_failed_record_and_answers_200(harness: Harness
     response = post_attio(harness, body)
     assert response.status_code == 200
     assert response.json()["recorded"] == 1
-    record = ledger(harness)["attio:delivery-1:0"]
+    record = ledger(harness)[UPDATED]
     assert record["status"] == "failed"
     assert record["source"] == "attio"
     assert record["event_type"] == "record.updated"
@@ -95,7 +102,7 @@ def test_permanent_error_goes_straight_to_dead(harness: Harness) -> None:
     handler = FlakyHandler(failures=9, error=MalformedPayloadError("no customer in it"))
     harness.bridge.dispatcher.register(Source.attio, "record.updated", handler)
     assert post_attio(harness, attio_delivery("record.updated")).status_code == 200
-    record = ledger(harness)["attio:delivery-1:0"]
+    record = ledger(harness)[UPDATED]
     assert record["status"] == "dead"
     assert record["next_attempt_at"] is None
 
@@ -123,7 +130,8 @@ def test_batched_delivery_one_failing_event(harness: Harness) -> None:
     response = post_attio(harness, attio_delivery("record.updated", "record.deleted"))
     assert response.status_code == 200
     assert response.json() == {"events": 2, "processed": 1, "ignored": 0, "recorded": 1}
-    assert set(ledger(harness)) == {"attio:delivery-1:1"}
+    body = attio_delivery("record.updated", "record.deleted")
+    assert set(ledger(harness)) == {attio_event_key(body, 1)}
 
 
 def test_retry_due_brings_a_failed_event_to_success(harness: Harness) -> None:
@@ -139,7 +147,7 @@ def test_retry_due_brings_a_failed_event_to_success(harness: Harness) -> None:
     harness.bridge.ledger.clock = lambda: datetime.now(UTC) + timedelta(minutes=2)
     report = asyncio.run(replayer.retry_due())
     assert [r.status.value for r in report.results] == ["replayed"]
-    record = ledger(harness)["attio:delivery-1:0"]
+    record = ledger(harness)[UPDATED]
     assert record["status"] == "replayed"
     assert record["attempts"] == 2
     assert record["next_attempt_at"] is None
@@ -157,7 +165,7 @@ def test_retries_exhausted_make_an_event_dead(harness: Harness) -> None:
 
     report = asyncio.run(harness.bridge.replayer.retry_due())
     assert [r.status.value for r in report.results] == ["dead"]
-    assert ledger(harness)["attio:delivery-1:0"]["status"] == "dead"
+    assert ledger(harness)[UPDATED]["status"] == "dead"
     assert asyncio.run(harness.bridge.replayer.retry_due()).results == []
 
 
@@ -167,24 +175,24 @@ def test_admin_replay_marks_replayed(harness: Harness) -> None:
     post_attio(harness, attio_delivery("record.updated"))
 
     listed = harness.client.get("/admin/events", params={"status": "failed"}, headers=ADMIN)
-    assert [e["event_key"] for e in listed.json()["events"]] == ["attio:delivery-1:0"]
-    detail = harness.client.get("/admin/events/attio:delivery-1:0", headers=ADMIN).json()
+    assert [e["event_key"] for e in listed.json()["events"]] == [UPDATED]
+    detail = harness.client.get(f"/admin/events/{UPDATED}", headers=ADMIN).json()
     assert detail["raw_request"]["headers"]["idempotency-key"] == "delivery-1"
 
-    dry = harness.client.post("/admin/events/attio:delivery-1:0/replay?dry_run=true", headers=ADMIN)
+    dry = harness.client.post(f"/admin/events/{UPDATED}/replay?dry_run=true", headers=ADMIN)
     assert dry.json()["status"] == "would_replay"
     assert len(handler.calls) == 1
 
-    replayed = harness.client.post("/admin/events/attio:delivery-1:0/replay", headers=ADMIN)
+    replayed = harness.client.post(f"/admin/events/{UPDATED}/replay", headers=ADMIN)
     assert replayed.status_code == 200
     assert replayed.json()["status"] == "replayed"
-    assert ledger(harness)["attio:delivery-1:0"]["status"] == "replayed"
+    assert ledger(harness)[UPDATED]["status"] == "replayed"
 
 
 def test_admin_bulk_replay_with_filter_and_dry_run(harness: Harness) -> None:
     harness.bridge.dispatcher.register(Source.attio, "record.updated", FlakyHandler(failures=2))
     post_attio(harness, attio_delivery("record.updated"), key="d1")
-    post_attio(harness, attio_delivery("record.updated"), key="d2")
+    post_attio(harness, attio_delivery("record.updated", webhook_id="wh-2"), key="d2")
     body = {"status": "failed", "source": "attio", "dry_run": True}
     dry = harness.client.post("/admin/events/replay", json=body, headers=ADMIN).json()
     assert dry["counts"]["would_replay"] == 2
@@ -216,9 +224,7 @@ def test_replaying_an_edited_ledger_record_is_refused(harness: Harness) -> None:
 
     async def tamper() -> None:
         async with harness.attio_client() as attio:
-            (row,) = await attio.query_records(
-                "bridge_events", filter={"event_key": "attio:delivery-1:0"}
-            )
+            (row,) = await attio.query_records("bridge_events", filter={"event_key": UPDATED})
             body = json.loads(row["values"]["raw_body"][0]["value"])
             body["events"][0]["id"]["record_id"] = "someone-else"
             await attio.update_record(
@@ -226,7 +232,7 @@ def test_replaying_an_edited_ledger_record_is_refused(harness: Harness) -> None:
             )
 
     asyncio.run(tamper())
-    response = harness.client.post("/admin/events/attio:delivery-1:0/replay", headers=ADMIN)
+    response = harness.client.post(f"/admin/events/{UPDATED}/replay", headers=ADMIN)
     assert response.json()["status"] == "refused"
     assert "does not verify" in response.json()["detail"]
     assert len(handler.calls) == 1  # the handler never saw the edited payload
@@ -237,9 +243,9 @@ def test_redelivery_of_a_failed_event_updates_its_record(harness: Harness) -> No
     harness.bridge.dispatcher.register(Source.attio, "record.updated", handler)
     body = attio_delivery("record.updated")
     post_attio(harness, body)
-    assert ledger(harness)["attio:delivery-1:0"]["status"] == "failed"
+    assert ledger(harness)[UPDATED]["status"] == "failed"
     assert post_attio(harness, body).json()["processed"] == 1
-    assert ledger(harness)["attio:delivery-1:0"]["status"] == "replayed"
+    assert ledger(harness)[UPDATED]["status"] == "replayed"
 
 
 def test_redelivery_of_a_failing_event_counts_attempts(harness: Harness) -> None:
@@ -247,5 +253,34 @@ def test_redelivery_of_a_failing_event_counts_attempts(harness: Harness) -> None
     body = attio_delivery("record.updated")
     post_attio(harness, body)
     post_attio(harness, body)
-    assert ledger(harness)["attio:delivery-1:0"]["attempts"] == 2
+    assert ledger(harness)[UPDATED]["attempts"] == 2
     assert len(ledger(harness)) == 1
+
+
+def test_new_idempotency_keys_do_not_make_new_records(harness: Harness) -> None:
+    harness.bridge.dispatcher.register(Source.attio, "record.updated", FlakyHandler(failures=9))
+    body = attio_delivery("record.updated")
+    for key in ("d1", "d2", "d3", "d4", "d5"):
+        post_attio(harness, body, key=key)
+    assert list(ledger(harness)) == [UPDATED]
+    assert ledger(harness)[UPDATED]["attempts"] == 5
+
+
+def test_a_record_keyed_by_an_idempotency_key_replays_and_settles(harness: Harness) -> None:
+    # Records written before keys came from the body carry Attio's header in their key.
+    handler = FlakyHandler(failures=1)
+    harness.bridge.dispatcher.register(Source.attio, "record.updated", handler)
+    post_attio(harness, attio_delivery("record.updated"))
+    import asyncio
+
+    async def rekey() -> None:
+        async with harness.attio_client() as attio:
+            (row,) = await attio.query_records("bridge_events", filter={"event_key": UPDATED})
+            values = {"event_key": "attio:delivery-1:0"}
+            await attio.update_record("bridge_events", row["id"]["record_id"], values)
+
+    asyncio.run(rekey())
+    response = harness.client.post("/admin/events/attio:delivery-1:0/replay", headers=ADMIN)
+    assert response.json()["status"] == "replayed", response.text
+    assert ledger(harness)["attio:delivery-1:0"]["status"] == "replayed"
+    assert list(ledger(harness)) == ["attio:delivery-1:0"]

@@ -30,6 +30,7 @@ from app.config import Settings
 from app.events.model import Source, WebhookEvent
 from app.events.queue import GROUP, STREAM, EventQueue, QueueMode
 from app.events.queue_worker import QueueWorker
+from app.events.sources import attio_event_key
 from app.main import create_app
 from app.metrics import REGISTRY
 from testkit.fake_zoho import ITEM, FakeZoho
@@ -142,6 +143,10 @@ def attio_body(*event_types: str, record: str = "r0") -> bytes:
         for i, event_type in enumerate(event_types)
     ]
     return json.dumps({"webhook_id": "wh-1", "events": events}).encode()
+
+
+# Keys come from the signed body, whatever the Idempotency-Key header says.
+UPDATED = attio_event_key(attio_body("record.updated"), 0)
 
 
 async def post_attio(s: QueueStack, body: bytes, key: str = "delivery-1") -> httpx.Response:
@@ -306,9 +311,9 @@ async def test_the_run_loop_reclaims_processes_and_stops_on_request(redis_url: s
             await asyncio.sleep(0.01)
         stop.set()
         await run
-        assert sorted(e.event_key for e in handler.calls) == [
-            f"attio:delivery-{n}:0" for n in range(3)
-        ]
+        assert sorted(e.event_key for e in handler.calls) == sorted(
+            attio_event_key(attio_body("record.updated", record=f"r{n}"), 0) for n in range(3)
+        )
         assert await s.pending() == 0
 
 
@@ -383,7 +388,7 @@ async def test_an_entry_delivered_too_often_goes_to_the_ledger_as_failed(redis_u
         assert third.times_delivered == 3
         assert await worker.handle(third) is True
         assert handler.calls == []  # not attempted a third time
-        record = (await s.ledger())["attio:delivery-1:0"]
+        record = (await s.ledger())[UPDATED]
         assert record["status"] == "failed"
         assert "QueueDeliveriesExhaustedError" in record["error"]
         assert await s.pending() == 0
@@ -425,19 +430,19 @@ async def test_replays_go_through_the_queue_and_the_worker_settles_the_record(
         assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
         worker = s.worker()
         assert await s.drain(worker) == 1
-        assert (await s.ledger())["attio:delivery-1:0"]["status"] == "failed"
+        assert (await s.ledger())[UPDATED]["status"] == "failed"
 
-        response = await s.client.post("/admin/events/attio:delivery-1:0/replay", headers=ADMIN)
+        response = await s.client.post(f"/admin/events/{UPDATED}/replay", headers=ADMIN)
         assert response.status_code == 200
         assert response.json()["status"] == "queued"
         assert len(handler.calls) == 1  # not replayed by the web service
         [(_, fields)] = await s.redis.xrevrange(STREAM, count=1)
         assert fields[b"channel"] == b"replay"
-        assert fields[b"event_key"] == b"attio:delivery-1:0"
+        assert fields[b"event_key"] == UPDATED.encode()
 
         assert await s.drain(worker) == 1
         assert len(handler.calls) == 2
-        assert (await s.ledger())["attio:delivery-1:0"]["status"] == "replayed"
+        assert (await s.ledger())[UPDATED]["status"] == "replayed"
 
 
 async def test_retry_due_queues_the_due_records(redis_url: str) -> None:
@@ -448,13 +453,13 @@ async def test_retry_due_queues_the_due_records(redis_url: str) -> None:
         worker = s.worker()
         assert await s.drain(worker) == 1
         ledger = s.bridge.ledger
-        entry = await ledger.get("attio:delivery-1:0")
+        entry = await ledger.get(UPDATED)
         assert entry is not None and entry.next_attempt_at is not None
         ledger.clock = lambda: entry.next_attempt_at  # type: ignore[assignment,return-value]
         report = await s.bridge.replayer.retry_due()
         assert report.counts()["queued"] == 1
         assert await s.drain(worker) == 1
-        assert (await s.ledger())["attio:delivery-1:0"]["status"] == "replayed"
+        assert (await s.ledger())[UPDATED]["status"] == "replayed"
 
 
 # -- Redis unreachable ------------------------------------------------------------------------

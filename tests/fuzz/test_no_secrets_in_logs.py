@@ -35,6 +35,7 @@ KNOWN = [
 
 def test_no_configured_secret_appears_in_any_log_line(capsys: pytest.CaptureFixture[str]) -> None:
     env = {**SECRETS, "BRIDGE_ENV": "production", "LOG_LEVEL": "DEBUG", "ZOHO_CRM_CHANNEL_IDS": "9"}
+    env["ATTIO_BASE_URL"] = "http://attio-sandbox"  # production: plain http on a private host
     for h in start_harness(env):
         h.bridge.dispatcher.register(Source.attio, "record.updated", FlakyHandler(failures=1))
         post_attio(h, attio_delivery("record.updated"), key="a")  # fails: ledger

@@ -269,3 +269,27 @@ def test_metrics_count_signature_failures(attio: respx.MockRouter) -> None:
         )
         assert response.status_code == 401
         assert signature_failures(client, token, "attio") == before + 1
+
+
+# -- floods: refused with a clear 400 before any work -----------------------------------------
+
+
+def test_a_crm_notification_listing_too_many_ids_is_a_clear_400(client: TestClient) -> None:
+    notification = {
+        "module": "Products",
+        "operation": "update",
+        "ids": ["5725767000003000064"] * 300,  # 7 KB of one id: 300 fetches and writes before
+        "channel_id": "77",
+        "token": "crm-token-0123456789",
+    }
+    response = client.post("/webhooks/zoho/crm", json=notification)
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed_payload"
+    assert "300 ids" in response.json()["detail"]
+
+
+def test_an_unsigned_form_of_many_fields_is_a_clear_400(client: TestClient) -> None:
+    body = b"a=1&" * 200_000 + braintree_sample_form("check")
+    response = client.post("/webhooks/braintree", content=body, headers=FORM)
+    assert response.status_code == 400
+    assert "fields" in response.json()["detail"]

@@ -15,6 +15,7 @@ from app.errors import (
     SignatureError,
 )
 from app.signatures import BraintreeWebhookVerifier, braintree_form_fields
+from app.signatures import braintree as braintree_signatures
 from testkit.signing import (
     BRAINTREE_TEST_CREDENTIALS,
     braintree_fixture,
@@ -451,3 +452,52 @@ def test_challenge_answer_signs_a_payload_that_only_parses_as_malformed(
     challenge = "0123456789abcdef0123456789abcdef"
     with pytest.raises(MalformedPayloadError):
         verifier.parse(verifier.verify_challenge(challenge), challenge)
+
+
+# -- unsigned form bodies: bounded before anything is decoded ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "raw_query"),
+    [
+        (b"a=1&" * 1000 + b"bt_signature=s&bt_payload=p", ""),
+        (b"bt_signature=s&bt_payload=p&" + b"&" * 10, ""),
+        (b"", "a=1&" * 1000 + "bt_signature=s&bt_payload=p"),
+    ],
+    ids=["many-fields", "empty-fields", "many-query-fields"],
+)
+def test_forms_with_more_fields_than_braintree_sends_are_refused(
+    body: bytes, raw_query: str
+) -> None:
+    with pytest.raises(BadRequestError, match="fields"):
+        braintree_form_fields(body, raw_query)
+
+
+def test_a_foreign_key_is_refused_before_the_payload_is_decoded(
+    verifier: BraintreeWebhookVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signature, _ = braintree_sample(Kind.Check, public_key="some_other_public_key")
+    body = braintree_form_body(signature, "%41" * 300_000)  # 1 MiB once encoded
+    decoded: list[str] = []
+    real_unquote = braintree_signatures.unquote_plus
+
+    def unquote_plus(value: str, *args: object, **kwargs: object) -> str:
+        decoded.append(value[:20])
+        return real_unquote(value, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(braintree_signatures, "unquote_plus", unquote_plus)
+    with pytest.raises(SignatureError, match="no matching public key"):
+        verifier.parse_form(body, "")
+    assert all(len(value) < 200 for value in decoded)  # the signature only, never the payload
+
+
+def test_parse_form_reads_a_real_delivery(verifier: BraintreeWebhookVerifier) -> None:
+    assert verifier.parse_form(braintree_sample_form(Kind.Check), "").kind == "check"
+
+
+def test_an_oversized_signature_is_refused_before_it_is_decoded(
+    verifier: BraintreeWebhookVerifier,
+) -> None:
+    body = b"bt_signature=" + PUBLIC_KEY.encode() + b"%7C" + b"%41" * 300_000 + b"&bt_payload=AA"
+    with pytest.raises(SignatureError, match="longer than"):
+        verifier.parse_form(body, "")

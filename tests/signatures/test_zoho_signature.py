@@ -7,7 +7,7 @@ import hmac
 import pytest
 from starlette.datastructures import Headers
 
-from app.errors import SignatureError
+from app.errors import BadRequestError, SignatureError
 from app.signatures import (
     verify_zoho_crm_token,
     verify_zoho_signature,
@@ -377,3 +377,24 @@ def test_a_resplit_query_keeps_its_signature() -> None:
     signed = zoho_signing_message("action=deleted", body, JSON)
     assert zoho_signing_message("actiondeleted=", body, JSON) == signed
     assert zoho_signing_message("a=ctiondeleted", body, JSON) == signed
+
+
+@pytest.mark.parametrize(
+    ("raw_query", "body", "content_type"),
+    [
+        ("", b"a=1&" * 5000, FORM),
+        ("a=1&" * 5000, b"{}", JSON),
+        ("a=1&" * 50, b"b=2&" * 50, FORM),
+    ],
+    ids=["form", "query", "both"],
+)
+def test_more_fields_than_a_webhook_has_are_refused_before_decoding(
+    raw_query: str, body: bytes, content_type: str
+) -> None:
+    with pytest.raises(BadRequestError, match="more than 100"):
+        _verify(body, raw_query, content_type, "0" * 64, ZOHO_TEST_SECRET)
+
+
+def test_a_json_body_full_of_ampersands_is_only_hashed() -> None:
+    body = b'{"note": "' + b"&" * 5000 + b'"}'
+    _verify(body, "", JSON, zoho_signature(body), ZOHO_TEST_SECRET)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from app.events.model import RawRequest, Source, WebhookEvent
-from app.events.sources.attio import AttioSource
+from app.events.sources.attio import AttioSource, attio_event_key, stored_key_event
 from app.events.sources.braintree import BraintreeSource
 from app.events.sources.braintree_sync import BRAINTREE_SYNC_KEY_PREFIX, BraintreeSyncFailureSource
 from app.events.sources.zoho import ZohoSource
@@ -39,4 +39,6 @@ __all__ = [
     "ZohoCrmSource",
     "ZohoSource",
     "ZohoSyncFailureSource",
+    "attio_event_key",
+    "stored_key_event",
 ]

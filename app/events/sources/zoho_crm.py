@@ -25,6 +25,12 @@ from app.signatures import verify_zoho_crm_token
 ZOHO_CRM_KEY_PREFIX = "zoho:crm:"
 TOKEN_FIELD = "token"  # noqa: S105 (the field's name, not a secret)
 
+# Zoho documents no bound on `ids` per notification. This one is ours: Zoho CRM's record APIs
+# change at most 100 records per call, and each id costs a Zoho CRM read and an Attio write, so
+# a longer list is refused (400) rather than fanned out. The reconciliation sync repairs a
+# refused notification's records.
+MAX_NOTIFICATION_IDS = 100
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -56,6 +62,13 @@ def _events(data: dict[str, Any], raw: RawRequest, now: datetime) -> list[Webhoo
         raise MalformedPayloadError("Zoho CRM notification lacks `module` or `operation`")
     if not isinstance(ids, list) or not all(isinstance(i, str | int) for i in ids):
         raise MalformedPayloadError("Zoho CRM notification `ids` must be a list of ids")
+    if len(ids) > MAX_NOTIFICATION_IDS:
+        raise MalformedPayloadError(
+            f"Zoho CRM notification lists {len(ids)} ids; at most {MAX_NOTIFICATION_IDS} are "
+            "accepted in one notification"
+        )
+    # One event per distinct record: a repeated id would re-fetch and rewrite the same record.
+    record_ids = list(dict.fromkeys(str(record_id) for record_id in ids))
     kept = RawRequest(
         body=stored_body(data),
         headers={k: v for k, v in raw.headers.items() if k == "content-type"},
@@ -72,10 +85,10 @@ def _events(data: dict[str, Any], raw: RawRequest, now: datetime) -> list[Webhoo
             event_type=f"crm.{module}.{operation}",
             event_key=f"{ZOHO_CRM_KEY_PREFIX}{module}:{record_id}:{when}",
             occurred_at=occurred_at,
-            payload={"module": module, "operation": operation, "id": str(record_id)},
+            payload={"module": module, "operation": operation, "id": record_id},
             raw=kept,
         )
-        for record_id in ids
+        for record_id in record_ids
     ]
 
 

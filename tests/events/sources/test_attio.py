@@ -9,6 +9,8 @@ import pytest
 from app.errors import MalformedPayloadError, SignatureError
 from app.events.model import RawRequest
 from app.events.sources import AttioSource
+from app.events.sources._json import body_digest
+from app.events.sources.attio import stored_key_event
 from testkit.signing import (
     ATTIO_TEST_SECRET,
     attio_signature,
@@ -41,7 +43,8 @@ async def test_attio_source_one_event_per_array_item() -> None:
     raw = attio_raw({"webhook_id": "wh", "events": [attio_event(), attio_event("record.created")]})
     events = await source.events_from(raw)
     assert [e.event_type for e in events] == ["record.updated", "record.created"]
-    assert [e.event_key for e in events] == ["attio:idem-1:0", "attio:idem-1:1"]
+    digest = body_digest(raw.body_bytes)
+    assert [e.event_key for e in events] == [f"attio:sha256-{digest}:0", f"attio:sha256-{digest}:1"]
     assert events[0].payload["webhook_id"] == "wh"
     assert all(e.ignore_reason is None for e in events)
 
@@ -66,6 +69,26 @@ async def test_attio_source_key_without_idempotency_header_is_stable() -> None:
     first, second = await source.events_from(raw), await source.events_from(raw)
     assert first[0].event_key == second[0].event_key
     assert first[0].event_key.startswith("attio:sha256-")
+
+
+async def test_attio_source_key_comes_from_the_signed_body_not_the_idempotency_header() -> None:
+    source = AttioSource(ATTIO_TEST_SECRET)
+    payload = {"webhook_id": "wh", "events": [attio_event()]}
+    keys = {(await source.events_from(attio_raw(payload, key=k)))[0].event_key for k in "abc"}
+    assert len(keys) == 1
+    other = {"webhook_id": "wh", "events": [attio_event("record.created")]}
+    assert (await source.events_from(attio_raw(other)))[0].event_key not in keys
+
+
+async def test_a_ledger_record_keyed_by_an_idempotency_key_still_finds_its_event() -> None:
+    source = AttioSource(ATTIO_TEST_SECRET)
+    raw = attio_raw({"webhook_id": "wh", "events": [attio_event(), attio_event("record.created")]})
+    events = await source.events_from(raw)
+    (found,) = [e for e in [stored_key_event(events, "attio:idem-1:1")] if e is not None]
+    assert found.event_key == "attio:idem-1:1" and found.event_type == "record.created"
+    assert stored_key_event(events, "attio:idem-1:2") is None
+    assert stored_key_event(events, "attio:sha256-0123:0") is None  # a digest must match
+    assert stored_key_event(events, "zoho:idem-1:0") is None
 
 
 @pytest.mark.parametrize(

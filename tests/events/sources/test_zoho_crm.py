@@ -13,6 +13,7 @@ from app.events.sources import (
     ZohoCrmLedgerSource,
     ZohoCrmSource,
 )
+from app.events.sources.zoho_crm import MAX_NOTIFICATION_IDS
 
 CRM_TOKEN = "crm-channel-token-0123456789"
 
@@ -102,3 +103,21 @@ async def test_zoho_crm_ledger_source_rebuilds_only_unedited_records() -> None:
 
     with pytest.raises(MalformedPayloadError):  # a stored token (or one put back) is refused
         await ledger_source.events_from(stored.model_copy(update={"body": crm_raw().body}))
+
+
+async def test_zoho_crm_source_repeated_ids_are_one_event_each() -> None:
+    source = ZohoCrmSource(CRM_TOKEN, ["1000000068001"])
+    repeated = ["5725767000003000064"] * 60 + [5725767000003000065, "5725767000003000065"]
+    events = await source.events_from(crm_raw(ids=repeated))
+    assert [e.payload["id"] for e in events] == ["5725767000003000064", "5725767000003000065"]
+
+
+async def test_zoho_crm_source_refuses_more_ids_than_one_notification_holds() -> None:
+    source = ZohoCrmSource(CRM_TOKEN, ["1000000068001"])
+    at_bound = [str(5725767000003000000 + i) for i in range(MAX_NOTIFICATION_IDS)]
+    assert len(await source.events_from(crm_raw(ids=at_bound))) == MAX_NOTIFICATION_IDS
+    with pytest.raises(MalformedPayloadError, match="ids"):
+        await source.events_from(crm_raw(ids=[*at_bound, "5725767000003999999"]))
+    # Listing one id 300 times is refused too: no notification of Zoho's lists that many.
+    with pytest.raises(MalformedPayloadError, match="ids"):
+        await source.events_from(crm_raw(ids=["5725767000003000064"] * 300))

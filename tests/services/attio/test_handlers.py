@@ -325,6 +325,18 @@ def test_deleted_paying_person_leaves_a_needs_attention_record(
     assert braintree.updates == []
 
 
+def test_replays_of_one_deletion_with_new_idempotency_keys_leave_one_record(
+    h: Harness, braintree: FakeBraintree
+) -> None:
+    ada = person(h, "ada@example.com", "Ada", "Lovelace", "cust_1")
+    billing(h, "subscriptions", "braintree_subscription_id", "sub_1", ada, "cust_1")
+    people_id, _ = ids(h, "people")
+    for key in ("d1", "d2", "d3", "d4", "d5"):  # the header is not signed: anyone can change it
+        deliver(h, human("record.deleted", people_id, ada), key)
+    (entry,) = h.records("bridge_events")
+    assert entry["values"]["status"] == "needs_attention"
+
+
 def test_subscription_losing_its_person_is_flagged(h: Harness) -> None:
     ada = person(h, "ada@example.com", "Ada", "Lovelace", "cust_1")
     sub = billing(h, "subscriptions", "braintree_subscription_id", "sub_1", ada, "cust_1")
