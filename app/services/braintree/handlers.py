@@ -28,7 +28,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.clients.attio import AttioClient
-from app.clients.attio.values import Record, Values, first_value, record_id, reference
+from app.clients.attio.values import (
+    Record,
+    Values,
+    changed_slugs,
+    first_value,
+    record_id,
+    reference,
+)
 from app.clients.braintree import BraintreeClient
 from app.errors import BridgeError, MalformedPayloadError
 from app.events.dispatcher import Dispatcher
@@ -52,11 +59,10 @@ from app.services.braintree.ordering import (
     new_facts,
     open_dispute,
 )
-from app.services.braintree.people import Discover, PayerResolver, PersonLink, find_one
+from app.services.braintree.people import Discover, PayerResolver, PersonLink
 from app.services.braintree.statuses import report_unknown_status
 from app.services.braintree.sync.engine import DEFAULT_OVERLAP, BraintreeSync, Observer, utcnow
 from app.services.braintree.sync.report import BraintreeSyncProgress, BraintreeSyncReport
-from app.services.braintree.sync.values import changed_slugs
 from app.services.braintree.transforms import (
     CHARGE_KINDS,
     DISPUTE_KINDS,
@@ -415,7 +421,9 @@ class BraintreeService:
             UNPLACED_EVENTS.labels(event.event_type).inc()
             return
         async with self._locks.hold(f"{SUBSCRIPTIONS}:{subscription_id}"):
-            existing = await find_one(self._attio, SUBSCRIPTIONS, SUBSCRIPTION_KEY, subscription_id)
+            existing = await self._attio.find_record(
+                SUBSCRIPTIONS, SUBSCRIPTION_KEY, subscription_id
+            )
             values = change(existing)
             if not values and existing is not None:
                 # Older than what the subscription shows, by the payment's or dispute's own
@@ -437,7 +445,7 @@ class BraintreeService:
             named := text(getattr(details, "payment_instrument_subscription_id", None))
         ) is not None:
             return named
-        shown = await find_one(self._attio, SUBSCRIPTIONS, "last_payment_id", transaction_id)
+        shown = await self._attio.find_record(SUBSCRIPTIONS, "last_payment_id", transaction_id)
         if shown is not None:
             return text(first_value(shown, SUBSCRIPTION_KEY))
         if self._braintree is None:
@@ -460,7 +468,7 @@ class BraintreeService:
         """Hold the record's lock, read it, and say whether the event is older than its state."""
         key = _UNIQUE_KEYS[obj]
         async with self._locks.hold(f"{obj}:{object_id}"):
-            existing = await find_one(self._attio, obj, key, object_id)
+            existing = await self._attio.find_record(obj, key, object_id)
             stale = self._stale(event, existing, obj, object_id, count=count, stamp=stamp)
             yield _Target(obj, key, existing, stale)
 
@@ -529,7 +537,7 @@ class BraintreeService:
         """Assert the record, unless it exists and already holds every value: a redelivered,
         replayed or taken-over event costs no write. Stamps are compared too, so a newer event
         with the same values still moves them (and older events stay stale against it)."""
-        if target.existing is not None and not changed_slugs(values, target.existing, ignore=()):
+        if target.existing is not None and not changed_slugs(values, target.existing):
             return target.existing
         return await self._attio.assert_record(
             target.obj, matching_attribute=target.key, values=values

@@ -29,6 +29,9 @@ from app.clients.attio.values import (
 from app.schema.definitions import DISPUTE_STAMP, PAYMENT_STAMP
 from app.services.braintree.transforms import timestamp
 
+# Stamps follow the change they accompany: a sync never writes for them alone.
+STAMPS = frozenset({"last_event_kind", "last_event_at", PAYMENT_STAMP, DISPUTE_STAMP})
+
 
 def is_stale(
     record: Record | None, occurred_at: datetime | None, stamp: str = "last_event_at"

@@ -34,6 +34,7 @@ from app.clients.attio import AttioClient
 from app.clients.attio.values import (
     Record,
     Values,
+    changed_slugs,
     compact,
     current_values,
     first_value,
@@ -41,9 +42,9 @@ from app.clients.attio.values import (
     reference,
 )
 from app.clients.braintree import BraintreeClient
+from app.errors import describe, is_permanent
 from app.events.ledger import Ledger, LedgerEntry, LedgerStatus
 from app.events.model import Source
-from app.events.processor import describe, is_permanent
 from app.events.sources.braintree_sync import (
     BRAINTREE_SYNC_EVENT_TYPE,
     braintree_sync_entry_event,
@@ -62,8 +63,14 @@ from app.schema.definitions import (
     SUBSCRIPTIONS_FOLDED_OBJECT,
 )
 from app.services.braintree.catalogue import ServiceCatalogue
-from app.services.braintree.ordering import is_stale, latest_payment, new_facts, open_dispute
-from app.services.braintree.people import PayerResolver, PersonLink, find_one
+from app.services.braintree.ordering import (
+    STAMPS,
+    is_stale,
+    latest_payment,
+    new_facts,
+    open_dispute,
+)
+from app.services.braintree.people import PayerResolver, PersonLink
 from app.services.braintree.sync.report import (
     MAX_REPORTED,
     BraintreeSyncProgress,
@@ -72,7 +79,6 @@ from app.services.braintree.sync.report import (
     Phase,
     PlannedChange,
 )
-from app.services.braintree.sync.values import changed_slugs
 from app.services.braintree.transforms import (
     PAYMENT_FACTS,
     PERSON_ATTRIBUTES,
@@ -129,7 +135,7 @@ def dispute_kind(dispute: Any) -> str:
 
 def _part(values: Values, existing: Record | None) -> Values:
     """`values` when any of them (stamps aside) differs from `existing`, else nothing."""
-    return values if changed_slugs(values, existing) else {}
+    return values if changed_slugs(values, existing, ignore=STAMPS) else {}
 
 
 def state_part(
@@ -148,7 +154,7 @@ def state_part(
     """
     if is_stale(existing, moment, stamp):
         return new_facts(values, existing, facts)
-    if not changed_slugs(values, existing):
+    if not changed_slugs(values, existing, ignore=STAMPS):
         return {}
     stamped = dict(values)
     when = timestamp(moment)
@@ -730,7 +736,7 @@ class _Run:
             if is_stale(existing, moment):
                 self.counts.stale += 1
             return None
-        changed = changed_slugs(preview, existing) or ("person",)
+        changed = changed_slugs(preview, existing, ignore=STAMPS) or ("person",)
         return _Op(kind, object_id, obj, key, state, links, moment, changed, existing is None)
 
     async def _enqueue(self, op: _Op, work: asyncio.Queue[_Op | None]) -> None:
@@ -770,7 +776,7 @@ class _Run:
         if payer.email is None:
             return {}
         person = self.people.by_email.get(payer.email.lower())
-        if person is not None and not changed_slugs(person_values(payer), person):
+        if person is not None and not changed_slugs(person_values(payer), person, ignore=STAMPS):
             return PersonLink(record_id(person), payer.customer_id).values()
         return (await self._person_write(payer)).values()
 
@@ -833,7 +839,7 @@ class _Run:
         unique = SUBSCRIPTION_KEY if op.obj == SUBSCRIPTIONS else PAYMENT_KEY
         async with self.sync.locks.hold(f"{op.obj}:{op.key}"):
             # Read again under the lock: a webhook may have written since the index was read.
-            existing = await find_one(self.sync.attio, op.obj, unique, op.key)
+            existing = await self.sync.attio.find_record(op.obj, unique, op.key)
             values = op.state(existing)
             if op.links is not None:
                 values |= await op.links(existing)
@@ -844,7 +850,7 @@ class _Run:
                     self.counts.stale += 1  # a webhook wrote newer state since the index
                 self.counts.of(op.kind).unchanged += 1
                 return
-            changed = changed_slugs(values, existing)
+            changed = changed_slugs(values, existing, ignore=STAMPS)
             record = await self.sync.attio.assert_record(
                 op.obj, matching_attribute=unique, values={unique: op.key, **values}
             )

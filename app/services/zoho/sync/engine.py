@@ -26,9 +26,9 @@ from typing import Any
 
 from app.clients.attio import DEFAULT_PAGE_SIZE, AttioClient
 from app.clients.zoho import ItemsSource, ZohoClient
+from app.errors import describe, is_permanent
 from app.events.ledger import Ledger, LedgerEntry, LedgerStatus
 from app.events.model import Source
-from app.events.processor import describe, is_permanent
 from app.events.sources.zoho_sync import (
     SYNC_EVENT_TYPE,
     event_for_entry,
