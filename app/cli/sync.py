@@ -75,7 +75,7 @@ def sync_zoho(
             _common.cli_bridge(settings) as bridge,
             _common.zoho_client_for_cli(settings) as zoho,
         ):
-            sync = bridge.zoho.new_sync(zoho, concurrency=concurrency)
+            sync = bridge.zoho_service.new_sync(zoho, concurrency=concurrency)
             progress = SyncProgress(source=sync.label, dry_run=dry_run)
             with progress_observer() as observer:
 
@@ -83,7 +83,7 @@ def sync_zoho(
                     return await sync.run(dry_run=dry_run, observer=observer, progress=progress)
 
                 # Through the shared runner: one run at a time, recorded for GET /admin/sync.
-                run = await bridge.zoho.sync_runner.run(job, progress)
+                run = await bridge.zoho_service.sync_runner.run(job, progress)
             if not isinstance(run.report, SyncReport):
                 raise typer.Exit(1)
             return run.report
