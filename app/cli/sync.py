@@ -117,13 +117,8 @@ def _sync_on_the_web_service(
         time.sleep(POLL_SECONDS)
 
 
-def _failed(counts: dict[str, Any]) -> int:
-    """Failed records in a run's counts: flat (Zoho) or per object (Braintree)."""
-    nested = sum(c.get("failed", 0) for c in counts.values() if isinstance(c, dict))
-    return int(counts.get("failed", 0)) + nested
-
-
 def _run_line(run: dict[str, Any]) -> str:
+    """The run's totals and notes, then each group's (a catalogue, a Braintree object)."""
     counts = (run.get("summary") or {}).get("counts") or {}
     figures = " ".join(
         f"{name}={value}" for name, value in counts.items() if not isinstance(value, dict)
@@ -137,7 +132,7 @@ def _run_line(run: dict[str, Any]) -> str:
 def _report_web_run(run: dict[str, Any], *, as_json: bool) -> None:
     typer.echo(json.dumps(run, indent=2) if as_json else _run_line(run))
     counts = (run.get("summary") or {}).get("counts") or {}
-    if run.get("status") != "succeeded" or _failed(counts):
+    if run.get("status") != "succeeded" or counts.get("failed", 0):
         raise typer.Exit(1)
 
 

@@ -14,7 +14,7 @@ import pytest
 from app.clients.attio.values import Record, Values, changed_slugs, same_value
 from app.schema.definitions import DISPUTE_STAMP, PAYMENT_KEY
 from app.services.braintree.ordering import STAMPS
-from app.services.braintree.sync.engine import SYNC_KIND, state_part
+from app.services.braintree.sync.plans import SYNC_KIND, state_part
 from app.services.braintree.transforms import PAYMENT_FACTS
 
 T1 = datetime(2024, 5, 2, 10, 15, tzinfo=UTC)
