@@ -15,10 +15,9 @@ from app.cli._admin import admin_call
 from app.cli._common import JsonOption
 from app.config import Settings
 from app.services.braintree.sync import progress as braintree_progress
-from app.services.braintree.sync.engine import DEFAULT_CONCURRENCY as BRAINTREE_CONCURRENCY
 from app.services.braintree.sync.report import BraintreeSyncReport
+from app.services.syncpipeline import DEFAULT_CONCURRENCY
 from app.services.syncrunner import SyncRun
-from app.services.zoho.sync.engine import DEFAULT_CONCURRENCY
 from app.services.zoho.sync.progress import progress_observer
 from app.services.zoho.sync.report import SyncProgress, SyncReport
 
@@ -177,7 +176,7 @@ def sync_braintree(
     ] = False,
     concurrency: Annotated[
         int, typer.Option(min=1, max=64, help="Concurrent Attio writes (the limiter still rules).")
-    ] = BRAINTREE_CONCURRENCY,
+    ] = DEFAULT_CONCURRENCY,
     as_json: JsonOption = False,
 ) -> None:
     """Bring Attio's subscriptions, payments and disputes in step with Braintree's state.

@@ -31,6 +31,9 @@ from app.log import get_logger
 
 log = get_logger(__name__)
 
+# Workers writing at once. The Attio client's shared write limiter is what bounds the rate;
+# the pool only keeps enough writes in flight to use it despite each call's latency.
+DEFAULT_CONCURRENCY = 16
 MAX_REPORTED = 100  # the ledger holds every failure; a report shows the first ones
 PREVIOUS_FAILURES_LIMIT = 1000  # earlier runs' ledger entries read per status
 

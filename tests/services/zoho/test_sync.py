@@ -14,7 +14,8 @@ from app.clients.attio import AttioClient, AttioServerError, AttioValidationErro
 from app.config import get_settings
 from app.events.ledger import Ledger
 from app.events.sources.zoho_sync import ZohoSyncFailureSource
-from app.services.zoho.sync.engine import DEFAULT_CONCURRENCY, ZohoServicesSync
+from app.services.syncpipeline import DEFAULT_CONCURRENCY
+from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.progress import VIEW, BarProgress, LogProgress, progress_observer
 from app.services.zoho.sync.report import SyncReport
 from testkit.fake_zoho import FakeZoho

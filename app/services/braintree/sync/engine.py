@@ -56,6 +56,7 @@ from app.services.braintree.sync.report import (
 from app.services.braintree.transforms import text, timestamp
 from app.services.locks import KeyedLocks
 from app.services.syncpipeline import (
+    DEFAULT_CONCURRENCY,
     End,
     Enqueue,
     FailureBook,
@@ -68,7 +69,6 @@ from app.services.syncpipeline import (
 
 log = get_logger(__name__)
 
-DEFAULT_CONCURRENCY = 16
 # Attio's pages while the index loads: three objects load at once, each page decoded whole
 # (value objects and all) before it is compacted, so larger pages raise a run's peak memory
 # more than they save in reads.

@@ -36,6 +36,7 @@ from app.events.sources.zoho_sync import (
 from app.log import get_logger
 from app.schema import SERVICE_KEY, SERVICES
 from app.services.syncpipeline import (
+    DEFAULT_CONCURRENCY,
     End,
     Enqueue,
     FailureBook,
@@ -64,7 +65,6 @@ from app.services.zoho.transforms import (
 
 log = get_logger(__name__)
 
-DEFAULT_CONCURRENCY = 16
 PAGE_BUFFER = 4  # Zoho pages held for the planner (200 items each)
 # Zoho pages requested at once: paging one round trip at a time dominated reconciliations.
 ZOHO_READ_AHEAD = 4
