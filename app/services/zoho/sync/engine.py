@@ -9,10 +9,10 @@
 3. Once a catalogue has been read completely (and only then), its records that vanished from
    Zoho are marked inactive, after Zoho confirms the record is gone.
 
-Writes run on a pool of workers. The Attio client's shared write limiter is what bounds them,
-so the run writes at Attio's limit without one-at-a-time latency, and webhooks handled by the
-same process share that budget. A failed item is recorded in `bridge_events` and the run goes
-on; a failure to read either side aborts the run before anything is deactivated.
+The reading, the worker pool and the ledger of failed items are the shared sync pipeline's
+(`app.services.syncpipeline`): writes run at Attio's limit while webhooks share that budget. A
+failed item is recorded in `bridge_events` and the run goes on; a failure to read either side
+aborts the run before anything is deactivated.
 """
 
 from __future__ import annotations
