@@ -11,8 +11,11 @@ engine's to say.
 An engine calls the pipeline with its own steps (`Steps`: read, load, plan, write, failed),
 so each engine keeps what is its source's own and nothing else:
 
-    pipeline = SyncPipeline("zoho", progress, observer, failures=book, concurrency=16)
-    error, elapsed = await pipeline.execute(steps, dry_run=False)
+    pipeline = SyncPipeline("zoho", progress, observer, failures=book,
+                            concurrency=DEFAULT_CONCURRENCY, page_buffer=4)
+    error, elapsed = await pipeline.execute(Steps(...), dry_run=False)  # fields logged
+
+`docs/syncs.md` walks through the steps and what adding a source takes.
 """
 
 from __future__ import annotations
