@@ -49,7 +49,7 @@ class HandlerSet(Protocol):
 @dataclass
 class Bridge:
     settings: Settings
-    attio: AttioClient
+    attio_client: AttioClient
     dispatcher: Dispatcher
     ledger: Ledger
     processor: EventProcessor
@@ -57,8 +57,8 @@ class Bridge:
     sources: dict[Source, EventSource]  # only providers whose secrets are configured
     braintree_verifier: BraintreeWebhookVerifier | None
     zoho_crm_source: ZohoCrmSource | None
-    braintree: BraintreeClient | None  # Braintree API access, when credentials are set
-    zoho: ZohoService
+    braintree_client: BraintreeClient | None  # Braintree API access, when credentials are set
+    zoho_service: ZohoService
     braintree_service: BraintreeService
     queue: EventQueue | None = None  # queue mode (REDIS_URL set)
 
@@ -72,8 +72,8 @@ class Bridge:
         """Close what the bridge opened: background syncs, the Zoho client, the queue's
         Redis connections. The Attio client belongs to whoever passed it in (the app's
         lifespan, a CLI command)."""
-        await self.braintree_service.sync_runner.aclose()
-        await self.zoho.aclose()
+        await self.braintree_service.aclose()
+        await self.zoho_service.aclose()
         if self.queue is not None:
             await self.queue.aclose()
 
@@ -185,7 +185,7 @@ def build_bridge(
     )
     # Sync runs: one at a time per source across processes, recorded in `bridge_events`.
     sync_lock, sync_state = AttioSyncLock(attio), SyncStateStore(attio)
-    zoho = ZohoService(
+    zoho_service = ZohoService(
         attio=attio,
         ledger=ledger,
         items_source=ItemsSource(settings.zoho_items_source),
@@ -208,11 +208,11 @@ def build_bridge(
         dispatcher,
         braintree_service,
         AttioEventService(attio, ledger, customers, billing_objects=billing_objects(layout)),
-        zoho,
+        zoho_service,
     )
     return Bridge(
         settings=settings,
-        attio=attio,
+        attio_client=attio,
         dispatcher=dispatcher,
         ledger=ledger,
         processor=processor,
@@ -220,8 +220,8 @@ def build_bridge(
         sources=sources,
         braintree_verifier=verifier,
         zoho_crm_source=zoho_crm,
-        braintree=braintree,
-        zoho=zoho,
+        braintree_client=braintree,
+        zoho_service=zoho_service,
         braintree_service=braintree_service,
         queue=queue,
     )

@@ -2,7 +2,9 @@
 
 Every error the bridge raises on purpose derives from `BridgeError`. One exception handler
 (`app.main`) renders them all as ``{"error": <code>, "detail": <message>}`` with the class's
-HTTP status, so client mistakes never become a 500 and never carry a stack trace.
+HTTP status, so client mistakes never become a 500 and never carry a stack trace. Whether
+an error is worth retrying is the error's own `permanent` (an API client's errors say it from
+the API's answer); `is_permanent` and `describe` are what the ledger and the syncs use.
 """
 
 from __future__ import annotations
@@ -21,6 +23,27 @@ class BridgeError(Exception):
             self.status_code = status_code
         if code is not None:
             self.code = code
+
+    @property
+    def permanent(self) -> bool:
+        """Whether no retry can fix it: by default, a request or event that is itself wrong."""
+        return 400 <= self.status_code < 500
+
+
+def is_permanent(error: BaseException) -> bool:
+    """Errors no retry can fix: an API rejecting what we sent, or an event we cannot use.
+
+    Everything else (timeouts, 5xx, 429, write conflicts, unexpected bugs) is transient: the
+    retry schedule gives a fix or a recovery time to land before the event is declared dead.
+    """
+    return isinstance(error, BridgeError) and error.permanent
+
+
+def describe(error: BaseException) -> str:
+    """An error as one line for a log, a ledger record or a report."""
+    if isinstance(error, TimeoutError):
+        return "TimeoutError: processing exceeded the time budget"
+    return f"{type(error).__name__}: {error}"
 
 
 class ConfigurationError(BridgeError):

@@ -18,7 +18,7 @@ from app.main import create_app
 def build():
     app = create_app()
     bridge = app.state.bridge
-    attio = bridge.attio
+    attio = bridge.attio_client
     # The real Attio handlers return early for the benchmark's synthetic ids; a dispatcher of
     # its own makes every event cost exactly the one read it is meant to.
     bridge.processor.dispatcher = Dispatcher()

@@ -15,10 +15,9 @@ from app.cli._admin import AdminAPIError, admin_call
 from app.cli._common import JsonOption
 from app.config import Settings
 from app.services.braintree.sync import progress as braintree_progress
-from app.services.braintree.sync.engine import DEFAULT_CONCURRENCY as BRAINTREE_CONCURRENCY
 from app.services.braintree.sync.report import BraintreeSyncReport
+from app.services.syncpipeline import DEFAULT_CONCURRENCY
 from app.services.syncrunner import SyncRun
-from app.services.zoho.sync.engine import DEFAULT_CONCURRENCY
 from app.services.zoho.sync.progress import progress_observer
 from app.services.zoho.sync.report import SyncProgress, SyncReport
 
@@ -75,7 +74,7 @@ def sync_zoho(
             _common.cli_bridge(settings) as bridge,
             _common.zoho_client_for_cli(settings) as zoho,
         ):
-            sync = bridge.zoho.new_sync(zoho, concurrency=concurrency)
+            sync = bridge.zoho_service.new_sync(zoho, concurrency=concurrency)
             progress = SyncProgress(source=sync.label, dry_run=dry_run)
             with progress_observer() as observer:
 
@@ -83,7 +82,7 @@ def sync_zoho(
                     return await sync.run(dry_run=dry_run, observer=observer, progress=progress)
 
                 # Through the shared runner: one run at a time, recorded for GET /admin/sync.
-                run = await bridge.zoho.sync_runner.run(job, progress)
+                run = await bridge.zoho_service.sync_runner.run(job, progress)
             if not isinstance(run.report, SyncReport):
                 raise typer.Exit(1)
             return run.report
@@ -132,13 +131,8 @@ def _sync_on_the_web_service(
         time.sleep(POLL_SECONDS)
 
 
-def _failed(counts: dict[str, Any]) -> int:
-    """Failed records in a run's counts: flat (Zoho) or per object (Braintree)."""
-    nested = sum(c.get("failed", 0) for c in counts.values() if isinstance(c, dict))
-    return int(counts.get("failed", 0)) + nested
-
-
 def _run_line(run: dict[str, Any]) -> str:
+    """The run's totals and notes, then each group's (a catalogue, a Braintree object)."""
     counts = (run.get("summary") or {}).get("counts") or {}
     figures = " ".join(
         f"{name}={value}" for name, value in counts.items() if not isinstance(value, dict)
@@ -152,7 +146,7 @@ def _run_line(run: dict[str, Any]) -> str:
 def _report_web_run(run: dict[str, Any], *, as_json: bool) -> None:
     typer.echo(json.dumps(run, indent=2) if as_json else _run_line(run))
     counts = (run.get("summary") or {}).get("counts") or {}
-    if run.get("status") != "succeeded" or _failed(counts):
+    if run.get("status") != "succeeded" or counts.get("failed", 0):
         raise typer.Exit(1)
 
 
@@ -197,7 +191,7 @@ def sync_braintree(
     ] = False,
     concurrency: Annotated[
         int, typer.Option(min=1, max=64, help="Concurrent Attio writes (the limiter still rules).")
-    ] = BRAINTREE_CONCURRENCY,
+    ] = DEFAULT_CONCURRENCY,
     as_json: JsonOption = False,
 ) -> None:
     """Bring Attio's subscriptions, payments and disputes in step with Braintree's state.

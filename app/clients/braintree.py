@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 from typing import Any, TypeVar
 
-import anyio
 import anyio.to_thread
 import braintree
 from braintree.dispute_gateway import DisputeGateway
@@ -37,7 +36,9 @@ from braintree.exceptions.server_error import ServerError
 from braintree.exceptions.service_unavailable_error import ServiceUnavailableError
 from braintree.exceptions.too_many_requests_error import TooManyRequestsError
 from braintree.util.constants import Constants
+from tenacity import AsyncRetrying, wait_incrementing
 
+from app.clients.retrying import retrying
 from app.config import Settings
 from app.errors import BridgeError
 from app.log import get_logger
@@ -283,21 +284,19 @@ class BraintreeClient:
         fails with a passing error (429, 5xx, timeout) is retried by opening the search again
         over what is not yet in `done` (the SDK's iterator cannot resume)."""
         items = open_items()
-        failures = 0
         ahead = asyncio.ensure_future(self._in_thread(_take, items, SEARCH_PAGE_SIZE))
         try:
             while True:
-                try:
-                    page = await ahead
-                except RETRYABLE as error:
-                    failures += 1
-                    await self._before_retry(what, error, failures)
-                    items = open_items()
-                    ahead = asyncio.ensure_future(self._in_thread(_take, items, SEARCH_PAGE_SIZE))
-                    continue
+                async for attempt in self._search_retries(what):
+                    with attempt:
+                        if attempt.retry_state.attempt_number > 1:
+                            items = open_items()
+                            ahead = asyncio.ensure_future(
+                                self._in_thread(_take, items, SEARCH_PAGE_SIZE)
+                            )
+                        page = await ahead
                 if not page:
                     return
-                failures = 0
                 done.update(str(item.id) for item in page)
                 ahead = asyncio.ensure_future(self._in_thread(_take, items, SEARCH_PAGE_SIZE))
                 yield page
@@ -309,21 +308,22 @@ class BraintreeClient:
 
     async def _retrying(self, what: str, call: Callable[..., T], *args: Any) -> T:
         """One search call, tried again after a passing error."""
-        failures = 0
-        while True:
-            try:
+        async for attempt in self._search_retries(what):
+            with attempt:
                 return await self._in_thread(call, *args)
-            except RETRYABLE as error:
-                failures += 1
-                await self._before_retry(what, error, failures)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
-    async def _before_retry(self, what: str, error: Exception, failures: int) -> None:
-        """Re-raise `error` once the attempts are used up, else wait a growing delay."""
-        if failures >= SEARCH_ATTEMPTS:
-            raise error
-        # The error's text is the SDK's, which never holds the keys.
-        log.warning("braintree.search.retry", search=what, error=type(error).__name__)
-        await anyio.sleep(self._retry_delay * failures)
+    def _search_retries(self, what: str) -> AsyncRetrying:
+        """`SEARCH_ATTEMPTS` in all for a passing error, waiting a growing delay between them.
+        The log line names the error's class; its text is the SDK's, which never holds the
+        keys."""
+        return retrying(
+            attempts=SEARCH_ATTEMPTS,
+            wait=wait_incrementing(start=self._retry_delay, increment=self._retry_delay),
+            log_event="braintree.search.retry",
+            retryable=lambda error: isinstance(error, RETRYABLE),
+            search=what,
+        )
 
     async def _in_thread(self, call: Callable[..., T], *args: Any) -> T:
         """Run a blocking SDK call off the event loop, timed as Braintree's share."""

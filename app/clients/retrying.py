@@ -1,12 +1,14 @@
 """The one retry policy of every external API client.
 
-Each client's errors carry `retryable`; this turns that into a tenacity policy with the same
-logging, so the Attio and Zoho clients differ only in how long they wait.
+Each client's errors carry `retryable` (or the client says which errors it retries: the
+Braintree SDK's own); this turns that into a tenacity policy with the same logging, so the
+Attio, Zoho and Braintree clients differ only in what they retry and how long they wait.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -28,9 +30,10 @@ def retrying(
     log_event: str,
     on_retry: Callable[[BaseException | None], None] | None = None,
     retryable: Callable[[BaseException], bool] = _is_retryable,
+    **log_fields: Any,
 ) -> AsyncRetrying:
     """Retry only errors that say they are retryable (or that `retryable` picks); log (and
-    count) every retry."""
+    count) every retry, with `log_fields` added to the line."""
 
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -38,6 +41,7 @@ def retrying(
             on_retry(error)
         log.warning(
             log_event,
+            **log_fields,
             attempt=state.attempt_number,
             wait_seconds=round(state.upcoming_sleep, 3),
             error=str(error),

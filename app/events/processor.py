@@ -17,13 +17,10 @@ from typing import TypeVar
 import structlog
 
 from app.clients.attio import (
-    AttioAPIError,
-    AttioConflictError,
     AttioError,
-    AttioMergeInProgressError,
     ahead_of_the_queue,
 )
-from app.errors import BridgeError, ServiceUnavailableError
+from app.errors import BridgeError, ServiceUnavailableError, describe, is_permanent
 from app.events.admission import Admission, OverloadedError
 from app.events.dispatcher import Dispatcher, Handler
 from app.events.ledger import Ledger, LedgerEntry
@@ -56,29 +53,6 @@ _DEFERRED = _Deferred("deferred: the Attio write budget was taken; applied by th
 
 class LedgerUnavailableError(ServiceUnavailableError):
     code = "ledger_unavailable"
-
-
-def is_permanent(error: BaseException) -> bool:
-    """Errors no retry can fix: Attio rejecting what we sent, or an event we cannot use.
-
-    Everything else (timeouts, 5xx, 429, write conflicts, unexpected bugs) is transient: the
-    retry schedule gives a fix or a recovery time to land before the event is declared dead.
-    """
-    if isinstance(error, AttioAPIError):
-        if isinstance(error, AttioMergeInProgressError):
-            return False  # the merged record becomes readable once Attio has finished
-        if isinstance(error, AttioConflictError):
-            return not error.retryable
-        return 400 <= error.attio_status < 500 and error.attio_status != 429
-    if isinstance(error, AttioError):
-        return False
-    return isinstance(error, BridgeError) and 400 <= error.status_code < 500
-
-
-def describe(error: BaseException) -> str:
-    if isinstance(error, TimeoutError):
-        return "TimeoutError: processing exceeded the time budget"
-    return f"{type(error).__name__}: {error}"
 
 
 @dataclass

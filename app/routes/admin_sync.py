@@ -24,21 +24,21 @@ async def all_sync_status(request: Request) -> dict[str, Any]:
     """Every source's sync: running or not, its last run (start, end, counts, outcome) and
     watermark, as recorded in Attio."""
     bridge = bridge_of(request)
-    runners = (bridge.braintree_service.sync_runner, bridge.zoho.sync_runner)
+    runners = (bridge.braintree_service.sync_runner, bridge.zoho_service.sync_runner)
     return {"sources": [await runner.status() for runner in runners]}
 
 
 @router.post("/zoho", status_code=202, responses={409: {}, 503: {}})
 async def start_zoho_sync(request: Request, dry_run: bool = False) -> dict[str, Any]:
     """Start a Zoho → Attio services sync in the background (one at a time)."""
-    run = await bridge_of(request).zoho.start_sync(dry_run=dry_run)
+    run = await bridge_of(request).zoho_service.start_sync(dry_run=dry_run)
     return run.as_dict()
 
 
 @router.get("/zoho")
 async def zoho_sync_status(request: Request) -> dict[str, Any]:
     """Whether a sync is running, and the progress and summary of the last one."""
-    return await bridge_of(request).zoho.sync_runner.status()
+    return await bridge_of(request).zoho_service.sync_runner.status()
 
 
 @router.post("/braintree", status_code=202, responses={400: {}, 409: {}, 503: {}})

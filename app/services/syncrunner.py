@@ -18,8 +18,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from app.clients.attio.values import iso_timestamp
-from app.errors import BridgeError
-from app.events.processor import describe
+from app.errors import BridgeError, describe
 from app.log import get_logger
 from app.services.syncstate import LastRun, LockHandle, SyncLock, SyncState, SyncStateStore
 

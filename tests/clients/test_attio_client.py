@@ -180,6 +180,25 @@ async def test_query_records_sends_filter_sorts_limit_offset(
     }
 
 
+async def test_find_record_is_one_query_by_the_unique_attribute(
+    client: AttioClient, api: respx.MockRouter
+) -> None:
+    route = api.post("/v2/objects/payments/records/query").mock(
+        side_effect=[
+            httpx.Response(200, json={"data": [record("rec-1")]}),
+            httpx.Response(200, json={"data": []}),
+        ]
+    )
+    found = await client.find_record("payments", "braintree_transaction_id", "txn_1")
+    assert found is not None and found["id"]["record_id"] == "rec-1"
+    assert json.loads(route.calls.last.request.content) == {
+        "filter": {"braintree_transaction_id": "txn_1"},
+        "limit": 1,
+        "offset": 0,
+    }
+    assert await client.find_record("payments", "braintree_transaction_id", "txn_2") is None
+
+
 async def test_iter_records_three_pages_ending_on_a_short_page(
     client: AttioClient, api: respx.MockRouter
 ) -> None:

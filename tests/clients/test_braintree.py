@@ -11,6 +11,7 @@ from typing import Any
 
 import braintree
 import pytest
+import structlog
 from braintree.exceptions.authentication_error import AuthenticationError
 from braintree.exceptions.not_found_error import NotFoundError
 from braintree.exceptions.service_unavailable_error import ServiceUnavailableError
@@ -382,6 +383,22 @@ async def test_a_failure_that_lasts_is_raised() -> None:
         assert ids(await collect(client.iter_disputes(None))) == ["dp_1"]
     assert data.calls["POST transaction_search"] == 4
     assert data.calls["POST dispute_search"] == 2
+
+
+async def test_search_retries_go_through_the_shared_policy_and_wait_longer_each_time() -> None:
+    data = BraintreeData()
+    one_customer(data)
+    data.add_transaction("txn_1", "cus_1", created_at=T0)
+    data.fail("POST transaction_search", 503, times=3)
+    with stand_in(data) as port:
+        client = BraintreeClient(sdk_gateway(port), retry_delay=0.001)
+        with structlog.testing.capture_logs() as logs:
+            assert ids(await collect(client.iter_transactions(None))) == ["txn_1"]
+    retries = [line for line in logs if line["event"] == "braintree.search.retry"]
+    assert [line["attempt"] for line in retries] == [1, 2, 3]
+    assert {line["search"] for line in retries} == {"transactions"}
+    assert {line["error_class"] for line in retries} == {"ServiceUnavailableError"}
+    assert [line["wait_seconds"] for line in retries] == [0.001, 0.002, 0.003]
 
 
 async def test_a_caller_may_stop_after_any_page(

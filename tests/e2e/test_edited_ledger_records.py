@@ -120,7 +120,7 @@ def test_zoho_crm_record_holds_no_token_and_an_edit_is_refused(crm_harness: Harn
         "Product_Active": True,
         "Modified_Time": "2026-05-02T09:14:03+00:00",
     }
-    services = crm_harness.bridge.zoho
+    services = crm_harness.bridge.zoho_service
     assert services is not None
     services.use_zoho_client(zoho.client())
 
@@ -146,7 +146,7 @@ def test_zoho_sync_failure_edit_is_refused_or_has_no_effect(harness: Harness) ->
             event, "AttioServerError", permanent=False, previous=None
         )
     )
-    services = harness.bridge.zoho
+    services = harness.bridge.zoho_service
     assert services is not None
     services.use_zoho_client(zoho.client())
 

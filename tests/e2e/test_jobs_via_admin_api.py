@@ -211,13 +211,13 @@ def test_a_run_that_never_ends_fails_the_job_at_the_deadline(
     [
         (
             ["sync", "braintree"],
-            {"subscriptions": {"created": 2, "failed": 0}, "stale": 0},
+            {"created": 2, "failed": 0, "subscription": {"created": 2, "failed": 0}, "stale": 0},
             0,
             "/admin/sync/braintree",
         ),
         (
             ["sync", "braintree", "--since", "2026-11-01", "--dry-run"],
-            {"payments": {"updated": 1, "failed": 1}, "stale": 0},
+            {"updated": 1, "failed": 1, "transaction": {"updated": 1, "failed": 1}, "stale": 0},
             1,  # a record failed: the cron job says so
             "/admin/sync/braintree?dry_run=true&since=2026-11-01T00%3A00%3A00%2B00%3A00",
         ),
@@ -240,5 +240,7 @@ def test_sync_braintree_starts_on_the_web_service_and_waits_for_its_run(
 
     result = invoke_with_admin_api(monkeypatch, admin_call, args)
     assert result.exit_code == exit_code, result.output
-    assert "sync b1 on the web service: succeeded stale=0 " in result.stdout
+    # The totals and notes, then each object's.
+    totals = " ".join(f"{k}={v}" for k, v in counts.items() if not isinstance(v, dict))
+    assert f"sync b1 on the web service: succeeded {totals} " in result.stdout
     assert calls == [("POST", post), ("GET", "/admin/sync/braintree")]

@@ -250,7 +250,7 @@ async def test_zoho_crm_notifications_go_through_the_queue(redis_url: str) -> No
         product_id = PRODUCT["id"]
         zoho = FakeZoho.with_items(0)
         zoho.crm_products[product_id] = dict(PRODUCT)
-        s.worker_bridge.zoho.use_zoho_client(zoho.client())
+        s.worker_bridge.zoho_service.use_zoho_client(zoho.client())
         body = {
             "server_time": 1_778_000_000_000,
             "query_params": {},

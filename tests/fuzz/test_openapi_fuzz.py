@@ -56,7 +56,7 @@ class Harness:
     def wait_for_sync(self, timeout: float = 10.0) -> None:
         """A sync started by POST /admin/sync/<source> runs on: let it end before the next case."""
         bridge = self.app.state.bridge
-        for runner in (bridge.zoho.sync_runner, bridge.braintree_service.sync_runner):
+        for runner in (bridge.zoho_service.sync_runner, bridge.braintree_service.sync_runner):
             deadline = time.monotonic() + timeout
             while runner.running and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -75,7 +75,7 @@ def harness() -> Iterator[Harness]:
             braintree=BraintreeClient(sdk_gateway(port)),
         )
         asyncio.run(bootstrap(sandbox_app))
-        app.state.bridge.zoho.use_zoho_client(FakeZoho.with_items(3).client())
+        app.state.bridge.zoho_service.use_zoho_client(FakeZoho.with_items(3).client())
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         yield Harness(app, sandbox_app.state.sandbox, schema)
 

@@ -345,6 +345,11 @@ class AttioClient(PooledClient):
         path = f"/v2/objects/{url_segment(obj)}/records/query"
         return (await self.request("POST", path, json=body))["data"]
 
+    async def find_record(self, obj: str, attribute: str, value: str) -> Record | None:
+        """The record whose unique `attribute` is `value` (one query), or None."""
+        found = await self.query_records(obj, filter={attribute: value}, limit=1)
+        return found[0] if found else None
+
     def iter_records(
         self,
         obj: str,

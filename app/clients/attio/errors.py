@@ -36,6 +36,11 @@ class AttioError(BridgeError):
     code = "attio_error"
     retryable: bool = False
 
+    @property
+    def permanent(self) -> bool:
+        """No answer from Attio is never permanent."""
+        return False
+
 
 class AttioTransportError(AttioError):
     code = "attio_unreachable"
@@ -59,6 +64,11 @@ class AttioAPIError(AttioError):
         self.attio_type = attio_type
         self.attio_code = attio_code
         self.body = body
+
+    @property
+    def permanent(self) -> bool:
+        """Attio rejected what we sent (4xx), except for a rate limit."""
+        return 400 <= self.attio_status < 500 and self.attio_status != 429
 
     def __str__(self) -> str:
         code = f" {self.attio_code}" if self.attio_code else ""
@@ -105,6 +115,10 @@ class AttioMergeInProgressError(AttioNotFoundError):
 
     code = "attio_merge_in_progress"
 
+    @property
+    def permanent(self) -> bool:
+        return False  # the merged record becomes readable once Attio has finished
+
 
 class AttioConflictError(AttioAPIError):
     code = "attio_conflict"
@@ -112,6 +126,10 @@ class AttioConflictError(AttioAPIError):
     @property
     def retryable(self) -> bool:  # type: ignore[override]
         return self.attio_code == CONCURRENT_WRITE_CONFLICT
+
+    @property
+    def permanent(self) -> bool:
+        return not self.retryable
 
 
 class AttioRateLimitError(AttioAPIError):

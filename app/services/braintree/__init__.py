@@ -1,10 +1,15 @@
 """Braintree → Attio: subscriptions, payments and disputes on the paying person's records.
 
-`transforms` turns the SDK's parsed notification into Attio values (pure); `handlers` reads and
-writes Attio; `people` finds the paying person; `ordering` keeps older notifications from
-overwriting newer state.
+service.py     `BraintreeService`: the handlers, the shared record locks and the sync runner,
+               wired once
+handlers.py    dispatcher handlers for subscription, transaction and dispute notifications
+transforms.py  pure: the SDK's parsed notification -> Attio values
+people.py      finding the paying person with as few Attio and Braintree calls as possible
+ordering.py    keeps older notifications from overwriting newer state
+catalogue.py   the `services` record of a plan id, cached
+sync/          the diff-based backfill and reconciliation, and its report
 """
 
-from app.services.braintree.handlers import BraintreeService
+from app.services.braintree.service import BraintreeService
 
 __all__ = ["BraintreeService"]

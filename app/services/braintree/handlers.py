@@ -24,17 +24,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from app.clients.attio import AttioClient
-from app.clients.attio.values import Record, Values, first_value, record_id, reference
+from app.clients.attio.values import (
+    Record,
+    Values,
+    changed_slugs,
+    first_value,
+    record_id,
+    reference,
+)
 from app.clients.braintree import BraintreeClient
-from app.errors import BridgeError, MalformedPayloadError
-from app.events.dispatcher import Dispatcher
-from app.events.ledger import Ledger
-from app.events.model import Source, WebhookEvent
-from app.events.sources.braintree_sync import BRAINTREE_SYNC_EVENT_TYPE
+from app.errors import MalformedPayloadError
+from app.events.model import WebhookEvent
 from app.log import get_logger
 from app.metrics import STALE_EVENTS, UNPLACED_EVENTS
 from app.schema.definitions import (
@@ -52,19 +55,12 @@ from app.services.braintree.ordering import (
     new_facts,
     open_dispute,
 )
-from app.services.braintree.people import Discover, PayerResolver, PersonLink, find_one
+from app.services.braintree.people import Discover, PayerResolver, PersonLink
 from app.services.braintree.statuses import report_unknown_status
-from app.services.braintree.sync.engine import DEFAULT_OVERLAP, BraintreeSync, Observer, utcnow
-from app.services.braintree.sync.report import BraintreeSyncProgress, BraintreeSyncReport
-from app.services.braintree.sync.values import changed_slugs
 from app.services.braintree.transforms import (
     CHARGE_KINDS,
-    DISPUTE_KINDS,
-    LOCAL_PAYMENT_KINDS,
     PAYMENT_FACTS,
     SUBSCRIPTION_FACTS,
-    SUBSCRIPTION_KINDS,
-    TRANSACTION_KINDS,
     Payer,
     dispute_values,
     disputed_payment_values,
@@ -79,17 +75,10 @@ from app.services.braintree.transforms import (
     transaction_payer,
 )
 from app.services.locks import KeyedLocks
-from app.services.syncrunner import SyncAlreadyRunningError, SyncRun, SyncRunner
-from app.services.syncstate import SyncLock, SyncStateStore
 
 log = get_logger(__name__)
 
 _UNIQUE_KEYS = {SUBSCRIPTIONS: SUBSCRIPTION_KEY, PAYMENTS: PAYMENT_KEY}
-
-
-class BraintreeNotConfiguredError(BridgeError):
-    status_code = 503
-    code = "braintree_not_configured"
 
 
 @dataclass(frozen=True)
@@ -102,109 +91,25 @@ class _Target:
     stale: bool  # the record holds newer state than the event
 
 
-class BraintreeService:
-    """The Braintree handlers, sharing one Attio client, one Braintree client and the locks."""
+class BraintreeHandlers:
+    """The notification handlers, sharing one Attio client, one Braintree client and the
+    record locks (the sync's too: a run and a webhook never interleave on a record)."""
 
     def __init__(
         self,
         attio: AttioClient,
         braintree: BraintreeClient | None,
         *,
-        payments_object: bool = True,
-        ledger: Ledger | None = None,
-        sync_lock: SyncLock | None = None,
-        sync_state: SyncStateStore | None = None,
-        sync_overlap: timedelta = DEFAULT_OVERLAP,
+        payments_object: bool,
+        locks: KeyedLocks,
+        catalogue: ServiceCatalogue,
     ) -> None:
         self._attio = attio
-        self._ledger = ledger
-        self.sync_runner = SyncRunner("braintree", lock=sync_lock, state=sync_state)
-        self.sync_overlap = sync_overlap
-        self._payments = payments_object  # False: payments live on their subscription
         self._braintree = braintree
+        self._payments = payments_object  # False: payments live on their subscription
         self._people = PayerResolver(attio, braintree)
-        self._locks = KeyedLocks(
-            "braintree", redis=attio.shared_redis, ttl_seconds=attio.shared_lock_ttl_seconds
-        )
-        self._catalogue = ServiceCatalogue(attio)
-
-    def register(self, dispatcher: Dispatcher) -> None:
-        dispatcher.register(Source.braintree, SUBSCRIPTION_KINDS, self.on_subscription)
-        for kind in TRANSACTION_KINDS:
-            dispatcher.register(Source.braintree, kind, self.on_transaction)
-        dispatcher.register(Source.braintree, LOCAL_PAYMENT_KINDS, self.on_transaction)
-        dispatcher.register(Source.braintree, DISPUTE_KINDS, self.on_dispute)
-        dispatcher.register(Source.braintree, BRAINTREE_SYNC_EVENT_TYPE, self.on_sync_record)
-
-    # -- reconciliation ----------------------------------------------------------------------
-
-    def new_sync(self, *, concurrency: int | None = None) -> BraintreeSync:
-        """A sync sharing this service's locks and catalogue (and the Attio client's limiter),
-        so a run and the webhooks it races never interleave on a record."""
-        if self._braintree is None:
-            raise BraintreeNotConfiguredError(
-                "Braintree API credentials are not configured (BRAINTREE_MERCHANT_ID, ...)"
-            )
-        options = {"concurrency": concurrency} if concurrency else {}
-        return BraintreeSync(
-            self._attio,
-            self._braintree,
-            self._ledger,
-            payments_object=self._payments,
-            locks=self._locks,
-            catalogue=self._catalogue,
-            **options,
-        )
-
-    async def sync_window(self, since: datetime | None) -> datetime | None:
-        """`since` if given, else the watermark less the overlap, else None (everything)."""
-        if since is not None:
-            return since
-        state = await self.sync_runner.load_state()
-        if state is None or state.watermark is None:
-            return None
-        return state.watermark - self.sync_overlap
-
-    async def start_sync(self, *, since: datetime | None = None, dry_run: bool = False) -> SyncRun:
-        """A run in the background (the admin API); 409 when one runs anywhere."""
-        sync = self.new_sync()
-        if self.sync_runner.running:  # refused before any Attio call
-            raise SyncAlreadyRunningError("A braintree sync is already running")
-        started, window = utcnow(), await self.sync_window(since)
-        progress = BraintreeSyncProgress(dry_run=dry_run, since=window)
-
-        async def job() -> BraintreeSyncReport:
-            return await sync.run(since=window, dry_run=dry_run, progress=progress)
-
-        return await self.sync_runner.start(job, progress, since=window, watermark=started)
-
-    async def run_sync(
-        self,
-        *,
-        since: datetime | None = None,
-        dry_run: bool = False,
-        observer: Observer | None = None,
-        concurrency: int | None = None,
-    ) -> SyncRun:
-        """A run here, to the end (the CLI and the cron job)."""
-        sync = self.new_sync(concurrency=concurrency)
-        started, window = utcnow(), await self.sync_window(since)
-        progress = BraintreeSyncProgress(dry_run=dry_run, since=window)
-
-        async def job() -> BraintreeSyncReport:
-            return await sync.run(
-                since=window, dry_run=dry_run, observer=observer, progress=progress
-            )
-
-        return await self.sync_runner.run(job, progress, since=window, watermark=started)
-
-    async def on_sync_record(self, event: WebhookEvent) -> None:
-        """A record an earlier run failed to write: fetched from Braintree again and applied."""
-        payload = event.payload if isinstance(event.payload, dict) else {}
-        kind, object_id = payload.get("kind"), payload.get("id")
-        if not isinstance(kind, str) or not isinstance(object_id, str):
-            raise MalformedPayloadError("Braintree sync record names no object")
-        await self.new_sync().apply_one(kind, object_id)
+        self._locks = locks
+        self._catalogue = catalogue
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -415,7 +320,9 @@ class BraintreeService:
             UNPLACED_EVENTS.labels(event.event_type).inc()
             return
         async with self._locks.hold(f"{SUBSCRIPTIONS}:{subscription_id}"):
-            existing = await find_one(self._attio, SUBSCRIPTIONS, SUBSCRIPTION_KEY, subscription_id)
+            existing = await self._attio.find_record(
+                SUBSCRIPTIONS, SUBSCRIPTION_KEY, subscription_id
+            )
             values = change(existing)
             if not values and existing is not None:
                 # Older than what the subscription shows, by the payment's or dispute's own
@@ -437,7 +344,7 @@ class BraintreeService:
             named := text(getattr(details, "payment_instrument_subscription_id", None))
         ) is not None:
             return named
-        shown = await find_one(self._attio, SUBSCRIPTIONS, "last_payment_id", transaction_id)
+        shown = await self._attio.find_record(SUBSCRIPTIONS, "last_payment_id", transaction_id)
         if shown is not None:
             return text(first_value(shown, SUBSCRIPTION_KEY))
         if self._braintree is None:
@@ -460,7 +367,7 @@ class BraintreeService:
         """Hold the record's lock, read it, and say whether the event is older than its state."""
         key = _UNIQUE_KEYS[obj]
         async with self._locks.hold(f"{obj}:{object_id}"):
-            existing = await find_one(self._attio, obj, key, object_id)
+            existing = await self._attio.find_record(obj, key, object_id)
             stale = self._stale(event, existing, obj, object_id, count=count, stamp=stamp)
             yield _Target(obj, key, existing, stale)
 
@@ -529,7 +436,7 @@ class BraintreeService:
         """Assert the record, unless it exists and already holds every value: a redelivered,
         replayed or taken-over event costs no write. Stamps are compared too, so a newer event
         with the same values still moves them (and older events stay stale against it)."""
-        if target.existing is not None and not changed_slugs(values, target.existing, ignore=()):
+        if target.existing is not None and not changed_slugs(values, target.existing):
             return target.existing
         return await self._attio.assert_record(
             target.obj, matching_attribute=target.key, values=values

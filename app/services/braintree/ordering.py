@@ -2,16 +2,14 @@
 
 Each record keeps `last_event_at` (the notification's own timestamp). A notification older than
 that is stale: its state changes are skipped, but facts Attio does not have yet are still
-written (`new_facts`). Read-compare-write of one record is serialised per record key within the
-process (`app.services.locks`), so two notifications for the same subscription cannot
-interleave.
-
-Across instances there is no lock: Attio has no conditional writes. Two deliveries for the same
-record processed at the same instant on two instances can both pass the guard, and the later
-write wins even if it carries the older notification. Braintree sends one subscription's
-notifications minutes or days apart, so this needs two simultaneous deliveries (a retry burst
-after an outage); the next notification for that record restores the newest state. The
-blueprint runs one instance.
+written (`new_facts`). Read-compare-write of one record runs under the record's lock
+(`app.services.locks`), which the sync holds too: in-process always, and across processes (web
+instances, queue workers, a CLI run) when Redis is configured, so two notifications for the
+same record never interleave. Without Redis, or while it cannot be reached, only one process's
+events are ordered: two deliveries for the same record processed at the same instant by two
+processes can both pass the guard, and the later write wins even if it carries the older
+notification (Attio has no conditional writes); the next notification for that record restores
+the newest state.
 """
 
 from __future__ import annotations
@@ -28,6 +26,9 @@ from app.clients.attio.values import (
 )
 from app.schema.definitions import DISPUTE_STAMP, PAYMENT_STAMP
 from app.services.braintree.transforms import timestamp
+
+# Stamps follow the change they accompany: a sync never writes for them alone.
+STAMPS = frozenset({"last_event_kind", "last_event_at", PAYMENT_STAMP, DISPUTE_STAMP})
 
 
 def is_stale(

@@ -40,12 +40,6 @@ Discover = Callable[[], Awaitable[Payer | None]]
 UNIQUENESS_CONFLICT = "uniqueness_conflict"
 
 
-async def find_one(attio: AttioClient, obj: str, attribute: str, value: str) -> Record | None:
-    """The record whose unique `attribute` is `value`: one query."""
-    found = await attio.query_records(obj, filter={attribute: value}, limit=1)
-    return found[0] if found else None
-
-
 @dataclass(frozen=True)
 class PersonLink:
     """The person a subscription or payment points to, and the Braintree customer id."""
@@ -128,7 +122,7 @@ class PayerResolver:
     async def _by_customer_id(self, customer_id: str, known: PersonLink | None) -> PersonLink:
         if known is not None and known.record_id and known.customer_id == customer_id:
             return known
-        person = await find_one(self._attio, PEOPLE, "braintree_customer_id", customer_id)
+        person = await self._attio.find_record(PEOPLE, "braintree_customer_id", customer_id)
         if person is not None:
             return PersonLink(record_id(person), customer_id)
         fetched = await self._fetch_customer(customer_id)
@@ -151,7 +145,7 @@ class PayerResolver:
         writes no people for customers Attio already knows.
         """
         assert payer.email is not None
-        current = await find_one(self._attio, PEOPLE, PERSON_KEY, payer.email)
+        current = await self._attio.find_record(PEOPLE, PERSON_KEY, payer.email)
         if current is not None and person_holds(current, payer):
             return PersonLink(record_id(current), payer.customer_id)
         try:
@@ -163,7 +157,9 @@ class PayerResolver:
                 raise
             # Another person already holds this customer id: the customer's email changed in
             # Braintree. That person stays the payer; merging the two is left to people.
-            holder = await find_one(self._attio, PEOPLE, "braintree_customer_id", payer.customer_id)
+            holder = await self._attio.find_record(
+                PEOPLE, "braintree_customer_id", payer.customer_id
+            )
             if holder is None:
                 raise
             log.warning(

@@ -10,11 +10,12 @@ from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger
 from app.events.model import Source
 from app.events.sources.zoho_sync import SYNC_EVENT_TYPE
+from app.services.syncpipeline import DEFAULT_CONCURRENCY
 from app.services.syncrunner import SyncRun, SyncRunner
 from app.services.syncstate import SyncLock, SyncStateStore
 from app.services.zoho.handlers import ZohoHandlers
 from app.services.zoho.sync.catalogues import catalogues_for
-from app.services.zoho.sync.engine import DEFAULT_CONCURRENCY, ZohoServicesSync
+from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.runner import start_zoho_sync
 from app.services.zoho.writer import ServiceWriter
 

@@ -39,7 +39,7 @@ CRM_CHANNEL_ID = "1000000068001"
 
 
 def zoho_of(h: Harness) -> ZohoService:
-    services = h.bridge.zoho
+    services = h.bridge.zoho_service
     assert services is not None
     return services
 

@@ -14,6 +14,7 @@ from app.clients.attio import AttioClient, AttioServerError, AttioValidationErro
 from app.config import get_settings
 from app.events.ledger import Ledger
 from app.events.sources.zoho_sync import ZohoSyncFailureSource
+from app.services.syncpipeline import DEFAULT_CONCURRENCY
 from app.services.zoho.sync.engine import ZohoServicesSync
 from app.services.zoho.sync.progress import VIEW, BarProgress, LogProgress, progress_observer
 from app.services.zoho.sync.report import SyncReport
@@ -182,12 +183,10 @@ async def test_writes_run_concurrently(harness: Harness) -> None:
                 in_flight -= 1
 
         attio.assert_record = counting  # type: ignore[method-assign]
-        started = time.perf_counter()
         report = await run_sync(harness, zoho, attio=attio)
-        elapsed = time.perf_counter() - started
     assert report.counts.created == 60
-    assert peak > 4
-    assert elapsed < 60 * 0.02  # one at a time would take at least 1.2 s
+    # Several writes in flight at once, never more than the pool's workers.
+    assert 4 < peak <= DEFAULT_CONCURRENCY
 
 
 async def test_replaying_a_failed_sync_item_refetches_it_from_zoho(harness: Harness) -> None:

@@ -4,63 +4,33 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from app.clients.attio.values import iso_timestamp
+from app.services.syncpipeline import MAX_REPORTED, Phase, SyncCounts
 
-MAX_REPORTED = 100  # the ledger holds every failure; reports show the first ones
+__all__ = [
+    "BraintreeSyncProgress",
+    "BraintreeSyncReport",
+    "FailedRecord",
+    "Phase",
+    "PlannedChange",
+    "braintree_counts",
+]
 
 OBJECTS = ("subscription", "transaction", "dispute", "person")
+NOTES = (
+    "stale",  # Attio held newer state (a webhook's): left alone
+    "unplaced",  # a one-off sale's payment or dispute without a payments object
+)
 
 
-class Phase(StrEnum):
-    reading = "reading"  # loading Attio, reading Braintree, writing what differs so far
-    writing = "writing"  # Braintree fully read; finishing the writes
-    done = "done"
-    aborted = "aborted"  # a side could not be read; the watermark stays where it was
-
-
-@dataclass
-class ObjectCounts:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    failed: int = 0
-
-    @property
-    def writes(self) -> int:
-        return self.created + self.updated
-
-    def line(self) -> str:
-        return " ".join(f"{name}={value}" for name, value in asdict(self).items())
-
-
-@dataclass
-class BraintreeCounts:
-    by_object: dict[str, ObjectCounts] = field(
-        default_factory=lambda: {name: ObjectCounts() for name in OBJECTS}
+def braintree_counts() -> SyncCounts:
+    """Counts per Braintree object (a person is written for a customer), all shown from the
+    start; a Braintree run never deactivates."""
+    return SyncCounts.of_groups(
+        OBJECTS, notes=NOTES, outcomes=("created", "updated", "unchanged", "failed")
     )
-    stale: int = 0  # Attio held newer state (a webhook's): left alone
-    unplaced: int = 0  # a one-off sale's payment or dispute without a payments object
-
-    def of(self, obj: str) -> ObjectCounts:
-        return self.by_object[obj]
-
-    @property
-    def writes(self) -> int:
-        return sum(counts.writes for counts in self.by_object.values())
-
-    @property
-    def failed(self) -> int:
-        return sum(counts.failed for counts in self.by_object.values())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            **{name: asdict(counts) for name, counts in self.by_object.items()},
-            "stale": self.stale,
-            "unplaced": self.unplaced,
-        }
 
 
 @dataclass(frozen=True)
@@ -104,7 +74,7 @@ class BraintreeSyncProgress:
     braintree_complete: bool = False
     planned: int = 0
     finished: int = 0
-    counts: BraintreeCounts = field(default_factory=BraintreeCounts)
+    counts: SyncCounts = field(default_factory=braintree_counts)
     error: str | None = None
 
     source = "braintree"
@@ -129,7 +99,7 @@ class BraintreeSyncProgress:
 class BraintreeSyncReport:
     dry_run: bool
     since: datetime | None
-    counts: BraintreeCounts
+    counts: SyncCounts
     elapsed_seconds: float
     error: str | None = None
     plan: list[PlannedChange] = field(default_factory=list)  # dry runs only
@@ -143,9 +113,9 @@ class BraintreeSyncReport:
         prefix = "would write " if self.dry_run else ""
         window = f"since {iso_timestamp(self.since)}" if self.since else "everything"
         lines = [f"Braintree sync ({window}), {self.elapsed_seconds:.1f} s"]
-        for name, counts in self.counts.by_object.items():
-            lines.append(f"  {name:<13} {prefix}{counts.line()}")
-        lines.append(f"  stale={self.counts.stale} unplaced={self.counts.unplaced}")
+        for name in self.counts.groups:
+            lines.append(f"  {name:<13} {prefix}{self.counts.line(name)}")
+        lines.append("  " + " ".join(f"{k}={v}" for k, v in self.counts.notes.items()))
         if self.error:
             lines.append(f"ABORTED: {self.error}")
         return lines

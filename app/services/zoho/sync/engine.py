@@ -9,26 +9,24 @@
 3. Once a catalogue has been read completely (and only then), its records that vanished from
    Zoho are marked inactive, after Zoho confirms the record is gone.
 
-Writes run on a pool of workers. The Attio client's shared write limiter is what bounds them,
-so the run writes at Attio's limit without one-at-a-time latency, and webhooks handled by the
-same process share that budget. A failed item is recorded in `bridge_events` and the run goes
-on; a failure to read either side aborts the run before anything is deactivated.
+The reading, the worker pool and the ledger of failed items are the shared sync pipeline's
+(`app.services.syncpipeline`): writes run at Attio's limit while webhooks share that budget. A
+failed item is recorded in `bridge_events` and the run goes on; a failure to read either side
+aborts the run before anything is deactivated.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from app.clients.attio import DEFAULT_PAGE_SIZE, AttioClient
 from app.clients.zoho import ItemsSource, ZohoClient
-from app.events.ledger import Ledger, LedgerEntry, LedgerStatus
+from app.errors import describe
+from app.events.ledger import Ledger
 from app.events.model import Source
-from app.events.processor import describe, is_permanent
 from app.events.sources.zoho_sync import (
     SYNC_EVENT_TYPE,
     event_for_entry,
@@ -37,14 +35,23 @@ from app.events.sources.zoho_sync import (
 )
 from app.log import get_logger
 from app.schema import SERVICE_KEY, SERVICES
+from app.services.syncpipeline import (
+    DEFAULT_CONCURRENCY,
+    End,
+    Enqueue,
+    FailureBook,
+    Listing,
+    Message,
+    Steps,
+    SyncPipeline,
+    read_listings,
+)
 from app.services.zoho.model import ServiceState, StoredService, ZohoOrigin
 from app.services.zoho.sync.catalogues import Catalogue, ItemsCatalogue
 from app.services.zoho.sync.report import (
-    MAX_REPORTED_FAILURES,
     FailedItem,
     OpKind,
     Outcome,
-    Phase,
     PlannedWrite,
     SyncProgress,
     SyncReport,
@@ -58,7 +65,6 @@ from app.services.zoho.transforms import (
 
 log = get_logger(__name__)
 
-DEFAULT_CONCURRENCY = 16
 PAGE_BUFFER = 4  # Zoho pages held for the planner (200 items each)
 # Zoho pages requested at once: paging one round trip at a time dominated reconciliations.
 ZOHO_READ_AHEAD = 4
@@ -80,20 +86,6 @@ class SyncOp:
             return "vanished"
         moment = self.desired.zoho_last_modified_at
         return moment.isoformat() if moment else "unknown"
-
-
-@dataclass(frozen=True)
-class _Page:
-    catalogue: Catalogue
-    records: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class _End:
-    """A catalogue's last message: `error` is None when every page was read."""
-
-    catalogue: Catalogue
-    error: BaseException | None = None
 
 
 class ZohoServicesSync:
@@ -144,65 +136,58 @@ class _Run:
         self.sync = sync
         self.dry_run = dry_run
         self.progress = progress
-        self.counts = progress.counts
-        self.observer = observer
         self.index: dict[str, StoredService] = {}
         self.seen: dict[str, ZohoOrigin | None] = {}  # zoho_item_id -> the catalogue it came from
         self.plan: list[PlannedWrite] = []
-        self.failures: list[FailedItem] = []
-        self.previous_failures: dict[str, list[LedgerEntry]] = {}
-
-    # -- the run -----------------------------------------------------------------------------
+        self.failures = FailureBook[FailedItem](
+            "zoho",
+            sync.ledger,
+            source=Source.zoho,
+            event_type=SYNC_EVENT_TYPE,
+            subject_of=lambda entry: item_id_from_key(entry.event_key),
+            rebuild=event_for_entry,
+            record=not dry_run,
+            failed_event="item_failed",
+        )
+        self.pipeline = SyncPipeline(
+            "zoho",
+            progress,
+            observer,
+            failures=self.failures,
+            concurrency=sync.concurrency,
+            page_buffer=PAGE_BUFFER,
+        )
 
     async def execute(self) -> SyncReport:
-        started = time.perf_counter()
-        log.info("zoho.sync.started", source=self.sync.label, dry_run=self.dry_run)
-        self._notify()
-        error = await self._steps()
-        self.progress.error = error
-        self.progress.phase = Phase.aborted if error else Phase.done
-        self._notify()
-        report = SyncReport(
+        steps = Steps[Catalogue, SyncOp](
+            attio_records="services",
+            read=self._read_zoho,
+            load=self._load_attio,
+            plan=self._plan,
+            write=self._execute,
+            failed=self._failed,
+        )
+        error, elapsed = await self.pipeline.execute(
+            steps, source=self.sync.label, dry_run=self.dry_run
+        )
+        return SyncReport(
             source=self.sync.label,
             dry_run=self.dry_run,
-            counts=self.counts,
-            by_source=self.progress.by_source,
-            elapsed_seconds=time.perf_counter() - started,
+            counts=self.progress.counts,
+            elapsed_seconds=elapsed,
             error=error,
             plan=self.plan,
-            failures=self.failures,
+            failures=self.failures.reported,
         )
-        log_method = log.error if error else log.info
-        log_method(
-            "zoho.sync.finished",
-            error=error,
-            elapsed_seconds=round(report.elapsed_seconds, 2),
-            **self.counts.as_dict(),
-        )
-        return report
 
-    async def _steps(self) -> str | None:
-        """Run every step; the reason the run was aborted, or None."""
-        pages: asyncio.Queue[_Page | _End] = asyncio.Queue(maxsize=PAGE_BUFFER)
-        work: asyncio.Queue[SyncOp | None] = asyncio.Queue(maxsize=self.sync.concurrency * 4)
-        errors: dict[Catalogue, BaseException] = {}
-        async with asyncio.TaskGroup() as group:
-            reader = group.create_task(self._read_zoho(pages))
-            try:
-                await self._load_attio()
-            except Exception as exc:
-                reader.cancel()
-                return f"could not read Attio's services: {describe(exc)}"
-            await self._load_previous_failures()
-            workers = [group.create_task(self._worker(work)) for _ in range(self.sync.concurrency)]
-            try:
-                errors = await self._plan_items(pages, work)
-                for catalogue in self.sync.catalogues:
-                    if catalogue not in errors:
-                        await self._plan_deactivations(catalogue, work)
-            finally:
-                for _ in workers:
-                    await work.put(None)
+    async def _plan(
+        self, pages: asyncio.Queue[Message[Catalogue]], enqueue: Enqueue[SyncOp]
+    ) -> str | None:
+        """Plan every record, then the deactivations of each catalogue read completely."""
+        errors = await self._plan_items(pages, enqueue)
+        for catalogue in self.sync.catalogues:
+            if catalogue not in errors:
+                await self._plan_deactivations(catalogue, enqueue)
         if not errors:
             return None
         return "; ".join(
@@ -211,25 +196,17 @@ class _Run:
             for c, error in errors.items()
         )
 
-    def _notify(self) -> None:
-        if self.observer is not None:
-            self.observer(self.progress)
-
     # -- reading -----------------------------------------------------------------------------
 
-    async def _read_zoho(self, pages: asyncio.Queue[_Page | _End]) -> None:
-        """Each catalogue in turn (one failing does not stop the next), then one `_End` each."""
-        for catalogue in self.sync.catalogues:
-            try:
-                listing = catalogue.pages(self.sync.zoho, read_ahead=self.sync.zoho_read_ahead)
-                # aclosing: a cancelled run also cancels the page requests still in flight.
-                async with contextlib.aclosing(listing) as pages_read:
-                    async for page in pages_read:
-                        await pages.put(_Page(catalogue, page))
-            except Exception as exc:
-                await pages.put(_End(catalogue, exc))
-            else:
-                await pages.put(_End(catalogue))
+    async def _read_zoho(self, pages: asyncio.Queue[Message[Catalogue]]) -> None:
+        """Each catalogue in turn (one failing does not stop the next), then one `End` each."""
+        zoho, read_ahead = self.sync.zoho, self.sync.zoho_read_ahead
+
+        def listing(catalogue: Catalogue) -> Listing[Catalogue]:
+            return catalogue, lambda: catalogue.pages(zoho, read_ahead=read_ahead)
+
+        listings = [listing(catalogue) for catalogue in self.sync.catalogues]
+        await read_listings(pages, listings, after_error="go_on")
 
     async def _load_attio(self) -> None:
         async for record in self.sync.attio.iter_records(
@@ -241,46 +218,31 @@ class _Run:
                 self.index[stored.state.zoho_item_id] = stored
             self.progress.attio_records += 1
             if self.progress.attio_records % self.sync.attio_page_size == 0:
-                self._notify()
-        self._notify()
-
-    async def _load_previous_failures(self) -> None:
-        """Records of earlier failed runs, marked replayed once their item goes through."""
-        if self.dry_run or self.sync.ledger is None:
-            return
-        try:
-            for status in (LedgerStatus.failed, LedgerStatus.dead):
-                for entry in await self.sync.ledger.list_entries(
-                    status=status, source=Source.zoho, event_type=SYNC_EVENT_TYPE, limit=1000
-                ):
-                    if item_id := item_id_from_key(entry.event_key):
-                        self.previous_failures.setdefault(item_id, []).append(entry)
-        except Exception as exc:
-            log.warning("zoho.sync.ledger_read_failed", error=describe(exc))
+                self.pipeline.notify()
+        self.pipeline.notify()
 
     # -- planning ----------------------------------------------------------------------------
 
     async def _plan_items(
-        self, pages: asyncio.Queue[_Page | _End], work: asyncio.Queue[SyncOp | None]
+        self, pages: asyncio.Queue[Message[Catalogue]], enqueue: Enqueue[SyncOp]
     ) -> dict[Catalogue, BaseException]:
         """Plan every record read; the catalogues that could not be read completely."""
         errors: dict[Catalogue, BaseException] = {}
         ended = 0
         while ended < len(self.sync.catalogues):
             message = await pages.get()
-            if isinstance(message, _End):
+            if isinstance(message, End):
                 ended += 1
                 if message.error is not None:
-                    errors[message.catalogue] = message.error
+                    errors[message.listing] = message.error
                 continue
-            for record in message.records:
+            for record in message.items:
                 self.progress.zoho_items += 1
-                if op := await self._plan_item(message.catalogue, record):
-                    await self._enqueue(op, work)
-            self._notify()
+                if op := await self._plan_item(message.listing, record):
+                    await enqueue(op)
+            self.pipeline.notify()
         self.progress.zoho_complete = not errors
-        self.progress.phase = Phase.writing
-        self._notify()
+        self.pipeline.source_read()
         return errors
 
     async def _plan_item(self, catalogue: Catalogue, record: dict[str, Any]) -> SyncOp | None:
@@ -328,9 +290,7 @@ class _Run:
         kind = OpKind.create if current is None else OpKind.update
         return SyncOp(kind, catalogue, desired, changed, current)
 
-    async def _plan_deactivations(
-        self, catalogue: Catalogue, work: asyncio.Queue[SyncOp | None]
-    ) -> None:
+    async def _plan_deactivations(self, catalogue: Catalogue, enqueue: Enqueue[SyncOp]) -> None:
         """Active records of this catalogue whose record Zoho no longer lists."""
         for stored in self.index.values():
             state = stored.state
@@ -346,26 +306,12 @@ class _Run:
                     state,
                     confirm_gone=self.sync.confirm_vanished,
                 )
-                await self._enqueue(op, work)
+                await enqueue(op)
 
     def _tally(self, catalogue: Catalogue, outcome: Outcome) -> None:
         self.progress.tally(catalogue.origin.value, outcome)
 
-    async def _enqueue(self, op: SyncOp, work: asyncio.Queue[SyncOp | None]) -> None:
-        self.progress.planned += 1
-        await work.put(op)
-
     # -- writing -----------------------------------------------------------------------------
-
-    async def _worker(self, work: asyncio.Queue[SyncOp | None]) -> None:
-        while (op := await work.get()) is not None:
-            try:
-                await self._execute(op)
-            except Exception as exc:
-                await self._fail(op.catalogue, op.desired.zoho_item_id, op.kind, op.version, exc)
-            finally:
-                self.progress.finished += 1
-                self._notify()
 
     async def _execute(self, op: SyncOp) -> None:
         if op.confirm_gone:
@@ -391,7 +337,7 @@ class _Run:
             values=attio_values(op.desired, op.changed),
         )
         self._tally(op.catalogue, op.kind)
-        await self._settle_previous_failures(op.desired.zoho_item_id)
+        await self.failures.settle(op.desired.zoho_item_id)
 
     async def _confirm_gone(self, op: SyncOp) -> SyncOp | None:
         """Ask Zoho for the record itself: a list read while records were deleted can skip one."""
@@ -402,6 +348,9 @@ class _Run:
 
     # -- failures ----------------------------------------------------------------------------
 
+    async def _failed(self, op: SyncOp, error: Exception) -> None:
+        await self._fail(op.catalogue, op.desired.zoho_item_id, op.kind, op.version, error)
+
     async def _fail(
         self,
         catalogue: Catalogue,
@@ -410,7 +359,6 @@ class _Run:
         version: str,
         error: BaseException,
     ) -> None:
-        message = describe(error)
         source = catalogue.origin.value
         self._tally(catalogue, "failed")
         event = sync_failure_event(
@@ -419,29 +367,8 @@ class _Run:
             version=version,
             operation=kind.value if kind else None,
         )
-        if len(self.failures) < MAX_REPORTED_FAILURES:
-            self.failures.append(FailedItem(item_id, kind, message, event.event_key, source))
-        log.warning("zoho.sync.item_failed", zoho_item_id=item_id, op=kind, error=message)
-        if self.dry_run or self.sync.ledger is None:
-            return
-        previous = next(
-            (e for e in self.previous_failures.get(item_id, ()) if e.event_key == event.event_key),
-            None,
-        )
-        try:
-            await self.sync.ledger.record_failure(
-                event, message, permanent=is_permanent(error), previous=previous
-            )
-        except Exception as exc:
-            log.error("zoho.sync.ledger_write_failed", zoho_item_id=item_id, error=describe(exc))
 
-    async def _settle_previous_failures(self, item_id: str) -> None:
-        if self.sync.ledger is None:
-            return
-        for entry in self.previous_failures.pop(item_id, ()):
-            try:
-                await self.sync.ledger.mark_succeeded(event_for_entry(entry.raw), entry)
-            except Exception as exc:
-                log.warning(
-                    "zoho.sync.ledger_settle_failed", event_key=entry.event_key, error=describe(exc)
-                )
+        def report(message: str) -> FailedItem:
+            return FailedItem(item_id, kind, message, event.event_key, source)
+
+        await self.failures.fail(item_id, event, error, report, zoho_item_id=item_id, op=kind)

@@ -20,7 +20,7 @@ def _fields(progress: SyncProgress) -> dict[str, Any]:
         "zoho_items": progress.zoho_items,
         "planned": progress.planned,
         "finished": progress.finished,
-        **progress.counts.as_dict(),
+        **progress.counts.totals(),
     }
 
 

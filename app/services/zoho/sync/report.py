@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-MAX_REPORTED_FAILURES = 100  # the ledger holds all of them; the report shows the first ones
+from app.services.syncpipeline import Outcome as PipelineOutcome
+from app.services.syncpipeline import Phase, SyncCounts, Tally
+
+__all__ = [
+    "FailedItem",
+    "OpKind",
+    "Outcome",
+    "Phase",
+    "PlannedWrite",
+    "SyncCounts",
+    "SyncProgress",
+    "SyncReport",
+]
 
 
 class OpKind(StrEnum):
@@ -17,44 +29,13 @@ class OpKind(StrEnum):
 
 # What happened to one Zoho record in a run: a write of some kind, or none.
 Outcome = OpKind | Literal["unchanged", "failed"]
-
-
-class Phase(StrEnum):
-    reading = "reading"  # loading Attio's records, reading Zoho, writing what differs so far
-    writing = "writing"  # Zoho fully read; finishing the writes
-    done = "done"
-    aborted = "aborted"  # could not read Attio or a catalogue completely; none of it deactivated
-
-
-@dataclass
-class SyncCounts:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deactivated: int = 0
-    failed: int = 0
-
-    def add(self, outcome: Outcome) -> None:
-        if outcome == "unchanged":
-            self.unchanged += 1
-        elif outcome == "failed":
-            self.failed += 1
-        elif outcome is OpKind.create:
-            self.created += 1
-        elif outcome is OpKind.update:
-            self.updated += 1
-        else:
-            self.deactivated += 1
-
-    @property
-    def writes(self) -> int:
-        return self.created + self.updated + self.deactivated
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-    def line(self) -> str:
-        return " ".join(f"{name}={value}" for name, value in self.as_dict().items())
+_DONE: dict[Outcome, PipelineOutcome] = {
+    OpKind.create: "created",
+    OpKind.update: "updated",
+    OpKind.deactivate: "deactivated",
+    "unchanged": "unchanged",
+    "failed": "failed",
+}
 
 
 @dataclass(frozen=True)
@@ -105,13 +86,15 @@ class SyncProgress:
     zoho_complete: bool = False
     planned: int = 0  # writes decided so far (the total is known once Zoho is fully read)
     finished: int = 0  # writes done or failed
-    counts: SyncCounts = field(default_factory=SyncCounts)
-    by_source: dict[str, SyncCounts] = field(default_factory=dict)  # the same, per catalogue
+    counts: SyncCounts = field(default_factory=SyncCounts)  # per catalogue
     error: str | None = None
 
+    @property
+    def by_source(self) -> dict[str, Tally]:
+        return self.counts.groups
+
     def tally(self, source: str, outcome: Outcome) -> None:
-        self.counts.add(outcome)
-        self.by_source.setdefault(source, SyncCounts()).add(outcome)
+        self.counts.add(source, _DONE[outcome])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,7 +107,7 @@ class SyncProgress:
             "planned": self.planned,
             "finished": self.finished,
             "counts": self.counts.as_dict(),
-            "by_source": {name: counts.as_dict() for name, counts in self.by_source.items()},
+            "by_source": _by_source(self.counts),
             "error": self.error,
         }
 
@@ -135,10 +118,13 @@ class SyncReport:
     dry_run: bool
     counts: SyncCounts
     elapsed_seconds: float
-    by_source: dict[str, SyncCounts] = field(default_factory=dict)
     error: str | None = None  # set when the run was aborted
     plan: list[PlannedWrite] = field(default_factory=list)  # dry runs only
     failures: list[FailedItem] = field(default_factory=list)
+
+    @property
+    def by_source(self) -> dict[str, Tally]:
+        return self.counts.groups
 
     @property
     def ok(self) -> bool:
@@ -154,9 +140,13 @@ class SyncReport:
             "source": self.source,
             "dry_run": self.dry_run,
             "counts": self.counts.as_dict(),
-            "by_source": {name: counts.as_dict() for name, counts in self.by_source.items()},
+            "by_source": _by_source(self.counts),
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "error": self.error,
             "plan": [entry.as_dict() for entry in self.plan],
             "failures": [failure.as_dict() for failure in self.failures],
         }
+
+
+def _by_source(counts: SyncCounts) -> dict[str, dict[str, int]]:
+    return {name: tally.as_dict() for name, tally in counts.groups.items()}

@@ -5,9 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.clients.attio import AttioAPIError
-from app.errors import MalformedPayloadError
-from app.events.processor import is_permanent
+from app.clients.attio import AttioAPIError, AttioTransportError
+from app.errors import MalformedPayloadError, describe, is_permanent
 
 
 def attio_error(status: int, code: str) -> AttioAPIError:
@@ -20,10 +19,12 @@ def attio_error(status: int, code: str) -> AttioAPIError:
     [
         (attio_error(400, "validation_type"), True),
         (attio_error(404, "not_found"), True),
+        (attio_error(404, "merge_in_progress"), False),
         (attio_error(409, "slug_conflict"), True),
         (attio_error(409, "concurrent_write_conflict"), False),
         (attio_error(429, "rate_limit_exceeded"), False),
         (attio_error(500, "internal"), False),
+        (AttioTransportError("no answer"), False),
         (MalformedPayloadError("bad"), True),
         (TimeoutError(), False),
         (KeyError("bug"), False),
@@ -31,3 +32,8 @@ def attio_error(status: int, code: str) -> AttioAPIError:
 )
 def test_error_classification(error: Exception, permanent: bool) -> None:
     assert is_permanent(error) is permanent
+
+
+def test_an_error_is_described_in_one_line() -> None:
+    assert describe(KeyError("bug")) == "KeyError: 'bug'"
+    assert describe(TimeoutError()) == "TimeoutError: processing exceeded the time budget"
