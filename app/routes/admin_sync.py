@@ -11,10 +11,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query, Request
+from pydantic import BeforeValidator
 
 from app.errors import BadRequestError
 from app.routes._intake import bridge_of
 from app.routes.admin import admin_router
+
+
+def _iso_datetime(value: object) -> object:
+    """ISO 8601 only: pydantic alone would also read a number as seconds since 1970, which is
+    not what the parameter documents."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
 
 router = admin_router("/admin/sync")
 
@@ -47,6 +55,7 @@ async def start_braintree_sync(
     dry_run: bool = False,
     since: Annotated[
         datetime | None,
+        BeforeValidator(_iso_datetime),
         Query(description="Start of the window (ISO 8601); default: the watermark less 1 h"),
     ] = None,
 ) -> dict[str, Any]:

@@ -18,6 +18,9 @@ CHALLENGE = "^[a-f0-9]{20,32}$"
 NOTIFICATION = {
     "type": "object",
     "required": ["bt_signature", "bt_payload"],
+    # Braintree sends these two fields alone; more than MAX_FORM_FIELDS is refused on the raw
+    # bytes, before parsing.
+    "additionalProperties": False,
     "properties": {
         "bt_signature": {"type": "string", "description": "`<public key>|<hex HMAC>` pairs"},
         "bt_payload": {"type": "string", "description": "Base64 of the notification's XML"},
