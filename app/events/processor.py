@@ -25,6 +25,7 @@ from app.clients.attio import (
 )
 from app.errors import BridgeError, ServiceUnavailableError
 from app.events.admission import Admission, OverloadedError
+from app.events.deliveries import DeliveryClock
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, LedgerEntry
 from app.events.model import Outcome, Source, WebhookEvent
@@ -101,8 +102,10 @@ class EventProcessor:
         budget_seconds: float = 10.0,
         ledger_timeout_seconds: float = 10.0,
         admission: Admission | None = None,
+        deliveries: DeliveryClock | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.deliveries = deliveries  # when each source last delivered (`watch` silence)
         self.ledger = ledger
         self.admission = admission
         self._budget = budget_seconds
@@ -118,6 +121,8 @@ class EventProcessor:
         then, so time the request already spent elsewhere (waiting for the queue) is part of it.
         `admit=False` takes the work whatever the backlog (a queue worker must).
         """
+        if self.deliveries is not None and events:
+            self.deliveries.note(events[0].source)  # verified: its source is not silent
         if self.admission is None or not admit or not events:
             return await self._within_deadline(events, started)
         decision = self.admission.decide()
