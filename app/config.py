@@ -107,9 +107,11 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(value: str) -> timedelta | None:
-    """`26h`, `90m`, `30s`, `2d` (empty: None); anything else is refused."""
+    """`26h`, `90m`, `30s`, `2d` (empty: None; `off`: zero); anything else is refused."""
     if not value.strip():
         return None
+    if value.strip().lower() == "off":
+        return timedelta(0)
     match = _DURATION.match(value)
     if match is None or float(match.group(1)) <= 0:
         raise ValueError(f"{value!r} is not a duration such as 26h, 90m or 30s")
@@ -220,7 +222,8 @@ class Settings(BaseSettings):
     )
 
     # Watching and alerts (`attio-bridge watch`, docs/watch.md). Silence thresholds are
-    # durations such as 26h, 90m, 30s; unset, only Braintree's follows its traffic.
+    # durations such as 26h, 90m, 30s, or `off`; unset, only Braintree's is on (from its
+    # traffic).
     watch_silence_attio: timedelta | None = Field(None, alias="WATCH_SILENCE_ATTIO")
     watch_silence_braintree: timedelta | None = Field(None, alias="WATCH_SILENCE_BRAINTREE")
     watch_silence_zoho: timedelta | None = Field(None, alias="WATCH_SILENCE_ZOHO")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
 from app.clients.attio import AttioClient, AttioError
@@ -56,6 +56,14 @@ def silence_thresholds(settings: Settings) -> dict[Source, timedelta | None]:
     return {source: getattr(settings, f"watch_silence_{source.value}") for source in Source}
 
 
+def watched_sources(settings: Settings) -> frozenset[Source]:
+    """The sources whose silence can be checked: a threshold is set, or (Braintree) derived."""
+    watched = {source for source, limit in silence_thresholds(settings).items() if limit}
+    if settings.braintree_configured and settings.watch_silence_braintree is None:
+        watched.add(Source.braintree)
+    return frozenset(watched)
+
+
 class DeliveryClock:
     def __init__(
         self,
@@ -63,11 +71,13 @@ class DeliveryClock:
         redis: Redis | None = None,
         *,
         thresholds: Mapping[Source, timedelta | None] | None = None,
+        watched: Collection[Source] = frozenset(Source),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._attio = attio
         self._redis = redis
         self._thresholds = dict(thresholds or {})
+        self._watched = frozenset(watched)  # the others' silence is never checked: no writes
         self._clock = clock
         self._written: dict[Source, float] = {}  # monotonic time of this process's last write
         self._tasks: set[asyncio.Task[None]] = set()
@@ -79,6 +89,8 @@ class DeliveryClock:
 
     def note(self, source: Source) -> None:
         """A delivery from `source` verified: remember when, in the background."""
+        if source not in self._watched:
+            return
         now = time.monotonic()
         last = self._written.get(source)
         if last is not None and now - last < self.interval(source).total_seconds():

@@ -102,7 +102,7 @@ async def silence_threshold(ctx: WatchContext, source: Source) -> tuple[timedelt
     """The source's threshold and where it comes from; None: the check is off."""
     configured = getattr(ctx.settings, f"watch_silence_{source.value}")
     if configured is not None:
-        return configured, f"WATCH_SILENCE_{source.value.upper()}"
+        return configured or None, f"WATCH_SILENCE_{source.value.upper()}"
     if source is not Source.braintree or ctx.braintree is None:
         return None, ""
     active = await ctx.braintree.count_active_subscriptions()
