@@ -158,8 +158,9 @@ class Watch:
         # Called once when `attio.webhook` clears (the webhook is back from degraded,
         # inactive or missing): the place for an Attio -> Braintree catch-up.
         self.on_attio_webhook_back = on_attio_webhook_back
-        self._transport = alert_transport
-        self._retry_wait = retry_wait
+        # Where alert HTTP requests go (None: the network) and the pause between tries.
+        self.alert_transport = alert_transport
+        self.retry_wait = retry_wait
         self._clock = clock
         self._last: tuple[float, dict[str, Any]] | None = None
         self._redactor = SecretRedactor(settings.secret_values())
@@ -230,7 +231,7 @@ class Watch:
         self, findings: Sequence[Finding], now: datetime
     ) -> tuple[AlertOutcome, str | None]:
         async with httpx.AsyncClient(
-            timeout=HTTP_TIMEOUT_SECONDS, transport=self._transport
+            timeout=HTTP_TIMEOUT_SECONDS, transport=self.alert_transport
         ) as http:
             notifier = Notifier(
                 self.attio,
@@ -241,7 +242,7 @@ class Watch:
                     if self.on_attio_webhook_back
                     else {}
                 ),
-                retry_wait=self._retry_wait,
+                retry_wait=self.retry_wait,
             )
             try:
                 return await notifier.process(findings, now), None
