@@ -96,7 +96,7 @@ async def queue_state(request: Request) -> dict[str, Any]:
 @router.get("/health")
 async def health(request: Request) -> dict[str, Any]:
     """What `attio-bridge watch --json` prints: the last watch pass if younger than five
-    minutes, else one run now (its alerts sent as the cron's would be)."""
+    minutes, else the checks run now (alerts are left to `attio-bridge watch`)."""
     watch = bridge_of(request).watch
     if watch is None:
         raise NotFoundError("Watch is not configured on this bridge")

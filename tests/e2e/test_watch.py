@@ -146,6 +146,14 @@ def test_degraded_webhook_alerts_everywhere_then_resolves(h: Harness, receivers:
     assert h.client.get("/admin/health").status_code == 401
 
 
+def test_health_computes_a_pass_on_demand_without_sending(h: Harness, receivers: Receivers) -> None:
+    set_status(h, "inactive")
+    health = h.client.get("/admin/health", headers=ADMIN).json()
+    assert states(health)["attio.webhook"] == "critical" and not health["ok"]
+    assert health["alerts"]["sent"] == [] and "on demand" in health["alerts"]["note"]
+    assert receivers.requests == [] and h.sandbox.tasks.tasks == {}
+
+
 def test_inactive_is_critical_and_watch_exits_1(
     h: Harness, receivers: Receivers, monkeypatch: pytest.MonkeyPatch
 ) -> None:

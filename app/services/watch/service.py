@@ -36,7 +36,7 @@ from app.services.alerts import (
     StoredAlert,
 )
 from app.services.alerts.channels import HTTP_TIMEOUT_SECONDS
-from app.services.alerts.notifier import AlertOutcome, Hook
+from app.services.alerts.notifier import AlertOutcome, AlertStore, Hook
 from app.services.doctor.report import Check, Status
 from app.services.syncstate import SyncStateStore
 from app.services.watch.registry import Kind, checks
@@ -187,7 +187,9 @@ class Watch:
             links=check.links,
         )
 
-    async def run_pass(self) -> WatchReport:
+    async def run_pass(self, *, alert: bool = True) -> WatchReport:
+        """Every runtime check, then (`alert`) the alerts due. Without `alert`, the alert
+        state is only read (for `since`): nothing is sent or written."""
         now = self._clock()
         ctx = WatchContext(
             settings=self.settings,
@@ -201,7 +203,10 @@ class Watch:
         )
         results = await self._run_checks(ctx)
         findings = [self._finding(check_id, check) for check_id, check in results]
-        outcome, alert_error = await self._alert(findings, now)
+        if alert:
+            outcome, alert_error = await self._alert(findings, now)
+        else:
+            outcome, alert_error = await self._states()
         rows = [
             WatchRow(
                 check=finding.check,
@@ -221,6 +226,8 @@ class Watch:
                 else:
                     channels.setdefault(name, "ok")
         alerts: dict[str, Any] = {"sent": outcome.sent, "busy": outcome.busy}
+        if not alert:
+            alerts["note"] = "computed on demand: only `attio-bridge watch` sends alerts"
         if alert_error:
             alerts["error"] = alert_error
         report = WatchReport(now, rows, alerts, channels)
@@ -250,6 +257,12 @@ class Watch:
                 log.warning("watch.alerts_failed", error=str(exc))
                 return AlertOutcome(), f"alert state could not be read or written: {exc}"
 
+    async def _states(self) -> tuple[AlertOutcome, str | None]:
+        try:
+            return AlertOutcome(states=await AlertStore(self.attio).load_all()), None
+        except AttioError as exc:
+            return AlertOutcome(), f"alert state could not be read: {exc}"
+
     async def _remember(self, report: WatchReport) -> None:
         body = report.as_dict()
         self._last = (time.monotonic(), body)
@@ -261,7 +274,8 @@ class Watch:
 
     async def latest(self) -> dict[str, Any]:
         """The last pass's report if younger than five minutes (this process's or, with Redis,
-        any process's), else a pass run now."""
+        any process's), else a pass run now, without alerts: the alert channels are the watch
+        cron job's (the web service need not hold their secrets)."""
         if self._last is not None and time.monotonic() - self._last[0] < FRESH.total_seconds():
             return self._last[1]
         if self._redis is not None:
@@ -274,4 +288,4 @@ class Watch:
                 checked = datetime.fromisoformat(str(body["checked_at"]).replace("Z", "+00:00"))
                 if self._clock() - checked < FRESH:
                     return body
-        return (await self.run_pass()).as_dict()
+        return (await self.run_pass(alert=False)).as_dict()
