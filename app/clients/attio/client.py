@@ -292,10 +292,6 @@ class AttioClient(PooledClient):
     async def delete_webhook(self, webhook_id: str) -> None:
         await self.request("DELETE", f"/v2/webhooks/{url_segment(webhook_id)}")
 
-    async def get_webhook(self, webhook_id: str) -> dict[str, Any]:
-        """One webhook, with its `status`: active, degraded (deliveries failing) or inactive."""
-        return (await self.request("GET", f"/v2/webhooks/{url_segment(webhook_id)}"))["data"]
-
     # -- workspace members and tasks -----------------------------------------------------------
 
     async def list_workspace_members(self) -> list[dict[str, Any]]:
