@@ -20,9 +20,7 @@ STYLES = {"ok": "green", "warning": "yellow", "critical": "red", "skipped": "dim
 async def watch_pass(settings: Settings) -> dict[str, Any]:
     async with _common.cli_bridge(settings) as bridge:
         assert bridge.watch is not None  # build_bridge always builds it
-        report = await bridge.watch.run_pass()
-        await bridge.watch.deliveries.flush()
-        return report.as_dict()
+        return (await bridge.watch.run_pass()).as_dict()
 
 
 def print_table(report: dict[str, Any]) -> None:

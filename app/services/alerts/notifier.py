@@ -31,6 +31,8 @@ log = get_logger(__name__)
 ALERT_KEY_PREFIX = SYNC_STATE_KEY_PREFIX + "alert:"
 ALERT_EVENT_TYPE = "watch.alert"
 LOCK_NAME = "alerts"
+# A pass sends in seconds; a crashed one's lock is taken over by the pass after next.
+LOCK_TTL = timedelta(minutes=5)
 
 
 def _time(raw: Any) -> datetime | None:
@@ -179,7 +181,7 @@ class Notifier:
         retry_wait: float = 1.0,
     ) -> None:
         self.store = AlertStore(attio)
-        self.lock = AlertLock(attio)
+        self.lock = AlertLock(attio, ttl=LOCK_TTL)
         self.channels = list(channels)
         self._repeat = repeat_every
         self._hooks = dict(on_resolved or {})
