@@ -7,6 +7,7 @@ finds; an error reading a system is a critical row naming it.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,13 +50,15 @@ class WatchContext:
     braintree: BraintreeClient | None
     make_zoho: Callable[[Settings], ZohoClient]
     now: datetime
-    # Read once per pass, shared by the three silence checks.
+    # Read once per pass, shared by the three silence checks (which run at the same time).
     _last: dict[Source, datetime | None] | None = field(default=None, repr=False)
+    _reading: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     async def last_deliveries(self) -> dict[Source, datetime | None]:
-        if self._last is None:
-            self._last = await self.deliveries.last()
-        return self._last
+        async with self._reading:
+            if self._last is None:
+                self._last = await self.deliveries.last()
+            return self._last
 
 
 def _attio_failed(name: str, exc: AttioError) -> Check:

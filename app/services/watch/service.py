@@ -6,6 +6,7 @@ check (state, since, message, what to do), the alerts sent, and each channel's l
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -39,7 +40,7 @@ from app.services.alerts.channels import HTTP_TIMEOUT_SECONDS
 from app.services.alerts.notifier import AlertOutcome, AlertStore, Hook
 from app.services.doctor.report import Check, Status
 from app.services.syncstate import SyncStateStore
-from app.services.watch.registry import Kind, checks
+from app.services.watch.registry import CheckSpec, Kind, checks
 from app.services.watch.runtime import WatchContext
 
 log = get_logger(__name__)
@@ -166,15 +167,17 @@ class Watch:
         self._redactor = SecretRedactor(settings.secret_values())
 
     async def _run_checks(self, ctx: WatchContext) -> list[tuple[str, Check]]:
-        results = []
-        for spec in checks(Kind.runtime):
+        """Every runtime check at once (each is a few reads), results in registry order."""
+
+        async def run(spec: CheckSpec) -> tuple[str, Check]:
             try:
                 check: Check = await spec.run(ctx)
             except Exception as exc:  # one broken check must not hide the others
                 log.exception("watch.check_failed", check=spec.id)
                 check = Check(spec.id, Status.fail, f"the check failed ({type(exc).__name__})")
-            results.append((spec.id, check))
-        return results
+            return spec.id, check
+
+        return list(await asyncio.gather(*(run(spec) for spec in checks(Kind.runtime))))
 
     def _finding(self, check_id: str, check: Check) -> Finding:
         details = self._redactor.redact(json.loads(json.dumps(check.details, default=str)))
