@@ -21,7 +21,7 @@ from app.cli import cli
 from app.config import Settings, get_settings
 from app.services.attio.webhooks import register_webhook
 from app.services.syncstate import LastRun, SyncStateStore
-from testkit.signing import ATTIO_TEST_SECRET
+from testkit.signing import ATTIO_TEST_SECRET, attio_signed_headers
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, Harness, start_harness
 from tests.services.alerts.conftest import ALERT_SECRET, ALERT_URL, SLACK_URL, Receivers
@@ -72,10 +72,10 @@ def set_status(h: Harness, status: str) -> None:
         assert answer.status_code == 200, answer.text
 
 
-def watch_pass(h: Harness) -> dict[str, Any]:
+def watch_pass(h: Harness, *, alert: bool = True) -> dict[str, Any]:
     watch = h.bridge.watch
     assert watch is not None
-    report = h.client.portal.call(watch.run_pass)
+    report = h.client.portal.call(lambda: watch.run_pass(alert=alert))
     return report.as_dict()
 
 
@@ -189,3 +189,20 @@ def test_inactive_is_critical_and_watch_exits_1(
     assert slack["text"].startswith("[critical] attio.webhook")
     table = CliRunner().invoke(cli, ["watch"])
     assert table.exit_code == 1 and "attio.webhook" in table.output and "critical" in table.output
+
+
+def test_a_verified_delivery_clears_silence_and_a_forged_one_does_not() -> None:
+    for h in start_harness({"WATCH_SILENCE_ATTIO": "1h"}):
+        assert h.bridge.watch is not None
+        event = {"event_type": "note.created", "id": {"note_id": "n1"}, "actor": {"type": "system"}}
+        body = json.dumps({"webhook_id": "wh", "events": [event]}).encode()
+        forged = {"Content-Type": "application/json", "Attio-Signature": "0" * 64}
+        assert h.client.post("/webhooks/attio", content=body, headers=forged).status_code == 401
+        h.client.portal.call(h.bridge.watch.deliveries.flush)
+        assert states(watch_pass(h, alert=False))["attio.silence"] == "warning"  # none verified
+        headers = {**attio_signed_headers(body), "Idempotency-Key": "d-1"}
+        assert h.client.post("/webhooks/attio", content=body, headers=headers).status_code == 200
+        h.client.portal.call(h.bridge.watch.deliveries.flush)
+        assert states(watch_pass(h, alert=False))["attio.silence"] == "ok"
+        (record,) = [r for r in h.records("bridge_events") if r["values"]["event_key"]]
+        assert record["values"]["event_key"] == "sync-state:delivery:attio"

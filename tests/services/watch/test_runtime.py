@@ -10,7 +10,9 @@ import pytest
 
 from app.clients.attio import AttioClient
 from app.clients.attio.values import iso_timestamp
+from app.clients.redis import Redis
 from app.clients.redis import connect as connect_redis
+from app.clients.zoho import ZohoClient
 from app.events.deliveries import DeliveryClock
 from app.events.model import Source
 from app.events.queue import ConsumerInfo, QueueStats
@@ -18,7 +20,7 @@ from app.schema import BRIDGE_EVENTS, EVENT_KEY
 from app.services.attio.webhooks import register_webhook
 from app.services.doctor import Status
 from app.services.syncstate import LastRun, SyncStateStore
-from app.services.watch import runtime
+from app.services.watch import Watch, runtime
 from app.services.watch.registry import REGISTRY, Kind, checks
 from attio_sandbox import SandboxState
 from tests.services.watch.conftest import TARGET, context, settings
@@ -245,3 +247,29 @@ async def test_zoho_crm_channel_is_critical_within_12_hours(
     check = await runtime.zoho_crm_channel(ctx)
     assert check.status is status, check
     assert json.dumps(check.details) == "{}"
+
+
+async def test_health_answers_another_processs_pass_through_redis(
+    attio: AttioClient, redis_url: str
+) -> None:
+    first, second = connect_redis(redis_url), connect_redis(redis_url)
+
+    def watch(redis: Redis) -> Watch:
+        return Watch(
+            settings(),
+            attio,
+            deliveries=DeliveryClock(attio, redis),
+            sync_state=SyncStateStore(attio),
+            queue=None,
+            braintree=None,
+            make_zoho=ZohoClient.from_settings,
+            redis=redis,
+        )
+
+    try:
+        report = await watch(first).run_pass()  # the cron job's pass
+        answered = await watch(second).latest()  # the web service's /admin/health
+        assert answered["checked_at"] == iso_timestamp(report.checked_at)
+    finally:
+        await first.aclose()
+        await second.aclose()
