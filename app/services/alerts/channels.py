@@ -13,7 +13,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
-from app.clients.attio import AttioClient
+from app.clients.attio import AttioClient, AttioValidationError
 from app.clients.attio.values import iso_timestamp
 from app.errors import BridgeError
 from app.log import get_logger
@@ -145,13 +145,24 @@ class AttioTaskChannel:
         if task_id:
             await self._attio.update_task(task_id, deadline_at=deadline)
             return memory
-        task = await self._attio.create_task(
-            content=_text(alert),
-            deadline_at=deadline,
-            assignee_ids=[await self._member_id()],
-            linked_records=alert.links,
-        )
+        member = await self._member_id()
+        try:
+            task = await self._create(alert, deadline, member, alert.links)
+        except AttioValidationError:
+            if not alert.links:
+                raise
+            # Attio's task schema says linked records are "at present, only people and
+            # companies": should it refuse a custom object's, the task still matters more.
+            log.warning("alert.task_links_refused", check=alert.check)
+            task = await self._create(alert, deadline, member, ())
         return {"task_id": task["id"]["task_id"]}
+
+    async def _create(
+        self, alert: Alert, deadline: str | None, member: str, links: tuple[tuple[str, str], ...]
+    ) -> dict[str, Any]:
+        return await self._attio.create_task(
+            content=_text(alert), deadline_at=deadline, assignee_ids=[member], linked_records=links
+        )
 
 
 async def deliver(

@@ -14,7 +14,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.clients.attio import AttioClient
@@ -35,10 +35,14 @@ LOCK_NAME = "alerts"
 LOCK_TTL = timedelta(minutes=5)
 
 
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
+
+
 def _time(raw: Any) -> datetime | None:
     if not isinstance(raw, str) or not raw:
         return None
-    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -71,11 +75,9 @@ class StoredAlert:
                 check=str(data["check"]),
                 state=AlertState(data["state"]),
                 severity=Severity(data["severity"]),
-                first_seen=_time(data["first_seen"]) or datetime.min,
-                last_sent=_time(data["last_sent"]) or datetime.min,
-                changed_at=_time(data.get("changed_at"))
-                or _time(data["first_seen"])
-                or datetime.min,
+                first_seen=_time(data["first_seen"]) or _LONG_AGO,
+                last_sent=_time(data["last_sent"]) or _LONG_AGO,
+                changed_at=_time(data.get("changed_at")) or _time(data["first_seen"]) or _LONG_AGO,
                 message=str(data.get("message") or ""),
                 channels=dict(data.get("channels") or {}),
             )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import pytest
 from standardwebhooks.webhooks import Webhook
 
-from app.clients.attio import AttioClient
+from app.clients.attio import AttioClient, AttioValidationError
 from app.schema import BRIDGE_EVENTS, EVENT_KEY
 from app.services.alerts import (
     Alert,
@@ -113,3 +115,25 @@ async def test_an_unknown_assignee_is_a_channel_failure(attio: AttioClient) -> N
     channel = AttioTaskChannel(attio, "nobody@example.com")
     _, error = await deliver(channel, alert(), {}, retry_wait=0)
     assert error == "ALERT_ATTIO_ASSIGNEE is not a member of the Attio workspace"
+
+
+async def test_a_task_whose_links_attio_refuses_is_created_without_them(
+    attio: AttioClient, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attio's task schema says links are "at present, only people and companies"."""
+    create = attio.create_task
+
+    async def people_and_companies_only(**task: Any) -> dict[str, Any]:
+        if any(obj not in ("people", "companies") for obj, _ in task["linked_records"]):
+            raise AttioValidationError("Invalid linked record", attio_status=400)
+        return await create(**task)
+
+    monkeypatch.setattr(attio, "create_task", people_and_companies_only)
+    entry = await attio.assert_record(
+        BRIDGE_EVENTS, matching_attribute=EVENT_KEY, values={EVENT_KEY: "bt:1", "status": "dead"}
+    )
+    link = (BRIDGE_EVENTS, entry["id"]["record_id"])
+    memory, error = await deliver(
+        AttioTaskChannel(attio, "operator@sandbox.test"), alert(links=(link,)), {}
+    )
+    assert error is None and sandbox.tasks.get(memory["task_id"]).linked_records == []
