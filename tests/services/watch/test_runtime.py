@@ -10,9 +10,6 @@ import pytest
 
 from app.clients.attio import AttioClient
 from app.clients.attio.values import iso_timestamp
-from app.clients.redis import Redis
-from app.clients.redis import connect as connect_redis
-from app.clients.zoho import ZohoClient
 from app.events.deliveries import DeliveryClock
 from app.events.model import Source
 from app.events.queue import ConsumerInfo, QueueStats
@@ -20,7 +17,7 @@ from app.schema import BRIDGE_EVENTS, EVENT_KEY
 from app.services.attio.webhooks import register_webhook
 from app.services.doctor import Status
 from app.services.syncstate import LastRun, SyncStateStore
-from app.services.watch import Watch, runtime
+from app.services.watch import runtime
 from app.services.watch.registry import REGISTRY, Kind, checks
 from attio_sandbox import SandboxState
 from tests.services.watch.conftest import TARGET, context, settings
@@ -146,30 +143,6 @@ async def test_braintree_threshold_follows_its_traffic(
     assert found == threshold
 
 
-async def test_delivery_times_are_shared_through_redis(attio: AttioClient, redis_url: str) -> None:
-    first, second = connect_redis(redis_url), connect_redis(redis_url)  # two processes
-    try:
-        await DeliveryClock(attio, first).record(Source.braintree, NOW)
-        assert (await DeliveryClock(attio, second).last())[Source.braintree] == NOW
-    finally:
-        await first.aclose()
-        await second.aclose()
-
-
-async def test_noting_deliveries_writes_attio_at_most_once_per_interval(
-    attio: AttioClient, sandbox: SandboxState
-) -> None:
-    clock = DeliveryClock(attio, thresholds={Source.zoho: timedelta(minutes=4)})
-    assert clock.interval(Source.zoho) == timedelta(minutes=2)
-    assert clock.interval(Source.attio) == timedelta(minutes=10)
-    sandbox.requests.clear()
-    for _ in range(20):
-        clock.note(Source.zoho)
-    await clock.flush()
-    assert sandbox.requests.count(kind="write", path_regex="/objects/bridge_events/") == 1
-    assert (await clock.last())[Source.zoho] is not None
-
-
 async def test_sync_fires_on_a_failed_or_late_run(attio: AttioClient) -> None:
     store = SyncStateStore(attio)
     ctx = context(attio, settings(), now=NOW, braintree=Subscriptions(1))
@@ -247,29 +220,3 @@ async def test_zoho_crm_channel_is_critical_within_12_hours(
     check = await runtime.zoho_crm_channel(ctx)
     assert check.status is status, check
     assert json.dumps(check.details) == "{}"
-
-
-async def test_health_answers_another_processs_pass_through_redis(
-    attio: AttioClient, redis_url: str
-) -> None:
-    first, second = connect_redis(redis_url), connect_redis(redis_url)
-
-    def watch(redis: Redis) -> Watch:
-        return Watch(
-            settings(),
-            attio,
-            deliveries=DeliveryClock(attio, redis),
-            sync_state=SyncStateStore(attio),
-            queue=None,
-            braintree=None,
-            make_zoho=ZohoClient.from_settings,
-            redis=redis,
-        )
-
-    try:
-        report = await watch(first).run_pass()  # the cron job's pass
-        answered = await watch(second).latest()  # the web service's /admin/health
-        assert answered["checked_at"] == iso_timestamp(report.checked_at)
-    finally:
-        await first.aclose()
-        await second.aclose()
