@@ -15,6 +15,7 @@ from app.clients.redis import connect as connect_redis
 from app.clients.zoho import ItemsSource, ZohoClient, check_zoho_settings
 from app.config import Settings, secret_is_set
 from app.events.admission import Admission
+from app.events.deliveries import DeliveryClock, silence_thresholds, watched_sources
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, RetrySchedule
 from app.events.model import Source
@@ -35,9 +36,11 @@ from app.events.sources import (
     ZohoSyncFailureSource,
 )
 from app.schema import billing_objects, schema_for
-from app.services.attio import AttioEventService
+from app.services.attio import AttioEventService, ReplayRequests
 from app.services.braintree import BraintreeService
+from app.services.locks import KeyedLocks
 from app.services.syncstate import AttioSyncLock, SyncStateStore
+from app.services.watch import Watch
 from app.services.zoho import ZohoService
 from app.signatures import BraintreeWebhookVerifier
 
@@ -61,6 +64,7 @@ class Bridge:
     zoho_service: ZohoService
     braintree_service: BraintreeService
     queue: EventQueue | None = None  # queue mode (REDIS_URL set)
+    watch: Watch | None = None  # runtime checks and alerts (`attio-bridge watch`)
 
     def source_for_channel(self, channel: str) -> EventSource | None:
         """The source a queued delivery came through (None: that provider is now disabled)."""
@@ -172,6 +176,15 @@ def build_bridge(
         )
         zoho_crm_ledger = ZohoCrmLedgerSource(settings.zoho_crm_channel_ids)
     queue = build_queue(settings)
+    # When each source last delivered, for watch's silence checks (Redis in queue mode).
+    redis = queue.redis if queue is not None else None
+    deliveries = DeliveryClock(
+        attio,
+        redis,
+        thresholds=silence_thresholds(settings),
+        watched=watched_sources(settings),
+    )
+    processor.deliveries = deliveries
     replayer = Replayer(
         ledger,
         processor,
@@ -207,7 +220,18 @@ def build_bridge(
     register_handlers(
         dispatcher,
         braintree_service,
-        AttioEventService(attio, ledger, customers, billing_objects=billing_objects(layout)),
+        AttioEventService(
+            attio,
+            ledger,
+            customers,
+            billing_objects=billing_objects(layout),
+            replays=ReplayRequests(
+                attio,
+                replayer,
+                own_actor_ids=settings.attio_own_actor_ids,
+                locks=KeyedLocks("replays", redis=redis),
+            ),
+        ),
         zoho_service,
     )
     return Bridge(
@@ -224,4 +248,14 @@ def build_bridge(
         zoho_service=zoho_service,
         braintree_service=braintree_service,
         queue=queue,
+        watch=Watch(
+            settings,
+            attio,
+            deliveries=deliveries,
+            sync_state=sync_state,
+            queue=queue,
+            braintree=braintree,
+            make_zoho=ZohoClient.from_settings,
+            redis=redis,
+        ),
     )

@@ -6,7 +6,11 @@ Secrets are `SecretStr` so they never show up in reprs, logs or error bodies.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import re
+from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -74,6 +78,22 @@ def _csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> timedelta | None:
+    """`26h`, `90m`, `30s`, `2d` (empty: None; `off`: zero); anything else is refused."""
+    if not value.strip():
+        return None
+    if value.strip().lower() == "off":
+        return timedelta(0)
+    match = _DURATION.match(value)
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(f"{value!r} is not a duration such as 26h, 90m or 30s")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
 
 
 def secret_is_set(secret: SecretStr | None) -> bool:
@@ -182,12 +202,43 @@ class Settings(BaseSettings):
         default_factory=list, alias="ZOHO_CRM_CHANNEL_IDS"
     )
 
+    # Watching and alerts (`attio-bridge watch`, docs/watch.md). Silence thresholds are
+    # durations such as 26h, 90m, 30s, or `off`; unset, only Braintree's is on (from its
+    # traffic).
+    watch_silence_attio: timedelta | None = Field(None, alias="WATCH_SILENCE_ATTIO")
+    watch_silence_braintree: timedelta | None = Field(None, alias="WATCH_SILENCE_BRAINTREE")
+    watch_silence_zoho: timedelta | None = Field(None, alias="WATCH_SILENCE_ZOHO")
+    alert_repeat_hours: float = Field(24.0, alias="ALERT_REPEAT_HOURS", gt=0)
+    alert_slack_webhook_url: SecretStr | None = Field(None, alias="ALERT_SLACK_WEBHOOK_URL")
+    alert_webhook_url: str | None = Field(None, alias="ALERT_WEBHOOK_URL")
+    alert_webhook_secret: SecretStr | None = Field(None, alias="ALERT_WEBHOOK_SECRET")
+    alert_attio_assignee: str | None = Field(None, alias="ALERT_ATTIO_ASSIGNEE")
+
     @field_validator(
         "attio_own_actor_ids", "event_retry_schedule", "zoho_crm_channel_ids", mode="before"
     )
     @classmethod
     def _split_csv(cls, value: object) -> object:
         return _csv(value)
+
+    @field_validator(
+        "watch_silence_attio", "watch_silence_braintree", "watch_silence_zoho", mode="before"
+    )
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("alert_webhook_secret")
+    @classmethod
+    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            secret = value.get_secret_value().removeprefix("whsec_")
+            try:
+                if not base64.b64decode(secret + "==", validate=False):
+                    raise ValueError
+            except (ValueError, binascii.Error):
+                raise ValueError("must be a Standard Webhooks secret, whsec_<base64>") from None
+        return value
 
     @field_validator("event_retry_schedule")
     @classmethod
@@ -298,6 +349,8 @@ class Settings(BaseSettings):
             self.zoho_webhook_secret,
             self.zoho_crm_notify_token,
             self.redis_url,
+            self.alert_slack_webhook_url,
+            self.alert_webhook_secret,
         ]
         # Short ones too: the redactor matches those only as whole tokens.
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]

@@ -20,9 +20,14 @@ Webhooks: the /v2/webhooks endpoints, and signed deliveries of `record.created`,
 `.deleted` and `.merged` events to every webhook whose subscriptions take them, sent in the
 background and retried on non-2xx (`WebhookConfig`; see `attio_sandbox.webhooks` for wiring a
 receiver in-process). Merges are simulated with `store.merge_records`; edits by a person with
-`actor=state.workspace_member()` on store writes, or the /_sandbox record routes.
+`actor=state.workspace_member()` on store writes, or the /_sandbox record routes. A webhook's
+`status` (active, degraded, inactive) is set with `PUT /_sandbox/webhooks/{id}/status`;
+inactive webhooks receive nothing.
 
-Not emulated: lists and entries, notes, tasks, events other than record events, status/
+Tasks and members: /v2/tasks (create, get, list, update, delete; `state.tasks`) and
+/v2/workspace_members (`SandboxConfig.workspace_members`).
+
+Not emulated: lists and entries, notes, task webhooks, events other than record events, status/
 location/actor-reference attributes on custom writes, archiving, relationship (two-way)
 attributes, default values, drill-down `path` filters and sorts, value history, the merge
 endpoint, Attio's limit of 25 deliveries per second per target URL, and score-based query

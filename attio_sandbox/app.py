@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from attio_sandbox import api, devtools, webhook_api
+from attio_sandbox import api, devtools, task_api, webhook_api
 from attio_sandbox.config import SandboxConfig
 from attio_sandbox.errors import AttioError, not_found
 from attio_sandbox.gateway import Gateway, server_error
@@ -50,6 +50,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
     app.state.sandbox = state
     app.include_router(api.router)
     app.include_router(webhook_api.router)
+    app.include_router(task_api.router)
     app.include_router(devtools.router)
     app.add_exception_handler(AttioError, _attio_error)
     app.add_exception_handler(StarletteHTTPException, _unknown_route)

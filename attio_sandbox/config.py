@@ -8,7 +8,7 @@ loudly, not silently disable the behaviour being tested.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -108,6 +108,27 @@ class WebhookConfig(BaseModel):
         return delays
 
 
+class WorkspaceMember(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    first_name: str
+    last_name: str
+    email_address: str
+    access_level: str = "admin"
+
+    def render(self, workspace_id: str, created_at: str) -> dict[str, Any]:
+        return {
+            "id": {"workspace_id": workspace_id, "workspace_member_id": self.id},
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "avatar_url": None,
+            "email_address": self.email_address,
+            "created_at": created_at,
+            "access_level": self.access_level,
+        }
+
+
 class SandboxConfig(BaseModel):
     """Identity of the emulated workspace and token, plus the initial fault and webhook settings."""
 
@@ -130,3 +151,12 @@ class SandboxConfig(BaseModel):
     # 5 on Plus, 12 on Pro, unlimited on Enterprise). None: unlimited.
     max_objects: int | None = Field(None, ge=2)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
+    # `/v2/workspace_members`: the token's authorizer (`workspace_member_id`) by default.
+    workspace_members: tuple[WorkspaceMember, ...] = (
+        WorkspaceMember(
+            id=DEFAULT_WORKSPACE_MEMBER_ID,
+            first_name="Sandbox",
+            last_name="Operator",
+            email_address="operator@sandbox.test",
+        ),
+    )

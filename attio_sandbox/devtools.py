@@ -90,6 +90,18 @@ async def list_webhooks(request: Request) -> JSONResponse:
     return ok([webhooks.render(webhook, with_secret=True) for webhook in webhooks.all()])
 
 
+@router.put("/webhooks/{webhook_id}/status")
+async def set_webhook_status(request: Request, webhook_id: str) -> JSONResponse:
+    """Set `data.status` (active, degraded or inactive), as Attio does after failed deliveries."""
+    webhooks = sandbox_state(request).webhooks
+    status = data_object(await read_json(request)).get("status")
+    if status not in ("active", "degraded", "inactive"):
+        raise validation_error('"status" must be "active", "degraded" or "inactive".')
+    webhook = webhooks.get(webhook_id)
+    webhook.status = status
+    return ok(webhooks.render(webhook))
+
+
 @router.get("/webhooks/deliveries")
 async def webhook_deliveries(request: Request) -> JSONResponse:
     """Recent deliveries: events sent, Idempotency-Key, every attempt and its answer."""

@@ -20,6 +20,7 @@ from attio_sandbox.journal import Journal
 from attio_sandbox.ratelimit import SlidingWindowLimiter
 from attio_sandbox.requestlog import RequestLog
 from attio_sandbox.store import Workspace
+from attio_sandbox.tasks import Tasks
 from attio_sandbox.webhooks import Webhooks
 
 
@@ -35,6 +36,7 @@ class SandboxState:
         self.faults: FaultConfig = self.config.faults.model_copy(deep=True)
         self.store = Workspace(self.config, self.journal)
         self.webhooks = Webhooks(self.config.workspace_id, self.config.webhooks)
+        self.tasks = Tasks(self.config.workspace_id, self.config.workspace_members)
         self.journal.subscribe(self.webhooks.on_event)
 
     def workspace_member(self, member_id: str | None = None) -> Actor:
@@ -70,6 +72,7 @@ class SandboxState:
         self.faults = self.config.faults.model_copy(deep=True)
         self.store = Workspace(self.config, self.journal)
         self.webhooks.reset()
+        self.tasks.clear()
 
     def authorized(self, authorization: str | None) -> bool:
         """Bearer token (or Basic with the token as user name), as Attio accepts them."""

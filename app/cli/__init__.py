@@ -8,6 +8,7 @@ from app.cli import server
 from app.cli.doctor import doctor
 from app.cli.events import events_cli
 from app.cli.sync import sync_cli
+from app.cli.watch import watch
 from app.cli.webhooks import webhooks_cli
 from app.cli.worker import worker
 from app.cli.zoho import zoho_cli
@@ -27,6 +28,7 @@ for command in (server.serve, server.bootstrap, server.sandbox):
     cli.command()(command)
 cli.command()(doctor)
 cli.command()(worker)
+cli.command()(watch)
 
 
 def main() -> None:

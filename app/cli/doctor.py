@@ -13,31 +13,22 @@ from app.cli import _common
 from app.cli._common import JsonOption
 from app.config import Settings
 from app.errors import BridgeError
-from app.services.doctor import (
-    Check,
-    Report,
-    Status,
-    check_attio,
-    check_braintree,
-    check_placeholders,
-    check_zoho,
-)
+from app.services.doctor import Report, Status
+from app.services.watch.registry import DoctorContext, run_config_checks
 
 STYLES = {Status.ok: "green", Status.warn: "yellow", Status.fail: "red", Status.skipped: "dim"}
 
 
 async def diagnose(settings: Settings) -> Report:
-    report = Report()
-    report.extend(check_placeholders(settings))
     try:
         attio = _common.attio_client_for_cli(settings)
     except BridgeError as exc:
-        report.extend([Check("attio token", Status.fail, exc.message, "set ATTIO_API_KEY")])
+        ctx = DoctorContext(settings, None, exc.message, _common.zoho_client_for_cli)
+        report = await run_config_checks(ctx)
     else:
         async with attio:
-            report.extend(await check_attio(attio, settings))
-    report.extend(await check_braintree(settings))
-    report.extend(await check_zoho(settings, _common.zoho_client_for_cli))
+            ctx = DoctorContext(settings, attio, "", _common.zoho_client_for_cli)
+            report = await run_config_checks(ctx)
     # Providers' messages are shown as they are; no configured secret is, whatever they hold.
     return report.redacted(settings.secret_values())
 

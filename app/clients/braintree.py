@@ -193,6 +193,13 @@ class BraintreeClient:
         async for page in self._id_pages("subscriptions", search, ids_term, collection):
             yield page
 
+    async def count_active_subscriptions(self) -> int:
+        """How many subscriptions are Active (one search-ids call, no records fetched)."""
+        search = self._search_gateway.subscription.search
+        term = braintree.SubscriptionSearch.status.in_list([braintree.Subscription.Status.Active])
+        collection = await self._retrying("subscriptions", search, term)
+        return len(collection.ids)
+
     async def iter_transactions(self, since: datetime | None) -> AsyncIterator[list[Any]]:
         """Transactions created or with any status change at/after `since` (None: all).
 

@@ -48,6 +48,8 @@ async def receive(
         log.warning("webhook.malformed", source=name, error=exc.message)
         raise
     started = asyncio.get_running_loop().time()
+    if processor.deliveries is not None:
+        processor.deliveries.note(source.source)  # verified, queued or not: not silent
     handlers = [processor.handler_for(event) for event in events]
     if queue is not None and any(handler is not None for handler in handlers):
         try:

@@ -37,6 +37,7 @@ class LedgerStatus(StrEnum):
     dead = "dead"  # permanent error or retries exhausted: manual replay only
     replayed = "replayed"  # failed once, succeeded later
     needs_attention = "needs_attention"  # processed, but an operator should look at it
+    replay = "replay"  # set by an operator in Attio: the bridge replays it, then settles it
 
 
 # Sync bookkeeping (`app.services.syncstate`) shares the object: a watermark record and a run

@@ -22,6 +22,7 @@ from app.clients.attio import (
 )
 from app.errors import BridgeError, ServiceUnavailableError, describe, is_permanent
 from app.events.admission import Admission, OverloadedError
+from app.events.deliveries import DeliveryClock
 from app.events.dispatcher import Dispatcher, Handler
 from app.events.ledger import Ledger, LedgerEntry
 from app.events.model import Outcome, Source, WebhookEvent
@@ -75,8 +76,10 @@ class EventProcessor:
         budget_seconds: float = 10.0,
         ledger_timeout_seconds: float = 10.0,
         admission: Admission | None = None,
+        deliveries: DeliveryClock | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.deliveries = deliveries  # when each source last delivered (`watch` silence)
         self.ledger = ledger
         self.admission = admission
         self._budget = budget_seconds

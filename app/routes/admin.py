@@ -98,6 +98,16 @@ async def queue_state(request: Request) -> dict[str, Any]:
     return {"mode": mode.value, **(stats.as_dict() if stats is not None else {})}
 
 
+@router.get("/health")
+async def health(request: Request) -> dict[str, Any]:
+    """What `attio-bridge watch --json` prints: the last watch pass if younger than five
+    minutes, else the checks run now (alerts are left to `attio-bridge watch`)."""
+    watch = bridge_of(request).watch
+    if watch is None:
+        raise NotFoundError("Watch is not configured on this bridge")
+    return await watch.latest()
+
+
 @router.get("/events")
 async def list_events(
     request: Request,

@@ -133,7 +133,8 @@ DISPUTE_OUTCOMES = (
     "expired",
 )
 EVENT_SOURCES = ("attio", "braintree", "zoho")
-EVENT_STATUSES = ("failed", "dead", "replayed", "needs_attention")
+# `replay` is set by an operator in Attio (one record or a bulk edit): the bridge replays it.
+EVENT_STATUSES = ("failed", "dead", "replayed", "needs_attention", "replay")
 
 _LAST_EVENT = (
     _text("last_event_kind", "Last event kind", "Kind of the newest notification applied"),
@@ -277,6 +278,11 @@ BRIDGE_EVENTS_OBJECT = ObjectSpec(
         _text("raw_body", "Raw body", "Request body exactly as received (re-verified on replay)"),
         _text("raw_headers", "Raw headers", "Signature-relevant request headers, JSON"),
         _text("raw_query", "Raw query", "Query string exactly as received"),
+        _text(
+            "replay_requested_by",
+            "Replay requested by",
+            "Workspace member who last set the status to replay",
+        ),
     ),
 )
 

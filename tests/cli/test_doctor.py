@@ -274,7 +274,7 @@ def test_a_webhook_registered_for_other_actor_ids_fails(doctor: Doctor) -> None:
     doctor.prepare(webhook_actor_ids=[])  # registered before ATTIO_OWN_ACTOR_IDS was set
     code, rows = doctor.report()
     assert code == 1
-    assert "16 of the 16 subscriptions" in rows["attio webhook"]["detail"]
+    assert "17 of the 17 subscriptions" in rows["attio webhook"]["detail"]
 
 
 def test_an_inactive_webhook_fails_and_a_degraded_one_warns(healthy: Doctor) -> None:

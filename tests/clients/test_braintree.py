@@ -188,6 +188,18 @@ async def test_every_subscription_of_every_status(
     assert data.calls["POST subscription_search"] == 1
 
 
+async def test_active_subscriptions_are_counted_with_one_search_ids_call(
+    account: tuple[BraintreeData, BraintreeClient],
+) -> None:
+    data, client = account
+    one_customer(data)
+    for n, status in enumerate(["Active", "Active", "Canceled", "Past Due", "Active"]):
+        data.add_subscription(f"sub_{n}", "tok_1", created_at=T0, status=status)
+    assert await client.count_active_subscriptions() == 3
+    assert data.calls["POST subscription_search_ids"] == 1
+    assert data.calls["POST subscription_search"] == 0
+
+
 async def test_pages_of_50_after_one_search_ids_call(
     account: tuple[BraintreeData, BraintreeClient],
 ) -> None:

@@ -43,6 +43,13 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", "/v2/webhooks/{webhook_id}"),
     ("patch", "/v2/webhooks/{webhook_id}"),
     ("delete", "/v2/webhooks/{webhook_id}"),
+    ("get", "/v2/workspace_members"),
+    ("get", "/v2/workspace_members/{workspace_member_id}"),
+    ("get", "/v2/tasks"),
+    ("post", "/v2/tasks"),
+    ("get", "/v2/tasks/{task_id}"),
+    ("patch", "/v2/tasks/{task_id}"),
+    ("delete", "/v2/tasks/{task_id}"),
 )
 
 _PREFIX = "#/components/"

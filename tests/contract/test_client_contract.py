@@ -156,3 +156,23 @@ async def test_webhook_methods_speak_attios_contract(
     await attio.delete_webhook(webhook_id)
     assert await attio.list_webhooks() == []
     assert_clean(transport)
+
+
+async def test_alert_methods_speak_attios_contract(
+    attio: AttioClient, transport: ValidatingTransport
+) -> None:
+    await SchemaBootstrap(attio, currency_code="USD").run(apply=True)
+    (member,) = await attio.list_workspace_members()
+    person = await attio.assert_record(
+        "people", matching_attribute="email_addresses", values={"email_addresses": ["a@b.com"]}
+    )
+    task = await attio.create_task(
+        content="[critical] ledger.dead: 3 dead from braintree",
+        deadline_at="2026-12-08T09:00:00Z",
+        assignee_ids=[member["id"]["workspace_member_id"]],
+        linked_records=[("people", person["id"]["record_id"])],
+    )
+    await attio.update_task(task["id"]["task_id"], deadline_at="2026-12-09T09:00:00Z")
+    done = await attio.update_task(task["id"]["task_id"], is_completed=True)
+    assert done["is_completed"] is True
+    assert_clean(transport)

@@ -286,3 +286,39 @@ async def test_webhooks(client: httpx.AsyncClient, transport: ValidatingTranspor
     await expect(await client.delete(url), 200)
     await expect(await client.delete(url), 404)
     assert_clean(transport)
+
+
+async def test_workspace_members_and_tasks(
+    client: httpx.AsyncClient, transport: ValidatingTransport, sandbox: SandboxState
+) -> None:
+    (member,) = (await expect(await client.get("/v2/workspace_members"), 200))["data"]
+    member_id = member["id"]["workspace_member_id"]
+    await expect(await client.get(f"/v2/workspace_members/{member_id}"), 200)
+    await expect(await client.get(f"/v2/workspace_members/{MISSING_ID}"), 404)
+    person = await expect(
+        await client.post(PEOPLE, json=values(email_addresses=["ada@example.com"])), 200
+    )
+    task = {
+        "content": "Look at the dead ledger entries",
+        "format": "plaintext",
+        "deadline_at": "2026-12-08T09:00:00Z",
+        "is_completed": False,
+        "linked_records": [
+            {"target_object": "people", "target_record_id": person["data"]["id"]["record_id"]}
+        ],
+        "assignees": [{"workspace_member_email_address": member["email_address"]}],
+    }
+    created = await expect(await client.post("/v2/tasks", json={"data": task}), 200)
+    task_id = created["data"]["id"]["task_id"]
+    assert created["data"]["assignees"] == [
+        {"referenced_actor_type": "workspace-member", "referenced_actor_id": member_id}
+    ]
+    await expect(await client.get(f"/v2/tasks/{task_id}"), 200)
+    done = await client.patch(f"/v2/tasks/{task_id}", json={"data": {"is_completed": True}})
+    assert (await expect(done, 200))["data"]["is_completed"] is True
+    listed = await expect(await client.get("/v2/tasks", params={"is_completed": "true"}), 200)
+    assert [t["id"]["task_id"] for t in listed["data"]] == [task_id]
+    await expect(await client.get(f"/v2/tasks/{MISSING_ID}"), 404)
+    await expect(await client.delete(f"/v2/tasks/{task_id}"), 200)
+    assert sandbox.tasks.tasks == {}
+    assert_clean(transport)

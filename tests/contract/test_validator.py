@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from attio_sandbox import api, webhook_api
+from attio_sandbox import api, task_api, webhook_api
 from attio_sandbox.config import DEFAULT_ACTOR_ID
 from tests.contract.extract_subset import OPERATIONS, SUBSET_PATH, extract
 from tests.contract.openapi import OpenAPIValidator, ValidatingTransport
@@ -186,7 +186,7 @@ def _normalise(path: str) -> str:
 def test_the_sandbox_serves_exactly_the_contract_operations(validator: OpenAPIValidator) -> None:
     served = {
         (method, _normalise(route.path))
-        for router in (api.router, webhook_api.router)
+        for router in (api.router, webhook_api.router, task_api.router)
         for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods

@@ -292,6 +292,44 @@ class AttioClient(PooledClient):
     async def delete_webhook(self, webhook_id: str) -> None:
         await self.request("DELETE", f"/v2/webhooks/{url_segment(webhook_id)}")
 
+    # -- workspace members and tasks -----------------------------------------------------------
+
+    async def list_workspace_members(self) -> list[dict[str, Any]]:
+        return list((await self.request("GET", "/v2/workspace_members"))["data"])
+
+    async def create_task(
+        self,
+        *,
+        content: str,
+        deadline_at: str | None,
+        assignee_ids: Sequence[str] = (),
+        linked_records: Sequence[tuple[str, str]] = (),
+    ) -> dict[str, Any]:
+        """A plaintext task (content up to 2,000 characters), linked to (object, record id)s.
+
+        Not retried after a timeout or 5xx: a retry could create the task twice."""
+        data = {
+            "content": content[:2000],
+            "format": "plaintext",
+            "deadline_at": deadline_at,
+            "is_completed": False,
+            "linked_records": [
+                {"target_object": obj, "target_record_id": rid} for obj, rid in linked_records
+            ],
+            "assignees": [
+                {"referenced_actor_type": "workspace-member", "referenced_actor_id": member}
+                for member in assignee_ids
+            ],
+        }
+        return (await self.request("POST", "/v2/tasks", json={"data": data}, idempotent=False))[
+            "data"
+        ]
+
+    async def update_task(self, task_id: str, **changes: Any) -> dict[str, Any]:
+        """PATCH a task: `deadline_at`, `is_completed`, `linked_records` or `assignees`."""
+        path = f"/v2/tasks/{url_segment(task_id)}"
+        return (await self.request("PATCH", path, json={"data": changes}))["data"]
+
     # -- records -----------------------------------------------------------------------------
 
     async def assert_record(

@@ -15,7 +15,8 @@ from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger
 from app.events.model import Source, WebhookEvent
 from app.log import get_logger
-from app.schema import PAYMENTS, PEOPLE, SERVICES, SUBSCRIPTIONS
+from app.schema import BRIDGE_EVENTS, PAYMENTS, PEOPLE, SERVICES, SUBSCRIPTIONS
+from app.services.attio.replays import ReplayRequests
 from app.services.attio.transforms import (
     PERSON_SOURCE_ATTRIBUTES,
     customer_changes,
@@ -77,12 +78,14 @@ class AttioEventService:
         customers: CustomerDirectory | None,
         *,
         billing_objects: tuple[str, ...] = BILLING_OBJECTS,
+        replays: ReplayRequests | None = None,
     ) -> None:
         self._attio = attio
         self._billing = billing_objects  # without a `payments` object: subscriptions alone
         self._ledger = ledger
         self._customers = customers  # None: CRM edits do not reach Braintree
         self._ids = SchemaIds(attio)
+        self._replays = replays  # None: setting `replay` in Attio does nothing
 
     def register(self, dispatcher: Dispatcher) -> None:
         for event_type in ("record.created", "record.updated"):
@@ -96,6 +99,9 @@ class AttioEventService:
         ids = event.payload.get("id") or {}
         slug = await self._ids.object_slug(ids.get("object_id", ""))
         attribute_id = ids.get("attribute_id")
+        if slug == BRIDGE_EVENTS:
+            await self._on_ledger_edit(event, ids, attribute_id)
+            return
         watched = slug == PEOPLE or slug in OWNED_ELSEWHERE
         attribute = None
         if watched and slug and attribute_id:
@@ -116,6 +122,16 @@ class AttioEventService:
         if attribute_id and attribute not in PERSON_SOURCE_ATTRIBUTES:
             return  # e.g. a note field: nothing Braintree holds
         await self._sync_customer(ids["record_id"])
+
+    async def _on_ledger_edit(
+        self, event: WebhookEvent, ids: dict[str, Any], attribute_id: str | None
+    ) -> None:
+        """An operator's edit of a ledger record: `status` set to `replay` asks for a replay."""
+        if self._replays is None or event.event_type != "record.updated":
+            return
+        if attribute_id and await self._ids.attribute_slug(BRIDGE_EVENTS, attribute_id) != "status":
+            return
+        await self._replays.on_status_edit(event, ids["record_id"])
 
     async def _check_payer_kept(self, event: WebhookEvent, obj: str, rid: str) -> None:
         """A billing record that lost its person (e.g. the person was deleted) needs a human."""

@@ -1,4 +1,7 @@
-"""Registering the bridge's Attio webhook: which record events it needs, and the echo guard."""
+"""Registering the bridge's Attio webhook: which record events it needs, and the echo guard.
+
+Besides the watched objects' record events, the ledger's `status` edits: setting it to
+`replay` in Attio replays the entry (`app.services.attio.replays`)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,15 @@ from typing import Any
 
 from app.clients.attio import AttioClient, AttioError
 from app.log import get_logger
-from app.schema import PAYMENTS, PEOPLE, SERVICES, SUBSCRIPTIONS, ObjectSpec, billing_objects
+from app.schema import (
+    BRIDGE_EVENTS,
+    PAYMENTS,
+    PEOPLE,
+    SERVICES,
+    SUBSCRIPTIONS,
+    ObjectSpec,
+    billing_objects,
+)
 
 log = get_logger(__name__)
 
@@ -43,10 +54,16 @@ def desired_subscriptions(
     object_ids: Mapping[str, str],
     own_actor_ids: Collection[str],
     watched: tuple[str, ...] = WATCHED_OBJECTS,
+    *,
+    replay_status: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One subscription per (event type, watched object); Attio filters cannot nest."""
+    """One subscription per (event type, watched object); Attio filters cannot nest.
+
+    `replay_status` (the ledger object's id, its `status` attribute's id) adds the ledger's
+    status edits: an operator setting `replay` in Attio asks the bridge to replay the entry.
+    """
     guard = echo_guard(own_actor_ids)
-    return [
+    subscriptions: list[dict[str, Any]] = [
         {
             "event_type": event_type,
             "filter": {
@@ -59,6 +76,31 @@ def desired_subscriptions(
         for slug in watched
         for event_type in RECORD_EVENTS
     ]
+    if replay_status is not None:
+        ledger_id, status_id = replay_status
+        conditions = [
+            {"field": "id.object_id", "operator": "equals", "value": ledger_id},
+            {"field": "id.attribute_id", "operator": "equals", "value": status_id},
+            *guard,
+        ]
+        subscriptions.append({"event_type": "record.updated", "filter": {"$and": conditions}})
+    return subscriptions
+
+
+async def wanted_subscriptions(
+    client: AttioClient, own_actor_ids: Collection[str], watched: tuple[str, ...] = WATCHED_OBJECTS
+) -> list[dict[str, Any]]:
+    """The subscriptions the bridge needs, with the ids of this workspace's objects."""
+    object_ids = {slug: (await client.get_object(slug))["id"]["object_id"] for slug in watched}
+    ledger_id = (await client.get_object(BRIDGE_EVENTS))["id"]["object_id"]
+    status_id = next(
+        a["id"]["attribute_id"]
+        for a in await client.list_attributes(BRIDGE_EVENTS)
+        if a.get("api_slug") == "status"
+    )
+    return desired_subscriptions(
+        object_ids, own_actor_ids, watched, replay_status=(ledger_id, status_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -77,8 +119,7 @@ async def register_webhook(
     watched: tuple[str, ...] = WATCHED_OBJECTS,
 ) -> Registration:
     """Create the webhook for `target_url`, or bring an existing one's subscriptions up to date."""
-    object_ids = {slug: (await client.get_object(slug))["id"]["object_id"] for slug in watched}
-    subscriptions = desired_subscriptions(object_ids, own_actor_ids, watched)
+    subscriptions = await wanted_subscriptions(client, own_actor_ids, watched)
     existing = await _webhook_for(client, target_url)
     if existing is not None:
         webhook_id = existing["id"]["webhook_id"]

@@ -30,7 +30,7 @@ from app.clients.zoho import (
 from app.config import Settings, secret_is_set
 from app.errors import BridgeError
 from app.schema import SchemaBootstrap
-from app.services.attio.webhooks import WATCHED_OBJECTS, desired_subscriptions
+from app.services.attio.webhooks import wanted_subscriptions
 from app.services.doctor.report import Check, Status
 
 # What the bridge calls: records, the schema it bootstraps, its webhook (SPEC "Required scopes").
@@ -99,7 +99,7 @@ async def check_attio(client: AttioClient, settings: Settings) -> list[Check]:
     schema = await _attio_schema(client, settings)
     rows.append(schema)
     if schema.status is Status.ok:
-        rows.append(await _attio_webhook(client, settings))
+        rows.append(await check_attio_webhook(client, settings))
     else:
         rows.append(Check("attio webhook", Status.skipped, "needs the schema complete"))
     rows.append(_own_actor_ids(settings))
@@ -179,7 +179,9 @@ def _canonical(subscription: dict[str, Any]) -> str:
     )
 
 
-async def _attio_webhook(client: AttioClient, settings: Settings) -> Check:
+async def check_attio_webhook(client: AttioClient, settings: Settings) -> Check:
+    """The bridge's Attio webhook: there, subscribed to what the bridge needs, and `active`
+    (doctor, and watch's `attio.webhook`)."""
     if not secret_is_set(settings.attio_webhook_secret):
         return Check(
             "attio webhook", Status.skipped, "ATTIO_WEBHOOK_SECRET is unset: /webhooks/attio is off"
@@ -194,9 +196,7 @@ async def _attio_webhook(client: AttioClient, settings: Settings) -> Check:
         )
     target = settings.public_url + ATTIO_WEBHOOK_PATH
     try:
-        object_ids = {
-            slug: (await client.get_object(slug))["id"]["object_id"] for slug in WATCHED_OBJECTS
-        }
+        wanted = await wanted_subscriptions(client, settings.attio_own_actor_ids)
         webhooks = await client.list_webhooks()
     except AttioError as exc:
         return Check("attio webhook", Status.fail, _attio_failure(exc), "check the token's scopes")
@@ -210,7 +210,6 @@ async def _attio_webhook(client: AttioClient, settings: Settings) -> Check:
         elsewhere = f" (webhooks for {', '.join(others)} exist)" if others else ""
         detail = f"no Attio webhook points at {target}{elsewhere}"
         return Check("attio webhook", Status.fail, detail, register)
-    wanted = desired_subscriptions(object_ids, settings.attio_own_actor_ids)
     have = {_canonical(s) for s in webhook.get("subscriptions") or []}
     missing = [s for s in wanted if _canonical(s) not in have]
     if missing:
@@ -426,7 +425,30 @@ def _expiry(channel: dict[str, Any]) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def _zoho_channels(client: ZohoClient, settings: Settings, now: datetime) -> list[Check]:
+async def check_crm_channels(
+    settings: Settings,
+    make_client: Callable[[Settings], ZohoClient],
+    now: datetime,
+    *,
+    critical_within: timedelta,
+) -> list[Check]:
+    """The CRM channels alone (watch's `zoho.crm_channel`): one expiring within
+    `critical_within` fails, one within a day warns."""
+    try:
+        client = make_client(settings)
+    except BridgeError as exc:
+        return [Check("zoho crm channels", Status.fail, exc.message, "fix the Zoho settings named")]
+    async with client:
+        return await _zoho_channels(client, settings, now, critical_within=critical_within)
+
+
+async def _zoho_channels(
+    client: ZohoClient,
+    settings: Settings,
+    now: datetime,
+    *,
+    critical_within: timedelta = timedelta(0),
+) -> list[Check]:
     watch = "run `attio-bridge zoho watch` (the daily cron job renews it)"
     try:
         channels = {str(c.get("channel_id")): c for c in await client.list_watch_channels()}
@@ -443,6 +465,8 @@ async def _zoho_channels(client: ZohoClient, settings: Settings, now: datetime) 
             rows.append(Check(name, Status.fail, "Zoho has no such channel", watch))
         elif expires is None or expires <= now:
             rows.append(Check(name, Status.fail, "expired: Zoho no longer notifies", watch))
+        elif expires - now <= critical_within:
+            rows.append(Check(name, Status.fail, f"expires {expires.isoformat()}", watch))
         elif expires - now < CHANNEL_WARNING:
             rows.append(Check(name, Status.warn, f"expires {expires.isoformat()}", watch))
         else:

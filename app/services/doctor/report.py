@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -23,6 +23,10 @@ class Check:
     status: Status
     detail: str
     action: str = ""
+    # Watch's extras: facts for machines (counts, keys) and the Attio records concerned, as
+    # (object, record id), which an alert task links to.
+    details: Mapping[str, Any] = field(default_factory=dict)
+    links: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -50,7 +54,14 @@ class Report:
         redactor = SecretRedactor(secrets)
         return Report(
             [
-                Check(c.name, c.status, redactor.redact(c.detail), redactor.redact(c.action))
+                Check(
+                    c.name,
+                    c.status,
+                    redactor.redact(c.detail),
+                    redactor.redact(c.action),
+                    c.details,
+                    c.links,
+                )
                 for c in self.checks
             ]
         )

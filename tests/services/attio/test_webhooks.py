@@ -57,6 +57,12 @@ def attio():
             mock.get(f"/v2/objects/{slug}").respond(
                 json={"data": {"id": {"object_id": OBJECT_IDS[slug]}, "api_slug": slug}}
             )
+        mock.get("/v2/objects/bridge_events").respond(
+            json={"data": {"id": {"object_id": "ledger-uuid"}, "api_slug": "bridge_events"}}
+        )
+        mock.get("/v2/objects/bridge_events/attributes").respond(
+            json={"data": [{"id": {"attribute_id": "status-uuid"}, "api_slug": "status"}]}
+        )
         yield mock
 
 
@@ -70,7 +76,18 @@ async def test_register_creates_and_returns_the_secret(attio: respx.MockRouter) 
     assert (result.webhook_id, result.created, result.secret) == ("wh-new", True, "shh")
     sent = json.loads(create.calls.last.request.content)["data"]
     assert sent["target_url"] == TARGET
-    assert len(sent["subscriptions"]) == result.subscriptions == 16
+    # Four events for each of four objects, and the ledger's status edits (replay from Attio).
+    assert len(sent["subscriptions"]) == result.subscriptions == 17
+    assert sent["subscriptions"][-1] == {
+        "event_type": "record.updated",
+        "filter": {
+            "$and": [
+                {"field": "id.object_id", "operator": "equals", "value": "ledger-uuid"},
+                {"field": "id.attribute_id", "operator": "equals", "value": "status-uuid"},
+                {"field": "actor.type", "operator": "not_equals", "value": "api-token"},
+            ]
+        },
+    }
 
 
 async def test_register_updates_an_existing_webhook(attio: respx.MockRouter) -> None:
@@ -157,5 +174,5 @@ async def test_without_a_payments_object_the_webhook_watches_what_exists(
         result = await register_webhook(
             client, target_url=TARGET, own_actor_ids=["me"], watched=watched
         )
-    assert result.created and result.subscriptions == len(RECORD_EVENTS) * 3
+    assert result.created and result.subscriptions == len(RECORD_EVENTS) * 3 + 1
     assert watched_objects(schema_for(payments_object=True)) == WATCHED_OBJECTS

@@ -1,0 +1,208 @@
+"""Watch end to end: the Attio webhook goes `degraded`, every channel is told once (Slack, the
+signed webhook, an Attio task), it recovers, and every channel hears `resolved`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from standardwebhooks.webhooks import Webhook
+from typer.testing import CliRunner
+
+import app.cli._common as cli_common
+from app.bridge import Bridge
+from app.cli import cli
+from app.config import Settings, get_settings
+from app.services.attio.webhooks import register_webhook
+from app.services.syncstate import LastRun, SyncStateStore
+from testkit.signing import ATTIO_TEST_SECRET, attio_signed_headers
+from tests.conftest import sandbox_attio_client
+from tests.e2e.conftest import ADMIN_TOKEN, Harness, start_harness
+from tests.services.alerts.conftest import ALERT_SECRET, ALERT_URL, SLACK_URL, Receivers
+
+PUBLIC_URL = "https://bridge.example.com"
+ALERTS = {
+    "PUBLIC_URL": PUBLIC_URL,
+    "ZOHO_CRM_NOTIFY_TOKEN": "",  # no Zoho API here: CRM notifications off
+    "ALERT_SLACK_WEBHOOK_URL": SLACK_URL,
+    "ALERT_WEBHOOK_URL": ALERT_URL,
+    "ALERT_WEBHOOK_SECRET": ALERT_SECRET,
+    "ALERT_ATTIO_ASSIGNEE": "operator@sandbox.test",
+}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def receivers() -> Receivers:
+    return Receivers()
+
+
+@pytest.fixture
+def h(receivers: Receivers) -> Iterator[Harness]:
+    for harness in start_harness(ALERTS):
+        watch = harness.bridge.watch
+        assert watch is not None
+        watch.alert_transport = receivers.transport
+        watch.retry_wait = 0
+
+        async def prepare(harness: Harness = harness) -> None:
+            async with harness.attio_client() as attio:
+                await register_webhook(
+                    attio, target_url=f"{PUBLIC_URL}/webhooks/attio", own_actor_ids=[]
+                )
+                now = datetime.now(UTC)
+                await SyncStateStore(attio).record_run("braintree", LastRun(now, now, "succeeded"))
+
+        asyncio.run(prepare())
+        yield harness
+
+
+def set_status(h: Harness, status: str) -> None:
+    (webhook,) = h.sandbox.webhooks.all()
+    with TestClient(h.sandbox_app) as sandbox:
+        answer = sandbox.put(
+            f"/_sandbox/webhooks/{webhook.id}/status", json={"data": {"status": status}}
+        )
+        assert answer.status_code == 200, answer.text
+
+
+def watch_pass(h: Harness, *, alert: bool = True) -> dict[str, Any]:
+    watch = h.bridge.watch
+    assert watch is not None
+    report = h.client.portal.call(lambda: watch.run_pass(alert=alert))
+    return report.as_dict()
+
+
+def states(report: dict[str, Any]) -> dict[str, str]:
+    return {row["check"]: row["state"] for row in report["checks"]}
+
+
+def calls(h: Harness) -> dict[str, int]:
+    requests = h.sandbox.requests
+    return {"reads": requests.count(kind="read"), "writes": requests.count(kind="write")}
+
+
+def test_degraded_webhook_alerts_everywhere_then_resolves(h: Harness, receivers: Receivers) -> None:
+    caught_up: list[str] = []
+
+    async def catch_up() -> None:
+        caught_up.append("run")
+
+    assert h.bridge.watch is not None
+    h.bridge.watch.on_attio_webhook_back = catch_up
+    quiet = watch_pass(h)
+    assert states(quiet)["attio.webhook"] == "ok" and quiet["ok"]
+    assert quiet["alerts"]["sent"] == [] and receivers.requests == []
+
+    set_status(h, "degraded")
+    h.sandbox.requests.clear()
+    firing = watch_pass(h)
+    row = next(r for r in firing["checks"] if r["check"] == "attio.webhook")
+    assert row["state"] == "warning" and "degraded" in row["message"] and row["since"]
+    assert firing["ok"]  # a warning: the cron run still succeeds
+    (slack,) = receivers.bodies(SLACK_URL)
+    assert slack["text"].startswith("[warning] attio.webhook: the webhook for")
+    (signed,) = receivers.to(ALERT_URL)
+    payload = Webhook(ALERT_SECRET).verify(signed.content, dict(signed.headers))
+    assert (payload["check"], payload["state"], payload["severity"]) == (
+        "attio.webhook",
+        "firing",
+        "warning",
+    )
+    (task,) = h.sandbox.tasks.tasks.values()
+    assert task.assignees == [h.sandbox.config.workspace_member_id] and not task.is_completed
+    alerting = calls(h)
+    # Still degraded: nothing is sent or written again.
+    h.sandbox.requests.clear()
+    again = watch_pass(h)
+    assert again["alerts"]["sent"] == [] and len(receivers.requests) == 2
+    assert calls(h)["writes"] == 0
+    steady = calls(h)
+
+    set_status(h, "active")
+    resolved = watch_pass(h)
+    assert states(resolved)["attio.webhook"] == "ok"
+    assert [b["text"].split(":")[0] for b in receivers.bodies(SLACK_URL)] == [
+        "[warning] attio.webhook",
+        "[resolved] attio.webhook",
+    ]
+    last = receivers.to(ALERT_URL)[-1]
+    assert Webhook(ALERT_SECRET).verify(last.content, dict(last.headers))["state"] == "resolved"
+    assert task.is_completed
+    assert caught_up == ["run"]
+    # What a pass costs in Attio calls (the README quotes bench/watch.py's figures).
+    assert steady["writes"] == 0 and steady["reads"] <= 12, steady
+    assert alerting["writes"] <= 6, alerting
+
+    health = h.client.get("/admin/health", headers=ADMIN)
+    assert health.status_code == 200
+    assert health.json()["checked_at"] == resolved["checked_at"]  # the last pass, not a new one
+    assert h.client.get("/admin/health").status_code == 401
+
+
+def test_health_computes_a_pass_on_demand_without_sending(h: Harness, receivers: Receivers) -> None:
+    set_status(h, "inactive")
+    health = h.client.get("/admin/health", headers=ADMIN).json()
+    assert states(health)["attio.webhook"] == "critical" and not health["ok"]
+    assert health["alerts"]["sent"] == [] and "on demand" in health["alerts"]["note"]
+    assert receivers.requests == [] and h.sandbox.tasks.tasks == {}
+
+
+def test_inactive_is_critical_and_watch_exits_1(
+    h: Harness, receivers: Receivers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_status(h, "inactive")
+    for name, value in {**ALERTS, "ATTIO_API_KEY": "sandbox-key-0123456789"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ATTIO_WEBHOOK_SECRET", ATTIO_TEST_SECRET)
+    monkeypatch.setenv("WATCH_SILENCE_BRAINTREE", "off")
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")
+    get_settings.cache_clear()
+    monkeypatch.setattr(
+        cli_common, "attio_client_for_cli", lambda _s: sandbox_attio_client(h.sandbox_app)
+    )
+    opened = cli_common.cli_bridge
+
+    @asynccontextmanager
+    async def cli_bridge(settings: Settings) -> AsyncIterator[Bridge]:
+        async with opened(settings) as bridge:
+            assert bridge.watch is not None
+            bridge.watch.alert_transport = receivers.transport  # the alert receivers
+            yield bridge
+
+    monkeypatch.setattr(cli_common, "cli_bridge", cli_bridge)
+    try:
+        result = CliRunner().invoke(cli, ["watch", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output)
+    assert states(report)["attio.webhook"] == "critical" and not report["ok"]
+    assert [sent["check"] for sent in report["alerts"]["sent"]] == ["attio.webhook"]
+    (slack,) = receivers.bodies(SLACK_URL)
+    assert slack["text"].startswith("[critical] attio.webhook")
+    table = CliRunner().invoke(cli, ["watch"])
+    assert table.exit_code == 1 and "attio.webhook" in table.output and "critical" in table.output
+
+
+def test_a_verified_delivery_clears_silence_and_a_forged_one_does_not() -> None:
+    for h in start_harness({"WATCH_SILENCE_ATTIO": "1h"}):
+        assert h.bridge.watch is not None
+        event = {"event_type": "note.created", "id": {"note_id": "n1"}, "actor": {"type": "system"}}
+        body = json.dumps({"webhook_id": "wh", "events": [event]}).encode()
+        forged = {"Content-Type": "application/json", "Attio-Signature": "0" * 64}
+        assert h.client.post("/webhooks/attio", content=body, headers=forged).status_code == 401
+        h.client.portal.call(h.bridge.watch.deliveries.flush)
+        assert states(watch_pass(h, alert=False))["attio.silence"] == "warning"  # none verified
+        headers = {**attio_signed_headers(body), "Idempotency-Key": "d-1"}
+        assert h.client.post("/webhooks/attio", content=body, headers=headers).status_code == 200
+        h.client.portal.call(h.bridge.watch.deliveries.flush)
+        assert states(watch_pass(h, alert=False))["attio.silence"] == "ok"
+        (record,) = [r for r in h.records("bridge_events") if r["values"]["event_key"]]
+        assert record["values"]["event_key"] == "sync-state:delivery:attio"
