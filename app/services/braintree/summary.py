@@ -161,11 +161,39 @@ def _money(amount: Decimal | None) -> str | list[Any]:
 
 @dataclass(frozen=True)
 class PersonSummary(BillingSummary):
-    counting_subscriptions: int = 0  # subscriptions that bill: the person pays
-
     @property
     def paying(self) -> bool:
-        return self.counting_subscriptions > 0
+        """A subscription of theirs bills: exactly when they are active or past due."""
+        return self.billing_status in (ACTIVE, PAST_DUE_STATUS)
+
+    @classmethod
+    def from_record(cls, record: Record) -> PersonSummary:
+        """The summary a person record holds (what a company's sum is made of), read back
+        from Attio's values; an amount Attio holds none of reads as unknown."""
+
+        def one(slug: str) -> Any:
+            held = current_values(record, slug)
+            return held[0] if held else None
+
+        def amount(slug: str) -> Decimal | None:
+            value = one(slug)
+            return None if value is None else Decimal(str(value))
+
+        def day(slug: str) -> date | None:
+            value = one(slug)
+            return None if value is None else date.fromisoformat(str(value)[:10])
+
+        last = one("last_payment_at")
+        return cls(
+            billing_status=one("billing_status"),
+            mrr=amount("mrr"),
+            customer_since=day("customer_since"),
+            lifetime_paid=amount("lifetime_paid"),
+            last_payment_at=attio_timestamp(str(last)) if last else None,
+            last_payment_status=one("last_payment_status"),
+            next_billing_date=day("next_billing_date"),
+            active_subscriptions=int(one("active_subscriptions") or 0),
+        )
 
 
 @dataclass(frozen=True)
@@ -223,7 +251,6 @@ def summarize_person(
         next_billing_date=min(upcoming, default=None),
         active_subscriptions=len(live),
         problems=tuple(problems),
-        counting_subscriptions=sum(1 for r in revenues if r.counts),
     )
     return summary, revenues
 
@@ -266,6 +293,27 @@ def summarize_company(people: Iterable[PersonSummary]) -> CompanySummary:
         problems=tuple(problem for p in people for problem in p.problems),
         paying_people=sum(1 for p in people if p.paying),
     )
+
+
+# -- the check: every sum adds up ---------------------------------------------------------
+
+
+def mrr_mismatches(
+    totals: Mapping[str, Decimal | None], parts: Iterable[tuple[str, Decimal | None]]
+) -> list[str]:
+    """Where a person's (or company's) `mrr` is not the sum of its subscriptions' (or
+    people's): `totals` by owner id, `parts` as (owner id, mrr). Unknown on either side is
+    a mismatch unless both are unknown."""
+    sums: dict[str, Decimal | None] = dict.fromkeys(totals, ZERO)
+    for owner, mrr in parts:
+        current = sums.get(owner, ZERO)
+        sums[owner] = None if current is None or mrr is None else current + mrr
+    found = []
+    for owner in sorted(sums):
+        total, summed = totals.get(owner, ZERO), sums[owner]
+        if total != summed:
+            found.append(f"{owner}: mrr {total} but its parts sum to {summed}")
+    return found
 
 
 # -- writing only what changed -----------------------------------------------------------

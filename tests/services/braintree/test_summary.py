@@ -24,6 +24,7 @@ from app.services.braintree.summary import (
     Payment,
     PersonSummary,
     changed_values,
+    mrr_mismatches,
     summarize_company,
     summarize_person,
 )
@@ -107,7 +108,6 @@ def test_the_issues_customer() -> None:
         last_payment_status="processor_declined",
         next_billing_date=date(2026, 12, 10),
         active_subscriptions=4,
-        counting_subscriptions=3,
     )
     assert summary.arr == Decimal("2316")
     assert summary.mrr == sum(r.mrr for r in revenues if r.mrr is not None)
@@ -262,6 +262,12 @@ async def test_the_values_round_trip_through_attio(
         "companies", matching_attribute="domains", values={"domains": ["acme.io"], **company_values}
     )
     assert changed_values(COMPANIES_OBJECT, company, company_values) == {}
+    # A company is recomputed from its people's records.
+    assert PersonSummary.from_record(person) == ana
+    assert (
+        summarize_company([PersonSummary.from_record(person)]).attio_values(updated_at=NOW)
+        == company_values
+    )
     for revenue in revenues:
         sub_values = {"braintree_subscription_id": revenue.subscription_id,
                       **revenue.attio_values()}  # fmt: skip
@@ -269,3 +275,22 @@ async def test_the_values_round_trip_through_attio(
             "subscriptions", matching_attribute="braintree_subscription_id", values=sub_values
         )
         assert changed_values(SUBSCRIPTIONS_OBJECT, record, sub_values) == {}
+
+
+@pytest.mark.parametrize(
+    ("totals", "parts", "expected"),
+    [
+        ({"p1": Decimal("193")}, [("p1", Decimal("64")), ("p1", Decimal("129.0000"))], []),
+        ({"p1": Decimal("0")}, [], []),
+        ({"p1": None}, [("p1", Decimal("1")), ("p1", None)], []),  # both unknown
+        ({"p1": Decimal("10")}, [("p1", Decimal("12"))], ["p1: mrr 10 but its parts sum to 12"]),
+        ({"p1": Decimal("10")}, [("p1", None)], ["p1: mrr 10 but its parts sum to None"]),
+        ({}, [("p2", Decimal("5"))], ["p2: mrr 0 but its parts sum to 5"]),
+    ],
+)
+def test_the_mrr_check(
+    totals: dict[str, Decimal | None],
+    parts: list[tuple[str, Decimal | None]],
+    expected: list[str],
+) -> None:
+    assert mrr_mismatches(totals, parts) == expected
