@@ -78,6 +78,8 @@ LIST_ITEMS = {
     "add_ons": "add-on",
     "discounts": "discount",
     "plans": "plan",
+    "credit_cards": "credit-card",
+    "subscriptions": "subscription",
 }
 DISPUTE_LIST_ITEMS = {**LIST_ITEMS, "status_history": "status-history"}
 
@@ -131,7 +133,13 @@ def read(
 ) -> tuple[int, str]:
     """Braintree's answer to a GET of one of `ROUTES`: the object's XML, or its 404."""
     if what == "customer" and key in customers:
-        return 200, to_xml("customer", customers[key])
+        held = subscriptions or {}
+        by_token = {
+            token: [s for s in held.values() if s.get("payment_method_token") == token]
+            for token, owner in payment_methods.items()
+            if owner == key
+        }
+        return 200, customer_xml(customers[key], by_token, transactions)
     if what == "transaction" and key in transactions:
         return 200, to_xml("transaction", transactions[key])
     if what == "payment_method" and key in payment_methods:
@@ -143,11 +151,39 @@ def read(
     return 404, ""
 
 
+def customer_xml(
+    customer: dict[str, Any],
+    subscriptions_by_token: dict[str, list[dict[str, Any]]],
+    transactions: dict[str, dict[str, Any]],
+) -> str:
+    """A customer with their vaulted cards, each with its subscriptions (and those with their
+    transactions), as `customer.find` answers: Braintree has no subscription search by
+    customer, so this is how a customer's subscriptions are listed."""
+    cards = [
+        {
+            "token": token,
+            "customer_id": customer["id"],
+            "default": n == 0,
+            "subscriptions": [_with_transactions(s, transactions) for s in subscriptions],
+        }
+        for n, (token, subscriptions) in enumerate(subscriptions_by_token.items())
+    ]
+    return to_xml("customer", {**customer, "credit_cards": cards})
+
+
+def _with_transactions(
+    subscription: dict[str, Any], transactions: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    ids = subscription.get("transactions") or []
+    return {
+        **subscription,
+        "transactions": [transactions[t] for t in reversed(ids) if t in transactions],
+    }
+
+
 def subscription_xml(subscription: dict[str, Any], transactions: dict[str, dict[str, Any]]) -> str:
     """A subscription embeds its transactions, newest first, as Braintree's does."""
-    ids = subscription.get("transactions") or []
-    embedded = [transactions[t] for t in reversed(ids) if t in transactions]
-    return to_xml("subscription", {**subscription, "transactions": embedded})
+    return to_xml("subscription", _with_transactions(subscription, transactions))
 
 
 def _utc(moment: datetime) -> datetime:
@@ -359,6 +395,8 @@ class BraintreeData:
     merchant_accounts: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {"main": merchant_account("main", "USD", default=True)}
     )
+    # Subscription ids by payment method token (what a customer's cards list).
+    _by_token: dict[str, list[str]] = field(default_factory=dict, repr=False)
     calls: Counter[str] = field(default_factory=Counter)
     updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -414,7 +452,12 @@ class BraintreeData:
                 changes = XmlUtil.dict_from_xml(body.decode()).get("customer") or {}
                 self.updates.append((key, changes))
                 self.customers[key].update({k: str(v) for k, v in changes.items()})
-            return 200, to_xml("customer", self.customers[key])
+            by_token = {
+                token: [self.subscriptions[i] for i in self._by_token.get(token, [])]
+                for token, owner in self.payment_methods.items()
+                if owner == key
+            }
+            return 200, customer_xml(self.customers[key], by_token, self.transactions)
         if verb != "GET":
             return 404, ""
         return read(
@@ -643,6 +686,8 @@ class BraintreeData:
             "transactions": [],
         }
         with self.lock:
+            if subscription_id not in self.subscriptions:
+                self._by_token.setdefault(payment_method_token, []).append(subscription_id)
             self.subscriptions[subscription_id] = subscription
         return subscription
 

@@ -121,6 +121,26 @@ def test_a_subscription_with_add_ons_discounts_a_trial_and_its_accounts_currency
     assert annual.status_history[0].currency_iso_code == "EUR"
 
 
+def test_a_customers_cards_list_their_subscriptions(gateway: tuple[BraintreeData, Any]) -> None:
+    """Braintree searches no subscription by customer: `customer.find` lists them, under the
+    customer's payment methods, each with its transactions."""
+    data, sdk = gateway
+    data.add_customer("c1", email="ana@acme.io", token="tok1")
+    data.add_customer("c2", email="ben@acme.io", token="tok2")
+    data.payment_methods["tok1b"] = "c1"  # a second card
+    data.add_subscription("a", "tok1", created_at=CREATED)
+    data.add_subscription("b", "tok1b", created_at=CREATED, plan_id="pro-annual", price="1200")
+    data.add_subscription("c", "tok2", created_at=CREATED)
+    data.add_transaction("t1", "c1", created_at=CREATED, subscription_id="a")
+    customer = sdk.customer.find("c1")
+    assert [card.token for card in customer.payment_methods] == ["tok1", "tok1b"]
+    subscriptions = [s for card in customer.payment_methods for s in card.subscriptions]
+    assert [s.id for s in subscriptions] == ["a", "b"]
+    assert [t.id for t in subscriptions[0].transactions] == ["t1"]
+    assert isinstance(subscriptions[1].price, Decimal)
+    assert [s.id for s in sdk.customer.find("c2").credit_cards[0].subscriptions] == ["c"]
+
+
 def test_a_refund_is_a_credit_linked_to_its_sale(gateway: tuple[BraintreeData, Any]) -> None:
     data, sdk = gateway
     data.add_customer("c1", email="ana@acme.io", token="tok1")
