@@ -25,6 +25,13 @@ from app.services.fx import Converter
 log = get_logger(__name__)
 
 
+def subscriptions_of(customer: Any) -> list[Any]:
+    """A customer's subscriptions, from `customer.find`'s answer: Braintree lists them under
+    the customer's payment methods (it has no subscription search by customer)."""
+    methods = getattr(customer, "payment_methods", None) or []
+    return [s for method in methods for s in getattr(method, "subscriptions", None) or []]
+
+
 @dataclass(frozen=True)
 class Catalogue:
     plans: dict[str, Plan]

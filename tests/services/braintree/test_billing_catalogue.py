@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from app.clients.braintree import BraintreeClient
-from app.services.braintree.billing_catalogue import BillingCatalogue
+from app.services.braintree.billing_catalogue import BillingCatalogue, subscriptions_of
 from testkit.braintree_api import BraintreeData, sdk_gateway
 from testkit.braintree_api import braintree_api as stand_in
 from tests.services.braintree.revenue_support import RATES, TODAY
@@ -79,14 +79,17 @@ async def test_a_customers_summary_from_the_sdks_objects(
                           created_at=created, merchant_account_id="acme_eur")  # fmt: skip
     data.add_transaction("t1", "c1", "1200.00", created_at=created + timedelta(days=1),
                          subscription_id="eu", status="settled")  # fmt: skip
-    subscription = await client.find_subscription("eu")
-    transaction = await client.find_transaction("t1")
+    data.refund_transaction("r1", "t1", at=created + timedelta(days=3), amount="120.00")
+    subscriptions = subscriptions_of(await client.find_customer("c1"))
+    transactions = await client.customer_transactions("c1")
+    assert [t.id for t in transactions] == ["t1", "r1"]
     summary, (revenue,) = await BillingCatalogue(client).summarize(
-        [subscription], [transaction], today=TODAY, reporting_currency="USD", rates=RATES
+        subscriptions, transactions, today=TODAY, reporting_currency="USD", rates=RATES
     )
     assert (revenue.mrr_native, revenue.currency_code, revenue.mrr) == (
         Decimal("100"),
         "EUR",
         Decimal("110"),
     )
-    assert summary.billing_status == "active" and summary.lifetime_paid == Decimal("1320")
+    # 1,200 EUR paid, 120 refunded: 1,080 EUR at 1.1.
+    assert summary.billing_status == "active" and summary.lifetime_paid == Decimal("1188")
