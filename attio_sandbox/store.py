@@ -23,6 +23,13 @@ from typing import Any, Literal
 
 from attio_sandbox.actors import Actor, api_token
 from attio_sandbox.clock import now_timestamp
+from attio_sandbox.companies import (
+    COMPANY_ATTRIBUTE,
+    DOMAINS_ATTRIBUTE,
+    EMAILS_ATTRIBUTE,
+    company_domain,
+    company_name,
+)
 from attio_sandbox.config import SandboxConfig
 from attio_sandbox.errors import (
     AttioError,
@@ -590,9 +597,11 @@ class Workspace:
         self._apply(obj, record, changes)
         obj.records[record.id] = record
         self._announce("record.created", obj, record.id)
+        self._link_company(obj, record, parsed, before=None)
         return record
 
     def _update(self, obj: ObjectDef, record: Record, parsed: Parsed, appended: set[str]) -> None:
+        before = self._company_domain_of(obj, record)
         at = now_timestamp()
         changes: dict[str, list[StoredValue]] = {}
         for aid, (attribute, items) in parsed.items():
@@ -613,6 +622,54 @@ class Workspace:
         self._check_unique(obj, record.id, changes)
         for aid in self._apply(obj, record, changes):
             self._announce("record.updated", obj, record.id, aid)
+        self._link_company(obj, record, parsed, before=before)
+
+    # People and companies (see `attio_sandbox.companies`) --------------------------------
+
+    def _company_domain_of(self, obj: ObjectDef, record: Record) -> str | None:
+        emails = obj.attributes_by_slug.get(EMAILS_ATTRIBUTE)
+        if obj.api_slug != "people" or emails is None:
+            return None
+        return company_domain(value.fields for value in record.values.get(emails.id, []))
+
+    def _link_company(
+        self, obj: ObjectDef, record: Record, parsed: Parsed, *, before: str | None
+    ) -> None:
+        """Link a person whose addresses were written to their domain's company."""
+        if obj.api_slug != "people":
+            return
+        emails = obj.attributes_by_slug[EMAILS_ATTRIBUTE]
+        link = obj.attributes_by_slug[COMPANY_ATTRIBUTE]
+        if emails.id not in parsed or link.id in parsed:  # no new address, or chosen by hand
+            return
+        domain = self._company_domain_of(obj, record)
+        held = record.values.get(link.id, [])
+        if domain is None or (held and domain == before):
+            return
+        current = held[0].fields["target_record_id"] if held else None
+        if current is not None and not self._company_holds(current, before):
+            return  # a company chosen by hand stays
+        company = self._company_for(domain)
+        if company == current:
+            return
+        fields = {"target_object": "companies", "target_record_id": company}
+        for aid in self._apply(obj, record, {link.id: [self._stored(fields, now_timestamp())]}):
+            self._announce("record.updated", obj, record.id, aid)
+
+    def _company_holds(self, company_id: str, domain: str | None) -> bool:
+        companies = self.get_object("companies")
+        domains = companies.attributes_by_slug[DOMAINS_ATTRIBUTE]
+        return domain is not None and company_id in self._index[domains.id].get(domain, set())
+
+    def _company_for(self, domain: str) -> str:
+        """The company holding `domain`, or a new one made of it."""
+        companies = self.get_object("companies")
+        domains = companies.attributes_by_slug[DOMAINS_ATTRIBUTE]
+        holders = self._index[domains.id].get(domain)
+        if holders:
+            return min(holders, key=lambda rid: companies.records[rid].seq)
+        values = {DOMAINS_ATTRIBUTE: [domain], "name": company_name(domain)}
+        return self._create(companies, self._parse(companies, values)).id
 
     def _check_unique(
         self, obj: ObjectDef, record_id: str, changes: dict[str, list[StoredValue]]

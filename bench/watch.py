@@ -28,6 +28,7 @@ from app.schema import SchemaBootstrap
 from app.services.attio.webhooks import register_webhook
 from app.services.syncstate import LastRun, SyncStateStore
 from attio_sandbox import FaultConfig, SandboxConfig, create_sandbox_app
+from bench._record import add_record_option, recording
 from testkit.settings import make_settings
 
 PUBLIC_URL = "https://bridge.example.com"
@@ -93,11 +94,14 @@ async def run(latency_ms: float) -> dict[str, Any]:
 
 def main() -> None:
     configure_logging("ERROR", json=False)
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=float, default=0.0)
-    figures = asyncio.run(run(parser.parse_args().latency_ms))
-    for name, value in figures.items():
-        print(f"{name}: {value}")
+    add_record_option(parser)
+    arguments = parser.parse_args()
+    with recording("watch", "One watch pass", enabled=arguments.record):
+        figures = asyncio.run(run(arguments.latency_ms))
+        for name, value in figures.items():
+            print(f"{name}: {value}")
 
 
 if __name__ == "__main__":

@@ -14,17 +14,25 @@ a page size of 50, then `advanced_search` with the full objects of the ids asked
 match; dispute search is paginated (`advanced_search?page=N`, `page_size` 10, `total_items`).
 Terms are ANDed; range terms (`min`/`max`) are inclusive; `effective_date` and
 `disbursement_date` of a dispute, and a transaction's `<status>_at`, match its status history.
+
+The catalogue is served as the gateway serves it: plans (`GET /plans/`, with their
+`billing_frequency`, trial and add-ons/discounts), add-ons and discounts (`GET /add_ons/`,
+`/discounts/`), and merchant accounts, one currency each (`GET /merchant_accounts/<id>`, and
+the paginated `GET /merchant_accounts/?page=N`). A subscription bills in its merchant
+account's currency, inherits its plan's add-ons and discounts unless given its own, and its
+`next_billing_period_amount` is price plus add-ons minus discounts that apply to that period.
 """
 
 from __future__ import annotations
 
 import base64
+import calendar
 import random
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -44,7 +52,14 @@ ROUTES = (
     ("payment_method", re.compile(r"/payment_methods/any/([^/?]+)$")),
     ("subscription", re.compile(r"/subscriptions/([^/?]+)$")),
     ("dispute", re.compile(r"/disputes/([^/?]+)$")),
+    ("plans", re.compile(r"/plans/?()$")),
+    ("plan", re.compile(r"/plans/([^/?]+)$")),
+    ("add_ons", re.compile(r"/add_ons/?()$")),
+    ("discounts", re.compile(r"/discounts/?()$")),
+    ("merchant_accounts", re.compile(r"/merchant_accounts/?()$")),
+    ("merchant_account", re.compile(r"/merchant_accounts/([^/?]+)$")),
 )
+MERCHANT_ACCOUNT_PAGE_SIZE = 50  # `gateway.merchant_account.all()` pages through these
 # The search paths the SDK POSTs to (checked before `ROUTES`: they end like an id).
 SEARCHES = (
     ("subscription_search_ids", re.compile(r"/subscriptions/advanced_search_ids$")),
@@ -62,6 +77,9 @@ LIST_ITEMS = {
     "transactions": "transaction",
     "add_ons": "add-on",
     "discounts": "discount",
+    "plans": "plan",
+    "credit_cards": "credit-card",
+    "subscriptions": "subscription",
 }
 DISPUTE_LIST_ITEMS = {**LIST_ITEMS, "status_history": "status-history"}
 
@@ -115,7 +133,13 @@ def read(
 ) -> tuple[int, str]:
     """Braintree's answer to a GET of one of `ROUTES`: the object's XML, or its 404."""
     if what == "customer" and key in customers:
-        return 200, to_xml("customer", customers[key])
+        held = subscriptions or {}
+        by_token = {
+            token: [s for s in held.values() if s.get("payment_method_token") == token]
+            for token, owner in payment_methods.items()
+            if owner == key
+        }
+        return 200, customer_xml(customers[key], by_token, transactions)
     if what == "transaction" and key in transactions:
         return 200, to_xml("transaction", transactions[key])
     if what == "payment_method" and key in payment_methods:
@@ -127,11 +151,39 @@ def read(
     return 404, ""
 
 
+def customer_xml(
+    customer: dict[str, Any],
+    subscriptions_by_token: dict[str, list[dict[str, Any]]],
+    transactions: dict[str, dict[str, Any]],
+) -> str:
+    """A customer with their vaulted cards, each with its subscriptions (and those with their
+    transactions), as `customer.find` answers: Braintree has no subscription search by
+    customer, so this is how a customer's subscriptions are listed."""
+    cards = [
+        {
+            "token": token,
+            "customer_id": customer["id"],
+            "default": n == 0,
+            "subscriptions": [_with_transactions(s, transactions) for s in subscriptions],
+        }
+        for n, (token, subscriptions) in enumerate(subscriptions_by_token.items())
+    ]
+    return to_xml("customer", {**customer, "credit_cards": cards})
+
+
+def _with_transactions(
+    subscription: dict[str, Any], transactions: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    ids = subscription.get("transactions") or []
+    return {
+        **subscription,
+        "transactions": [transactions[t] for t in reversed(ids) if t in transactions],
+    }
+
+
 def subscription_xml(subscription: dict[str, Any], transactions: dict[str, dict[str, Any]]) -> str:
     """A subscription embeds its transactions, newest first, as Braintree's does."""
-    ids = subscription.get("transactions") or []
-    embedded = [transactions[t] for t in reversed(ids) if t in transactions]
-    return to_xml("subscription", {**subscription, "transactions": embedded})
+    return to_xml("subscription", _with_transactions(subscription, transactions))
 
 
 def _utc(moment: datetime) -> datetime:
@@ -251,6 +303,74 @@ def search_ids_xml(ids: Iterable[str]) -> str:
     )
 
 
+CATALOGUE = frozenset(
+    {"plans", "plan", "add_ons", "discounts", "merchant_accounts", "merchant_account"}
+)
+
+
+def merchant_account(account_id: str, currency: str, *, default: bool = False) -> dict[str, Any]:
+    """A merchant account as the gateway reports it: one currency per account."""
+    return {"id": account_id, "currency_iso_code": currency, "status": "active", "default": default}
+
+
+def modification(
+    modification_id: str,
+    amount: str,
+    *,
+    kind: str = "add_on",
+    quantity: int = 1,
+    number_of_billing_cycles: int | None = None,
+    current_billing_cycle: int = 0,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """An add-on or discount: on a plan, the merchant's catalogue, or a subscription (where
+    `current_billing_cycle` counts the cycles it has been charged)."""
+    return {
+        "id": modification_id,
+        "name": name or modification_id,
+        "description": None,
+        "kind": kind,
+        "amount": amount,
+        "quantity": quantity,
+        "number_of_billing_cycles": number_of_billing_cycles,
+        "never_expires": number_of_billing_cycles is None,
+        "current_billing_cycle": current_billing_cycle,
+        "merchant_id": "test_merchant_id",
+    }
+
+
+def plan_xml(plan: dict[str, Any]) -> str:
+    return to_xml("plan", plan)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or that month's last day when it has no such day."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year, month = day.year + year, month + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def period_amount(
+    price: str, add_ons: list[dict[str, Any]], discounts: list[dict[str, Any]]
+) -> str:
+    """Braintree's `next_billing_period_amount`: price, plus add-ons, minus discounts, each
+    while it applies to the next cycle."""
+
+    def applying(items: list[dict[str, Any]]) -> Decimal:
+        return sum(
+            (
+                Decimal(m["amount"]) * int(m.get("quantity") or 1)
+                for m in items
+                if m.get("never_expires")
+                or int(m.get("current_billing_cycle") or 0) < int(m["number_of_billing_cycles"])
+            ),
+            Decimal(0),
+        )
+
+    total = Decimal(price) + applying(add_ons) - applying(discounts)
+    return f"{max(total, Decimal(0)):.2f}"
+
+
 @dataclass
 class BraintreeData:
     """What the stand-in knows, by id: customers, transactions, payment methods (token ->
@@ -267,6 +387,16 @@ class BraintreeData:
     payment_methods: dict[str, str] = field(default_factory=dict)  # token -> customer id
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     disputes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The catalogue: plans, the merchant's add-ons and discounts, and its merchant accounts
+    # (one currency each; "main", in US dollars, is the default account).
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    add_ons: dict[str, dict[str, Any]] = field(default_factory=dict)
+    discounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    merchant_accounts: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"main": merchant_account("main", "USD", default=True)}
+    )
+    # Subscription ids by payment method token (what a customer's cards list).
+    _by_token: dict[str, list[str]] = field(default_factory=dict, repr=False)
     calls: Counter[str] = field(default_factory=Counter)
     updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -309,6 +439,8 @@ class BraintreeData:
                 with self.lock:
                     if fault := self._fault(f"{verb} {what}"):
                         return fault, ""
+                    if what in CATALOGUE:
+                        return self._catalogue(verb, what, match[1], parse_qs(url.query))
                     return self._answer(verb, what, match[1], body)
         with self.lock:
             self.calls[f"{verb} unknown"] += 1
@@ -320,7 +452,12 @@ class BraintreeData:
                 changes = XmlUtil.dict_from_xml(body.decode()).get("customer") or {}
                 self.updates.append((key, changes))
                 self.customers[key].update({k: str(v) for k, v in changes.items()})
-            return 200, to_xml("customer", self.customers[key])
+            by_token = {
+                token: [self.subscriptions[i] for i in self._by_token.get(token, [])]
+                for token, owner in self.payment_methods.items()
+                if owner == key
+            }
+            return 200, customer_xml(self.customers[key], by_token, self.transactions)
         if verb != "GET":
             return 404, ""
         return read(
@@ -331,6 +468,36 @@ class BraintreeData:
             self.payment_methods,
             self.subscriptions,
             self.disputes,
+        )
+
+    def _catalogue(
+        self, verb: str, what: str, key: str, query: dict[str, list[str]]
+    ) -> tuple[int, str]:
+        """Plans, add-ons, discounts and merchant accounts, as the gateway lists them."""
+        if verb != "GET":
+            return 404, ""
+        if what == "plan":
+            return (200, plan_xml(self.plans[key])) if key in self.plans else (404, "")
+        if what == "plans":
+            plans = "".join(plan_xml(plan) for plan in self.plans.values())
+            return 200, f'<plans type="array">{plans}</plans>'
+        if what in ("add_ons", "discounts"):
+            kind = LIST_ITEMS[what]
+            items = self.add_ons if what == "add_ons" else self.discounts
+            xml = "".join(to_xml(kind, item) for item in items.values())
+            return 200, f'<{kind}s type="array">{xml}</{kind}s>'
+        if what == "merchant_account":
+            account = self.merchant_accounts.get(key)
+            return (200, to_xml("merchant-account", account)) if account else (404, "")
+        page = int((query.get("page") or ["1"])[0])
+        size = MERCHANT_ACCOUNT_PAGE_SIZE
+        accounts = list(self.merchant_accounts.values())
+        chunk = accounts[(page - 1) * size : page * size]
+        xml = "".join(to_xml("merchant-account", account) for account in chunk)
+        return 200, (
+            f'<merchant-accounts type="collection"><current-page-number type="integer">{page}'
+            f'</current-page-number><page-size type="integer">{size}</page-size>'
+            f'<total-items type="integer">{len(accounts)}</total-items>{xml}</merchant-accounts>'
         )
 
     def _search(
@@ -402,11 +569,18 @@ class BraintreeData:
         status: str = "submitted_for_settlement",
         subscription_id: str | None = None,
         type: str = "sale",
-        currency_iso_code: str = "USD",
+        currency_iso_code: str | None = None,
+        merchant_account_id: str | None = None,
     ) -> dict[str, Any]:
         """A transaction whose history runs authorized -> submitted_for_settlement (a card
-        sale Braintree submits at once) and on to `status`, every step at `created_at`."""
+        sale Braintree submits at once) and on to `status`, every step at `created_at`. It is
+        made on its subscription's merchant account (else `merchant_account_id`, else the
+        default one), in that account's currency unless `currency_iso_code` says otherwise."""
         customer = self.customers.get(customer_id, {"id": customer_id})
+        subscription = self.subscriptions.get(subscription_id or "")
+        account_id = merchant_account_id or (subscription or {}).get("merchant_account_id")
+        account = self.merchant_accounts.get(account_id or "") or self._default_account()
+        currency_iso_code = currency_iso_code or account["currency_iso_code"]
         steps = ["authorized", "submitted_for_settlement"]
         if status == "authorized":
             steps = ["authorized"]
@@ -419,6 +593,7 @@ class BraintreeData:
             "type": type,
             "amount": amount,
             "currency_iso_code": currency_iso_code,
+            "merchant_account_id": account["id"],
             "status": status,
             "created_at": created_at,
             "updated_at": created_at,
@@ -449,9 +624,33 @@ class BraintreeData:
         balance: str = "0.00",
         failure_count: int = 0,
         days_past_due: int | None = None,
+        merchant_account_id: str | None = None,
+        add_ons: list[dict[str, Any]] | None = None,
+        discounts: list[dict[str, Any]] | None = None,
+        trial_days: int | None = None,
     ) -> dict[str, Any]:
-        """A monthly subscription billed first on the day it was created."""
+        """A subscription billed first on the day it was created, or after a trial of
+        `trial_days` (Braintree reports it Active meanwhile, nothing billed yet).
+
+        A plan added with `add_plan` gives its billing frequency and, unless `add_ons` or
+        `discounts` are given, its add-ons and discounts; otherwise the subscription is monthly
+        (periods of 30 days). It bills in its merchant account's currency (default: the
+        default account)."""
         start = created_at.date()
+        plan = self.plans.get(plan_id)
+        account = self.merchant_accounts.get(merchant_account_id or "") or self._default_account()
+        add_ons = [dict(m) for m in (plan or {}).get("add_ons", [])] if add_ons is None else add_ons
+        if discounts is None:
+            discounts = [dict(m) for m in (plan or {}).get("discounts", [])]
+        first_billing = start + timedelta(days=trial_days or 0)
+        if plan is None:
+            period_end, next_billing = start + timedelta(days=30), start + timedelta(days=31)
+        else:
+            months = int(plan["billing_frequency"])
+            next_billing = add_months(first_billing, months)
+            period_end = next_billing - timedelta(days=1)
+        if trial_days:
+            period_end, next_billing = first_billing - timedelta(days=1), first_billing
         subscription: dict[str, Any] = {
             "id": subscription_id,
             "plan_id": plan_id,
@@ -459,28 +658,138 @@ class BraintreeData:
             "balance": balance,
             "status": status,
             "payment_method_token": payment_method_token,
-            "merchant_account_id": "main",
-            "first_billing_date": start,
+            "merchant_account_id": account["id"],
+            "first_billing_date": first_billing,
             "billing_period_start_date": start,
-            "billing_period_end_date": start + timedelta(days=30),
-            "next_billing_date": start + timedelta(days=31),
-            "paid_through_date": start + timedelta(days=30),
-            "next_billing_period_amount": price,
-            "billing_day_of_month": start.day,
-            "current_billing_cycle": 1,
+            "billing_period_end_date": period_end,
+            "next_billing_date": next_billing,
+            "paid_through_date": None if trial_days else period_end,
+            "next_billing_period_amount": period_amount(price, add_ons, discounts),
+            "billing_day_of_month": first_billing.day,
+            "current_billing_cycle": 0 if trial_days else 1,
             "number_of_billing_cycles": None,
             "never_expires": True,
-            "trial_period": False,
+            "trial_period": bool(trial_days),
+            "trial_duration": trial_days,
+            "trial_duration_unit": "day" if trial_days else None,
             "failure_count": failure_count,
             "days_past_due": days_past_due,
             "created_at": created_at,
             "updated_at": created_at,
-            "status_history": [_subscription_event(created_at, status, price, balance, plan_id)],
+            "add_ons": add_ons,
+            "discounts": discounts,
+            "status_history": [
+                _subscription_event(
+                    created_at, status, price, balance, plan_id, account["currency_iso_code"]
+                )
+            ],
             "transactions": [],
         }
         with self.lock:
+            if subscription_id not in self.subscriptions:
+                self._by_token.setdefault(payment_method_token, []).append(subscription_id)
             self.subscriptions[subscription_id] = subscription
         return subscription
+
+    def _default_account(self) -> dict[str, Any]:
+        accounts = self.merchant_accounts.values()
+        return next((a for a in accounts if a.get("default")), next(iter(accounts)))
+
+    def add_merchant_account(
+        self, account_id: str, currency: str, *, default: bool = False
+    ) -> dict[str, Any]:
+        """A merchant account in `currency` (Braintree: one currency per account)."""
+        account = merchant_account(account_id, currency, default=default)
+        with self.lock:
+            if default:
+                for other in self.merchant_accounts.values():
+                    other["default"] = False
+            self.merchant_accounts[account_id] = account
+        return account
+
+    def add_modification(
+        self, modification_id: str, amount: str, *, kind: str = "add_on", **fields: Any
+    ) -> dict[str, Any]:
+        """An add-on (`kind="add_on"`) or discount (`"discount"`) of the merchant's catalogue."""
+        item = modification(modification_id, amount, kind=kind, **fields)
+        with self.lock:
+            (self.add_ons if kind == "add_on" else self.discounts)[modification_id] = item
+        return item
+
+    def add_plan(
+        self,
+        plan_id: str,
+        price: str,
+        *,
+        billing_frequency: int = 1,
+        currency_iso_code: str = "USD",
+        trial_days: int | None = None,
+        add_ons: Sequence[dict[str, Any]] = (),
+        discounts: Sequence[dict[str, Any]] = (),
+        number_of_billing_cycles: int | None = None,
+        created_at: datetime = datetime(2024, 1, 1, tzinfo=UTC),
+    ) -> dict[str, Any]:
+        """A plan: `billing_frequency` months between charges, in `currency_iso_code`."""
+        plan: dict[str, Any] = {
+            "id": plan_id,
+            "merchant_id": "test_merchant_id",
+            "name": plan_id,
+            "description": None,
+            "price": price,
+            "currency_iso_code": currency_iso_code,
+            "billing_frequency": billing_frequency,
+            "billing_day_of_month": None,
+            "number_of_billing_cycles": number_of_billing_cycles,
+            "trial_period": bool(trial_days),
+            "trial_duration": trial_days,
+            "trial_duration_unit": "day" if trial_days else None,
+            "created_at": created_at,
+            "updated_at": created_at,
+            "add_ons": [dict(m, kind="add_on") for m in add_ons],
+            "discounts": [dict(m, kind="discount") for m in discounts],
+        }
+        with self.lock:
+            self.plans[plan_id] = plan
+        return plan
+
+    def seed_catalogue(self) -> None:
+        """A merchant selling in dollars and euros: accounts `main` (USD, default) and
+        `acme_eur` (EUR); plans `solo-monthly` (19 USD), `team-monthly` (49 USD, with a `seat`
+        add-on of 10), `pro-monthly` (49 USD), `pro-annual` (1,200 EUR a year, a 14-day
+        trial); the catalogue's `seat` add-on and `launch` discount (5 off, three cycles)."""
+        self.add_merchant_account("main", "USD", default=True)
+        self.add_merchant_account("acme_eur", "EUR")
+        seat = self.add_modification("seat", "10.00", kind="add_on")
+        self.add_modification("launch", "5.00", kind="discount", number_of_billing_cycles=3)
+        self.add_plan("solo-monthly", "19.00")
+        self.add_plan("team-monthly", "49.00", add_ons=[seat])
+        self.add_plan("pro-monthly", "49.00")
+        self.add_plan(
+            "pro-annual", "1200.00", billing_frequency=12, currency_iso_code="EUR", trial_days=14
+        )
+
+    def refund_transaction(
+        self, refund_id: str, transaction_id: str, *, at: datetime, amount: str | None = None
+    ) -> dict[str, Any]:
+        """A credit of (part of) a sale, as Braintree makes a refund: a transaction of its own
+        on the same account, linked both ways (`refunded_transaction_id`, `refund_ids`). It is
+        not one of the subscription's charges."""
+        with self.lock:
+            sale = self.transactions[transaction_id]
+            customer_id = (sale.get("customer") or {}).get("id") or ""
+        refund = self.add_transaction(
+            refund_id,
+            customer_id,
+            amount or sale["amount"],
+            created_at=at,
+            type="credit",
+            currency_iso_code=sale["currency_iso_code"],
+            merchant_account_id=sale.get("merchant_account_id"),
+        )
+        with self.lock:
+            refund["refunded_transaction_id"] = transaction_id
+            sale.setdefault("refund_ids", []).append(refund_id)
+        return refund
 
     def add_dispute(
         self,
@@ -550,6 +859,9 @@ class BraintreeData:
                     subscription["price"],
                     subscription["balance"],
                     subscription["plan_id"],
+                    self.merchant_accounts[subscription["merchant_account_id"]][
+                        "currency_iso_code"
+                    ],
                 )
             )
 
@@ -630,7 +942,7 @@ class BraintreeData:
 
 
 def _subscription_event(
-    at: datetime, status: str, price: str, balance: str, plan_id: str
+    at: datetime, status: str, price: str, balance: str, plan_id: str, currency: str = "USD"
 ) -> dict[str, Any]:
     return {
         "timestamp": at,
@@ -638,7 +950,7 @@ def _subscription_event(
         "price": price,
         "balance": balance,
         "plan_id": plan_id,
-        "currency_iso_code": "USD",
+        "currency_iso_code": currency,
         "subscription_source": "api",
     }
 
@@ -716,4 +1028,13 @@ def braintree_api(data: BraintreeData) -> Iterator[int]:
         server.server_close()
 
 
-__all__ = ["BraintreeData", "braintree_api", "read", "sdk_gateway", "to_xml"]
+__all__ = [
+    "BraintreeData",
+    "add_months",
+    "braintree_api",
+    "merchant_account",
+    "modification",
+    "read",
+    "sdk_gateway",
+    "to_xml",
+]

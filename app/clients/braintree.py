@@ -180,6 +180,28 @@ class BraintreeClient:
         """The SDK `Dispute` (status, kind, amount, transaction, status history), if it exists."""
         return await self._find("dispute", self._search_gateway.dispute.find, dispute_id)
 
+    async def customer_transactions(self, customer_id: str) -> list[Any]:
+        """Every transaction of one customer (sales and refunds), as SDK `Transaction`s."""
+
+        def read() -> list[Any]:
+            term = braintree.TransactionSearch.customer_id == customer_id
+            return list(self._search_gateway.transaction.search(term).items)
+
+        return await self._retrying("customer_transactions", read)
+
+    async def list_plans(self) -> list[Any]:
+        """Every plan of the merchant, as SDK `Plan`s (`billing_frequency`, add-ons, ...)."""
+        return await self._retrying("plans", self._search_gateway.plan.all)
+
+    async def merchant_account_currencies(self) -> dict[str, str]:
+        """Merchant account id -> its currency (each account has one), every page read."""
+
+        def read() -> dict[str, str]:
+            accounts = self._search_gateway.merchant_account.all().merchant_accounts
+            return {str(a.id): str(a.currency_iso_code) for a in accounts.items}
+
+        return await self._retrying("merchant_accounts", read)
+
     async def iter_subscriptions(self) -> AsyncIterator[list[Any]]:
         """Every subscription of every status, as lists of SDK `Subscription`s (pages of 50).
 

@@ -3,6 +3,8 @@
 from app.schema.bootstrap import SchemaBootstrap, SchemaReport
 from app.schema.definitions import (
     BRIDGE_EVENTS,
+    COMPANIES,
+    COMPANY_KEY,
     EVENT_KEY,
     PAYMENT_KEY,
     PAYMENTS,
@@ -21,6 +23,8 @@ from app.schema.definitions import (
 
 __all__ = [
     "BRIDGE_EVENTS",
+    "COMPANIES",
+    "COMPANY_KEY",
     "EVENT_KEY",
     "PAYMENTS",
     "PAYMENT_KEY",

@@ -177,6 +177,8 @@ class SchemaBootstrap:
                 report.blocked = object_budget(
                     self._schema, present, self._plan, refusal=refused.answer
                 )
+        # A missing object is the problem to see first; its attributes' lines follow from it.
+        report.missing.sort(key=lambda item: not item.startswith("object "))
         log.info(
             "schema.bootstrap.done" if apply else "schema.check.done",
             created=len(report.created),

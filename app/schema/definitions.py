@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PEOPLE = "people"
+COMPANIES = "companies"
 SERVICES = "services"
 SUBSCRIPTIONS = "subscriptions"
 PAYMENTS = "payments"
@@ -17,6 +18,7 @@ BRIDGE_EVENTS = "bridge_events"
 
 # Each object's unique key: every write is an assert (upsert) matching on it.
 PERSON_KEY = "email_addresses"
+COMPANY_KEY = "domains"  # Attio's own unique attribute: companies take no custom unique one
 SERVICE_KEY = "zoho_item_id"
 SUBSCRIPTION_KEY = "braintree_subscription_id"
 PAYMENT_KEY = "braintree_transaction_id"
@@ -85,11 +87,12 @@ def _typed(type_: str):
     return make
 
 
-_currency, _date, _timestamp, _number = (
+_currency, _date, _timestamp, _number, _checkbox = (
     _typed("currency"),
     _typed("date"),
     _typed("timestamp"),
     _typed("number"),
+    _typed("checkbox"),
 )
 
 # Braintree's Subscription.Status and Transaction.Status values, as the SDK spells them (a
@@ -132,6 +135,8 @@ DISPUTE_OUTCOMES = (
     "auto_accepted",
     "expired",
 )
+# A paying customer's state, first that applies: past_due > active > trialing > cancelled.
+BILLING_STATUSES = ("trialing", "active", "past_due", "cancelled")
 EVENT_SOURCES = ("attio", "braintree", "zoho")
 # `replay` is set by an operator in Attio (one record or a bulk edit): the bridge replays it.
 EVENT_STATUSES = ("failed", "dead", "replayed", "needs_attention", "replay")
@@ -139,6 +144,26 @@ EVENT_STATUSES = ("failed", "dead", "replayed", "needs_attention", "replay")
 _LAST_EVENT = (
     _text("last_event_kind", "Last event kind", "Kind of the newest notification applied"),
     _timestamp("last_event_at", "Last event at", "Time of the newest notification applied"),
+)
+
+# The billing summary on a person, and on a company as the sum over its people (Attio has no
+# roll-up attribute in its API, so the bridge computes and writes these).
+BILLING_SUMMARY_ATTRIBUTES = (
+    _select(
+        "billing_status",
+        "Billing status",
+        BILLING_STATUSES,
+        "First that applies, in this order: past_due, active, trialing, cancelled",
+    ),
+    _currency("mrr", "MRR", "Monthly recurring revenue of the subscriptions that bill"),
+    _currency("arr", "ARR", "12 x MRR"),
+    _date("customer_since", "Customer since", "First billing date of the earliest paid one"),
+    _currency("lifetime_paid", "Lifetime paid", "Sales that went through minus refunds"),
+    _timestamp("last_payment_at", "Last payment at", "When the newest sale was made"),
+    _select("last_payment_status", "Last payment status", TRANSACTION_STATUSES),
+    _date("next_billing_date", "Next billing date", "Earliest among live subscriptions"),
+    _number("active_subscriptions", "Active subscriptions", "Active or Past Due"),
+    _timestamp("billing_updated_at", "Billing updated at", "When the summary last changed"),
 )
 
 PEOPLE_OBJECT = ObjectSpec(
@@ -155,6 +180,19 @@ PEOPLE_OBJECT = ObjectSpec(
             "Braintree customer this person pays as",
             is_unique=True,
         ),
+        *BILLING_SUMMARY_ATTRIBUTES,
+    ),
+)
+
+COMPANIES_OBJECT = ObjectSpec(
+    COMPANIES,
+    "Company",
+    "Companies",
+    unique_key=COMPANY_KEY,
+    standard=True,
+    attributes=(
+        *BILLING_SUMMARY_ATTRIBUTES,
+        _number("paying_people", "Paying people", "People with a subscription that bills"),
     ),
 )
 
@@ -193,6 +231,11 @@ _SUBSCRIPTION_ATTRIBUTES = (
     _text("braintree_customer_id", "Braintree customer ID"),
     _ref("person", "Person", PEOPLE, "The paying person"),
     _ref("service", "Service", SERVICES, "The Zoho service whose SKU is the plan id"),
+    _currency("mrr", "MRR", "Monthly recurring revenue, converted; 0 unless it bills"),
+    _number("mrr_native", "MRR (native)", "MRR in the subscription's own currency_code"),
+    _number("billing_frequency_months", "Billing frequency (months)", "The plan's"),
+    _checkbox("in_trial", "In trial"),
+    _date("paid_through_date", "Paid through"),
 )
 
 SUBSCRIPTIONS_OBJECT = ObjectSpec(
@@ -287,7 +330,7 @@ BRIDGE_EVENTS_OBJECT = ObjectSpec(
 )
 
 # Attio's standard objects count against the plan's object limit whether used or not.
-STANDARD_OBJECTS = (PEOPLE, "companies")
+STANDARD_OBJECTS = (PEOPLE, COMPANIES)
 # Objects per workspace by Attio plan (None: unlimited). One help page says 8 for Pro.
 PLAN_OBJECT_LIMITS: dict[str, int | None] = {"free": 3, "plus": 5, "pro": 12, "enterprise": None}
 
@@ -300,9 +343,16 @@ def schema_for(*, payments_object: bool = True) -> tuple[ObjectSpec, ...]:
     the smaller layout needs too.
     """
     if not payments_object:
-        return (PEOPLE_OBJECT, SERVICES_OBJECT, SUBSCRIPTIONS_FOLDED_OBJECT, BRIDGE_EVENTS_OBJECT)
+        return (
+            PEOPLE_OBJECT,
+            COMPANIES_OBJECT,
+            SERVICES_OBJECT,
+            SUBSCRIPTIONS_FOLDED_OBJECT,
+            BRIDGE_EVENTS_OBJECT,
+        )
     return (
         PEOPLE_OBJECT,
+        COMPANIES_OBJECT,
         SERVICES_OBJECT,
         SUBSCRIPTIONS_OBJECT,
         BRIDGE_EVENTS_OBJECT,

@@ -117,6 +117,12 @@ NEEDS = {
     "attio-bridge-sync-braintree": JOB
     | {"BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY", "BRAINTREE_PRIVATE_KEY"},
     "attio-bridge-zoho-watch": ZOHO_API | CRM_CHANNEL | {"ZOHO_CRM_NOTIFY_URL"},
+    # Every feed's checks: a source is watched when its webhook is set up (its secret is set);
+    # the alert channels are entered on this job alone.
+    "attio-bridge-watch": PROCESSING
+    | {"REDIS_URL", "PUBLIC_URL"}
+    | {"ALERT_SLACK_WEBHOOK_URL", "ALERT_WEBHOOK_URL", "ALERT_WEBHOOK_SECRET"}
+    | {"ALERT_ATTIO_ASSIGNEE"},
 }
 
 

@@ -123,3 +123,23 @@ async def test_a_conflict_on_create_is_reused_when_the_object_exists(
     monkeypatch.setattr(client, "create_object", raced)
     report = await SchemaBootstrap(client, currency_code="USD").run(apply=True)
     assert report.complete and report.blocked is None, report.summary()
+
+
+async def test_the_billing_summary_extends_people_and_companies_without_an_object(
+    plus: tuple[AttioClient, SandboxState],
+) -> None:
+    """The summary lives on Attio's standard objects: the compact layout still fits Plus."""
+    client, _ = plus
+    report = await SchemaBootstrap(client, currency_code="EUR", schema=FOLDED, plan="plus").run(
+        apply=True
+    )
+    assert report.complete, report.summary()
+    assert len(await slugs(client)) == 5
+    companies = {a["api_slug"]: a for a in await client.list_attributes("companies")}
+    people = {a["api_slug"]: a for a in await client.list_attributes("people")}
+    for summary in (companies, people):
+        assert summary["mrr"]["type"] == "currency"
+        assert summary["mrr"]["config"]["currency"]["default_currency_code"] == "EUR"
+        assert summary["billing_status"]["type"] == "select"
+    assert companies["paying_people"]["type"] == "number"
+    assert "paying_people" not in people

@@ -88,6 +88,12 @@ def test_a_charge_writes_person_subscription_and_payment_linked(harness: Harness
         "braintree_customer_id": "cust_31fz",
         "person": person["record_id"],
         "service": service_id,
+        # Revenue attributes (docs/revenue.md): not written by the notification handlers yet.
+        "mrr": None,
+        "mrr_native": None,
+        "billing_frequency_months": None,
+        "in_trial": None,
+        "paid_through_date": None,
     }
     (payment,) = harness.records("payments")
     assert_has(
