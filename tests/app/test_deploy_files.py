@@ -84,4 +84,4 @@ def test_docker_image_holds_the_product_only() -> None:
     sources = {source for line in copied for source in line.split()}
     assert sources == {"pyproject.toml", "README.md", "app"}
     ignored = set((ROOT / ".dockerignore").read_text().split())
-    assert {"attio_sandbox", "testkit", "tests", "bench"} <= ignored
+    assert {"attio_sandbox", "braintree_sandbox", "testkit", "tests", "bench"} <= ignored
