@@ -298,8 +298,11 @@ def demo(
         ),
     ] = DEFAULT_SECRETS_FILE,
 ) -> None:
-    """Send one signed delivery per provider to the development server, and show what each
-    one wrote in the Attio sandbox and the Braintree stand-in."""
+    """Send a signed delivery per provider to the dev server; show what each one wrote.
+
+    Zoho: an item. Braintree: a charge of a new customer. Attio: an edit of that person,
+    which the bridge sends on to the customer in the Braintree stand-in.
+    """
     if not secrets_file.is_file():
         typer.secho(
             f"error: no development secrets at {secrets_file}: start the server with "

@@ -133,8 +133,14 @@ def _sigterm_exits() -> Iterator[None]:
 
 @contextmanager
 def _braintree_stand_in(setup: DevSetup) -> Iterator[int]:
-    # Development only: the stand-in is not part of the production image.
-    from braintree_sandbox import BraintreeData, braintree_api
+    try:
+        # Development only: the stand-in is not part of the production image.
+        from braintree_sandbox import BraintreeData, braintree_api
+    except ImportError:
+        raise ConfigurationError(
+            "the Braintree stand-in (braintree_sandbox) is not installed here, only in a "
+            "checkout; set the BRAINTREE_* credentials or run ./scripts/dev from a checkout"
+        ) from None
 
     public_key, private_key = f"dev_{secrets.token_hex(8)}", secrets.token_hex(24)
     # The SDK's development environment (read from GATEWAY_PORT when the SDK is imported).
