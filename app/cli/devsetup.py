@@ -62,7 +62,7 @@ class DevSetup:
         if self.braintree_port is not None:
             lines.append(f"  Braintree stand-in: http://127.0.0.1:{self.braintree_port}")
         lines.append(f"Also in {self.secrets_file} until this server stops.")
-        lines.append("Try it: attio-bridge demo")
+        lines.append("Try it, in another terminal: .venv/bin/attio-bridge demo")
         return "\n".join(lines)
 
 
