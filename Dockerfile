@@ -10,10 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /srv
 
-# Dependencies first so code changes do not invalidate the dependency layer.
-COPY pyproject.toml README.md ./
-RUN mkdir app && touch app/__init__.py && pip install . && rm -rf app build
+# Dependencies first so code changes do not invalidate the dependency layer: exactly the
+# versions and files (hashes) of the lockfile, which ./scripts/lock makes from pyproject.toml.
+COPY requirements/app.txt ./requirements.txt
+RUN pip install --require-hashes -r requirements.txt
 
+COPY pyproject.toml README.md ./
 COPY app ./app
 RUN pip install --no-deps . \
     && useradd --system --uid 10001 --no-create-home bridge

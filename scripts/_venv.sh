@@ -1,5 +1,6 @@
-# Sourced by the scripts here: create .venv on first use and install the project into it.
-# Re-installs when pyproject.toml changed since the last install.
+# Sourced by the scripts here: create .venv on first use and install into it exactly what
+# requirements/dev.txt pins (versions and hashes), then the project itself without dependencies.
+# Installs again when pyproject.toml or the lockfile changed since the last install.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-python3}"
@@ -10,10 +11,12 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-digest=$("$PYTHON" -c 'import hashlib; print(hashlib.sha1(open("pyproject.toml", "rb").read()).hexdigest()[:12])')
+LOCKFILE=requirements/dev.txt
+digest=$(cat pyproject.toml "$LOCKFILE" | "$PYTHON" -c 'import hashlib, sys; print(hashlib.sha1(sys.stdin.buffer.read()).hexdigest()[:12])')
 stamp=.venv/.installed-$digest
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  .venv/bin/python -m pip install --quiet --require-hashes -r "$LOCKFILE"
+  .venv/bin/python -m pip install --quiet --no-deps -e .
   rm -f .venv/.installed-* && touch "$stamp"
 fi

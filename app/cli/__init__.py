@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from app.cli import server
+from app.cli.demo import demo
 from app.cli.doctor import doctor
 from app.cli.events import events_cli
 from app.cli.sync import sync_cli
@@ -27,6 +28,7 @@ cli.add_typer(webhooks_cli, name="webhooks")
 for command in (server.serve, server.bootstrap, server.sandbox):
     cli.command()(command)
 cli.command()(doctor)
+cli.command()(demo)
 cli.command()(worker)
 cli.command()(watch)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,90 @@ def test_docker_image_holds_the_product_only() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     copied = re.findall(r"^COPY\s+(.+?)\s+\S+$", dockerfile, flags=re.M)
     sources = {source for line in copied for source in line.split()}
-    assert sources == {"pyproject.toml", "README.md", "app"}
+    assert sources == {"requirements/app.txt", "pyproject.toml", "README.md", "app"}
     ignored = set((ROOT / ".dockerignore").read_text().split())
-    assert {"attio_sandbox", "testkit", "tests", "bench"} <= ignored
+    assert {"attio_sandbox", "braintree_sandbox", "testkit", "tests", "bench"} <= ignored
+
+
+# -- the lockfiles ---------------------------------------------------------------------------
+
+APP_LOCK = "requirements/app.txt"
+DEV_LOCK = "requirements/dev.txt"
+
+
+def _name(requirement: str) -> str:
+    """A distribution name as PEP 503 compares them (`Typing_Extensions` = `typing-extensions`)."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    assert match, requirement
+    return re.sub(r"[-_.]+", "-", match[1]).lower()
+
+
+def declared(*extras: str) -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in extras:
+        requirements += project["optional-dependencies"][extra]
+    return {_name(requirement) for requirement in requirements}
+
+
+def locked(path: str) -> dict[str, tuple[str, list[str], list[str]]]:
+    """name -> (pinned version, sha256 hashes, what pulled it in), from a `--generate-hashes`
+    requirements file."""
+    entries: dict[str, tuple[str, list[str], list[str]]] = {}
+    text = (ROOT / path).read_text()
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2])  # after the header
+    for block in blocks:
+        pin = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", block)
+        assert pin, f"{path}: not an exact pin: {block.splitlines()[0]!r}"
+        hashes = re.findall(r"--hash=sha256:([0-9a-f]{64})\b", block)
+        via = re.findall(r"#\s+(?:via\s+)?(\S.*)$", block, flags=re.M)
+        entries[_name(pin[1])] = (pin[2], hashes, via)
+    return entries
+
+
+@pytest.mark.parametrize(("path", "extras"), [(APP_LOCK, ()), (DEV_LOCK, ("dev",))])
+def test_lockfile_pins_every_declared_dependency_with_hashes(
+    path: str, extras: tuple[str, ...]
+) -> None:
+    entries = locked(path)
+    wanted = declared(*extras)
+    assert wanted <= set(entries), f"{path} lacks {sorted(wanted - set(entries))}: ./scripts/lock"
+    for name, (_version, hashes, _via) in entries.items():
+        assert hashes, f"{path}: {name} has no hash"
+    # Nothing is locked as a direct dependency that pyproject.toml no longer declares.
+    direct = {name for name, (_v, _h, via) in entries.items() if any("pyproject" in v for v in via)}
+    assert direct == wanted, f"{path} is stale: run ./scripts/lock"
+
+
+def test_the_dev_lockfile_holds_the_app_lockfile() -> None:
+    """Tests run on the versions the image ships."""
+    app, dev = locked(APP_LOCK), locked(DEV_LOCK)
+    assert {name: entry[0] for name, entry in app.items()} == {name: dev[name][0] for name in app}
+
+
+def test_docker_image_installs_from_the_lockfile() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    copied = {
+        target: source for source, target in re.findall(r"^COPY\s+(\S+)\s+(\S+)$", text, flags=re.M)
+    }
+    installs = re.findall(r"pip install ([^\n&]+)", text)
+    locked_installs = [i for i in installs if "--require-hashes" in i]
+    assert len(locked_installs) == 1, installs
+    target = re.search(r"-r\s+(\S+)", locked_installs[0])
+    assert target and copied.get(f"./{target[1]}", copied.get(target[1])) == APP_LOCK
+    # Anything else it installs brings no dependency of its own.
+    assert all("--no-deps" in i for i in installs if i not in locked_installs)
+
+
+def test_ci_and_the_scripts_install_from_the_lockfile() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.index("rm -rf .venv") < ci.index("source scripts/_venv.sh") < ci.index("scripts/test")
+    venv = (ROOT / "scripts" / "_venv.sh").read_text()
+    assert f"LOCKFILE={DEV_LOCK}" in venv
+    installs = re.findall(r"pip install ([^\n]+)", venv)
+    assert [i for i in installs if "-r" in i.split()] == ['--quiet --require-hashes -r "$LOCKFILE"']
+    assert [i for i in installs if "-e ." in i] == ["--quiet --no-deps -e ."]
+    # A changed lockfile is installed again.
+    assert '"$LOCKFILE"' in venv.split("stamp=")[0]
+    for script in ("test", "dev"):
+        assert 'source "$(dirname "$0")/_venv.sh"' in (ROOT / "scripts" / script).read_text()
