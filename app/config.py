@@ -153,6 +153,10 @@ class Settings(BaseSettings):
         default_factory=list, alias="ZOHO_CRM_CHANNEL_IDS"
     )
 
+    # The console (/console): its session cookies are signed with a key derived from
+    # ADMIN_TOKEN unless this is set (then rotating it alone signs every operator out).
+    console_session_secret: SecretStr | None = Field(None, alias="CONSOLE_SESSION_SECRET")
+
     @field_validator(
         "attio_own_actor_ids", "event_retry_schedule", "zoho_crm_channel_ids", mode="before"
     )
@@ -247,6 +251,7 @@ class Settings(BaseSettings):
             self.zoho_webhook_secret,
             self.zoho_crm_notify_token,
             self.redis_url,
+            self.console_session_secret,
         ]
         # Short ones too: the redactor matches those only as whole tokens.
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]

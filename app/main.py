@@ -12,11 +12,13 @@ from fastapi import FastAPI
 
 from app.bridge import build_bridge
 from app.clients.attio import AttioClient
+from app.clients.redis import connect as connect_redis
 from app.config import Settings, get_settings
 from app.error_handlers import install_error_handlers
+from app.events.deliveries import DELIVERIES
 from app.log import configure_logging, get_logger
 from app.middleware import LoopbackOrAdmin, RequestContextMiddleware
-from app.routes import admin, admin_sync, attio, braintree, health, zoho
+from app.routes import admin, admin_sync, attio, braintree, console, health, zoho
 from app.schema import SchemaBootstrap
 from app.schema.currencies import check_default_currency
 from app.schema.readiness import ReadinessProbe
@@ -131,6 +133,10 @@ def create_app(
     app.state.bridge = build_bridge(settings, app.state.attio, **bridge_overrides)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, hsts=settings.is_production)
-    for module in (health, attio, braintree, zoho, admin, admin_sync):
+    for module in (health, attio, braintree, zoho, admin, admin_sync, console):
         app.include_router(module.router)
+    # The console's delivery chart counts in Redis when there is one (shared with the workers).
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    redis_url = redis_url if settings.redis_configured else None
+    DELIVERIES.use_redis(connect_redis(redis_url, retries=0) if redis_url else None)
     return app

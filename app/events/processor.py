@@ -25,6 +25,7 @@ from app.clients.attio import (
 )
 from app.errors import BridgeError, ServiceUnavailableError
 from app.events.admission import Admission, OverloadedError
+from app.events.deliveries import DELIVERIES
 from app.events.dispatcher import Dispatcher, Handler
 from app.events.ledger import Ledger, LedgerEntry
 from app.events.model import Outcome, Source, WebhookEvent
@@ -187,7 +188,7 @@ class EventProcessor:
     ) -> Outcome:
         # Every line logged while this event is handled (Attio calls included) names it.
         with structlog.contextvars.bound_contextvars(**event.log_fields()):
-            return await self._process(event, handler, previous)
+            return DELIVERIES.outcome(event.source, await self._process(event, handler, previous))
 
     def _work_timeout(self) -> asyncio.Timeout:
         deadline = _DEADLINE.get()
