@@ -1,7 +1,8 @@
 """The overview's chart, computed here and drawn by the template as SVG (no script, no library).
 
 One panel per source; in each, a bar per hour of the last 24, stacked by outcome. The geometry
-is in viewBox units: the SVG scales to the page's width.
+is in viewBox units: the SVG scales to the page's width (on a phone it scrolls sideways rather
+than shrink its labels).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from dataclasses import dataclass
 from app.events.deliveries import DeliveryHistory, DeliveryOutcome
 from app.events.model import Source
 
-WIDTH = 720
-PANEL_HEIGHT = 70
-LABEL_WIDTH = 90
-GAP = 24  # between panels (room for the hour labels)
+WIDTH = 600
+PANEL_HEIGHT = 60  # the bars' area
+HEADER = 20  # the source's name above its bars
+GAP = 22  # below the bars: the hour labels
+LABEL_WIDTH = 4  # left margin of the bars
 STACK = (DeliveryOutcome.processed, DeliveryOutcome.ignored, DeliveryOutcome.failed)
 
 
@@ -31,7 +33,8 @@ class Bar:
 @dataclass(frozen=True)
 class Panel:
     source: str
-    top: float
+    top: float  # the panel's top; its bars' baseline is `baseline`
+    baseline: float
     peak: int
     bars: list[Bar]
     totals: dict[str, int]  # outcome -> count over the window (verified included)
@@ -53,12 +56,12 @@ def build_chart(history: DeliveryHistory) -> Chart:
     slot = plot_width / max(1, len(history.hours))
     panels: list[Panel] = []
     for index, source in enumerate(Source):
-        top = index * (PANEL_HEIGHT + GAP)
+        top = index * (HEADER + PANEL_HEIGHT + GAP)
         stacks = [sum(h.count(source, o) for o in STACK) for h in history.hours]
         peak = max(stacks, default=0)
         bars: list[Bar] = []
         for position, hour in enumerate(history.hours):
-            base: float = top + PANEL_HEIGHT
+            base: float = top + HEADER + PANEL_HEIGHT
             for outcome in STACK:
                 count = hour.count(source, outcome)
                 if not count:
@@ -79,12 +82,12 @@ def build_chart(history: DeliveryHistory) -> Chart:
             outcome.value: sum(h.count(source, outcome) for h in history.hours)
             for outcome in DeliveryOutcome
         }
-        panels.append(Panel(source.value, top, peak, bars, totals))
+        panels.append(Panel(source.value, top, top + HEADER + PANEL_HEIGHT, peak, bars, totals))
     ticks = [
         (round(LABEL_WIDTH + i * slot, 2), f"{hour.hour:%H}:00")
         for i, hour in enumerate(history.hours)
         if i % 6 == 0
     ]
-    height = len(panels) * (PANEL_HEIGHT + GAP)
+    height = len(panels) * (HEADER + PANEL_HEIGHT + GAP)
     total = sum(sum(p.totals[o.value] for o in STACK) for p in panels)
     return Chart(WIDTH, height, panels, ticks, [o.value for o in STACK], history.origin, total)

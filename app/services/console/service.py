@@ -202,7 +202,7 @@ class ConsoleService:
             summary = run.report.as_dict() if run.report else {}
             view.runs.append(
                 RunRow(
-                    label="dry run, this process" if view.dry_run else "this process",
+                    label="dry run, this process" if view.dry_run else "latest, this process",
                     started_at=run.started_at,
                     finished_at=run.finished_at,
                     outcome=run.status.value,
@@ -212,7 +212,7 @@ class ConsoleService:
             )
         state = await runner.load_state()
         last: LastRun | None = state.last_run if state else None
-        if last is not None:
+        if last is not None and (run is None or last.started_at != run.started_at):
             view.runs.append(
                 RunRow(
                     label="last recorded run",
