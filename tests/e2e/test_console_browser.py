@@ -50,7 +50,7 @@ class Served:
 def serve(app: FastAPI | object) -> Served:
     """`app` on a free loopback port, in a thread (uvicorn installs no signal handlers there)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")  # type: ignore[arg-type]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
