@@ -85,22 +85,28 @@ def bridge() -> Iterator[Served]:
         stop(zoho)
 
 
-def deliver_failing_event(url: str) -> str:
-    body = json.dumps(
-        {
-            "webhook_id": "wh-1",
-            "events": [
-                {
-                    "event_type": "record.updated",
-                    "id": {"workspace_id": "w", "object_id": "people", "record_id": "r0"},
-                    "actor": {"type": "workspace-member", "id": "m1"},
-                }
-            ],
-        }
-    ).encode()
-    headers = {**attio_signed_headers(body), "Idempotency-Key": "browser-1"}
+def deliver(url: str, key: str, event_type: str = "record.updated") -> dict[str, int]:
+    event = {
+        "event_type": event_type,
+        "id": {"workspace_id": "w", "object_id": "people", "record_id": "r0"},
+        "actor": {"type": "workspace-member", "id": "m1"},
+    }
+    body = json.dumps({"webhook_id": "wh-1", "events": [event]}).encode()
+    headers = {**attio_signed_headers(body), "Idempotency-Key": key}
     answer = httpx.post(f"{url}/webhooks/attio", content=body, headers=headers, timeout=30)
-    assert answer.json()["recorded"] == 1, answer.text
+    assert answer.status_code == 200, answer.text
+    counts: dict[str, int] = answer.json()
+    return counts
+
+
+def deliver_failing_event(url: str) -> str:
+    """One event the ledger keeps (its first attempt fails), then some that go through or are
+    ignored, so the chart has every outcome."""
+    assert deliver(url, "browser-1")["recorded"] == 1
+    for n in range(4):
+        assert deliver(url, f"browser-ok-{n}")["processed"] == 1
+    for n in range(2):
+        assert deliver(url, f"browser-other-{n}", "note.created")["ignored"] == 1
     return "attio:browser-1:0"
 
 
@@ -154,7 +160,8 @@ def test_console_in_a_browser(bridge: Served) -> None:
             expect(page.get_by_role("heading", name=title, exact=False).first).to_be_visible()
         failed = page.get_by_role("link", name="1 failed")
         expect(failed).to_be_visible()
-        expect(page.locator("svg rect.o-failed")).to_have_count(1)
+        for outcome in ("processed", "ignored", "failed"):
+            expect(page.locator(f"svg rect.o-{outcome}")).to_have_count(1)
         capture(page, "overview")
 
         # The failed events list, then the event.
