@@ -88,9 +88,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         webhooks=sorted(source.value for source in app.state.bridge.sources),
         queue=mode,
     )
+    # The console's delivery chart counts in Redis when there is one (shared with the workers).
+    url = settings.redis_url.get_secret_value() if settings.redis_url else ""
+    DELIVERIES.use_redis(connect_redis(url, retries=0) if settings.redis_configured else None)
     try:
         yield
     finally:
+        if (counted := DELIVERIES.use_redis(None)) is not None:
+            await DELIVERIES.drain()
+            await counted.aclose()
+        if getattr(app.state, "console", None) is not None:
+            await app.state.console.aclose()
         # The bridge first: a background Zoho sync writes through `attio`.
         await app.state.bridge.aclose()
         await attio.aclose()
@@ -135,8 +143,4 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, hsts=settings.is_production)
     for module in (health, attio, braintree, zoho, admin, admin_sync, console):
         app.include_router(module.router)
-    # The console's delivery chart counts in Redis when there is one (shared with the workers).
-    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-    redis_url = redis_url if settings.redis_configured else None
-    DELIVERIES.use_redis(connect_redis(redis_url, retries=0) if redis_url else None)
     return app

@@ -88,9 +88,10 @@ class DeliveryRecorder:
         self._redis: Redis | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def use_redis(self, redis: Redis | None) -> None:
-        """Count in Redis from now on (None: in this process only)."""
-        self._redis = redis
+    def use_redis(self, redis: Redis | None) -> Redis | None:
+        """Count in Redis from now on (None: in this process only); returns the previous one."""
+        previous, self._redis = self._redis, redis
+        return previous
 
     @property
     def origin(self) -> str:
@@ -136,8 +137,8 @@ class DeliveryRecorder:
                 if outcome is DeliveryOutcome.verified:
                     pipe.hset(LAST_VERIFIED_KEY, source.value, f"{now:.3f}")
                 await pipe.execute()
-        except (RedisError, OSError) as exc:
-            log.warning("deliveries.redis_write_failed", error=str(exc))
+        except Exception as exc:  # counting must never disturb a delivery, whatever went wrong
+            log.warning("deliveries.redis_write_failed", error=f"{type(exc).__name__}: {exc}")
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -149,8 +150,8 @@ class DeliveryRecorder:
         if self._redis is not None:
             try:
                 return await self._from_redis(self._redis, hours)
-            except (RedisError, OSError) as exc:
-                log.warning("deliveries.redis_read_failed", error=str(exc))
+            except (RedisError, OSError, RuntimeError) as exc:
+                log.warning("deliveries.redis_read_failed", error=f"{type(exc).__name__}: {exc}")
         return DeliveryHistory(
             hours=[self._counts(hour, self._hours.get(hour, Counter())) for hour in hours],
             last_verified={s: _utc(at) for s, at in self._last_verified.items()},

@@ -68,6 +68,7 @@ class Console:
         redis = None
         if settings.redis_configured and settings.redis_url is not None:
             redis = connect_redis(settings.redis_url.get_secret_value(), retries=0)
+        self._redis = redis
         self.auth = ConsoleAuth(
             token, session_secret=secret.get_secret_value() if secret else None, redis=redis
         )
@@ -97,6 +98,10 @@ class Console:
             sync_runners=runners,
             sync_starters={"zoho": zoho, "braintree": braintree},
         )
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
 
 
 def console_of(request: Request) -> Console:

@@ -258,3 +258,17 @@ def test_overview_shows_cards_ledger_counts_and_the_chart(console: Harness) -> N
     assert "Counted by this process since it started" in html
     assert "<svg" in html and 'class="o-failed"' in html
     assert '<span class="count">1</span> failed' in html
+
+
+def test_with_redis_counts_are_shared_and_sign_out_holds_in_every_process(redis_url: str) -> None:
+    for one in start_harness({"REDIS_URL": redis_url}):
+        for other in start_harness({"REDIS_URL": redis_url}):
+            sign_in(one.client)
+            cookie = one.client.cookies.get(COOKIE) or ""
+            other.client.cookies.set(COOKIE, cookie, path="/console")
+            html = other.client.get("/console").text  # the same session, another process
+            assert "Counted in Redis by every process" in html
+            one.client.post("/console/sign-out", data={"csrf": csrf_of(html)})
+            answer = other.client.get("/console", follow_redirects=False)
+            assert answer.status_code == 303
+            assert answer.headers["location"] == "/console/sign-in"
