@@ -318,9 +318,14 @@ async def replay_matching(
     selection = _event_filter(status, source, event_type)
     service = console_of(request).service
     if confirm != "yes":
-        count = await service.matching_count(selection)
+        dry_run = (await service.dry_run_matching(selection)).counts()
         return render(
-            request, "confirm_replay.html", title="Replay all", selection=selection, count=count
+            request,
+            "confirm_replay.html",
+            title="Replay all",
+            selection=selection,
+            count=dry_run["would_replay"],
+            refused=dry_run["refused"],
         )
     report = await service.replay_matching(selection)
     return render(request, "replayed.html", title="Replayed", report=report)

@@ -272,3 +272,20 @@ def test_with_redis_counts_are_shared_and_sign_out_holds_in_every_process(redis_
             answer = other.client.get("/console", follow_redirects=False)
             assert answer.status_code == 303
             assert answer.headers["location"] == "/console/sign-in"
+
+
+def test_replay_selected_reports_each_key_and_a_vanished_one_as_refused(console: Harness) -> None:
+    first = failed_attio_event(console, "one", key="s-1")
+    second = failed_attio_event(console, "two", key="s-2")
+    sign_in(console.client)
+    csrf = csrf_of(console.client.get("/console/events").text)
+    answer = console.client.post(
+        "/console/events/replay",
+        data={"csrf": csrf, "key": [first, "attio:gone:0", second, first]},
+    )
+    assert answer.status_code == 200
+    rows = re.findall(
+        r'<a href="/console/events/[^"]+">([^<]+)</a></td>\s*<td><span class="status s-(\w+)"',
+        answer.text,
+    )
+    assert rows == [(first, "replayed"), ("attio:gone:0", "refused"), (second, "replayed")]

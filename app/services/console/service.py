@@ -15,7 +15,7 @@ from typing import Any
 from app.errors import NotFoundError
 from app.events.ledger import Ledger, LedgerEntry, LedgerStatus
 from app.events.model import Source
-from app.events.replay import Replayer, ReplayReport
+from app.events.replay import Replayer, ReplayReport, ReplayResult, ReplayStatus
 from app.log import redactor
 from app.services.console.chart import Chart, build_chart
 from app.services.console.health import HealthProvider, HealthReport
@@ -169,11 +169,18 @@ class ConsoleService:
     async def replay_keys(self, keys: Sequence[str]) -> ReplayReport:
         report = ReplayReport()
         for key in dict.fromkeys(keys):  # once each, in the order given
-            report.results.append(await self._replayer.replay_key(key))
+            try:
+                result = await self._replayer.replay_key(key)
+            except NotFoundError:  # gone since the page was drawn (pruned, or a stale form)
+                result = ReplayResult(key, ReplayStatus.refused, "no ledger record with this key")
+            report.results.append(result)
         return report
 
-    async def matching_count(self, selection: EventFilter) -> int:
-        return len(await self._matching(selection, limit=MAX_MATCHING))
+    async def dry_run_matching(self, selection: EventFilter) -> ReplayReport:
+        """What `replay_matching` would do, as the admin API's dry run says it: each stored
+        request verified again (`would_replay`, or `refused` with the reason), nothing written."""
+        entries = await self._matching(selection, limit=MAX_MATCHING)
+        return await self._replayer.replay_many(entries, dry_run=True)
 
     async def replay_matching(self, selection: EventFilter) -> ReplayReport:
         entries = await self._matching(selection, limit=MAX_MATCHING)
