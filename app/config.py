@@ -216,6 +216,9 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(None, alias="ALERT_WEBHOOK_URL")
     alert_webhook_secret: SecretStr | None = Field(None, alias="ALERT_WEBHOOK_SECRET")
     alert_attio_assignee: str | None = Field(None, alias="ALERT_ATTIO_ASSIGNEE")
+    # The console (/console): its session cookies are signed with a key derived from
+    # ADMIN_TOKEN unless this is set (then rotating it alone signs every operator out).
+    console_session_secret: SecretStr | None = Field(None, alias="CONSOLE_SESSION_SECRET")
 
     @field_validator(
         "attio_own_actor_ids", "event_retry_schedule", "zoho_crm_channel_ids", mode="before"
@@ -354,6 +357,7 @@ class Settings(BaseSettings):
             self.redis_url,
             self.alert_slack_webhook_url,
             self.alert_webhook_secret,
+            self.console_session_secret,
         ]
         # Short ones too: the redactor matches those only as whole tokens.
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]

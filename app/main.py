@@ -12,11 +12,13 @@ from fastapi import FastAPI
 
 from app.bridge import build_bridge
 from app.clients.attio import AttioClient
+from app.clients.redis import connect as connect_redis
 from app.config import Settings, get_settings
 from app.error_handlers import install_error_handlers
+from app.events.delivery_counts import DELIVERIES
 from app.log import configure_logging, get_logger
 from app.middleware import LoopbackOrAdmin, RequestContextMiddleware
-from app.routes import admin, admin_sync, attio, braintree, health, zoho
+from app.routes import admin, admin_sync, attio, braintree, console, health, zoho
 from app.schema import SchemaBootstrap
 from app.schema.currencies import check_default_currency
 from app.schema.readiness import ReadinessProbe
@@ -86,9 +88,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         webhooks=sorted(source.value for source in app.state.bridge.sources),
         queue=mode,
     )
+    # The console's delivery chart counts in Redis when there is one (shared with the workers).
+    url = settings.redis_url.get_secret_value() if settings.redis_url else ""
+    DELIVERIES.use_redis(connect_redis(url, retries=0) if settings.redis_configured else None)
     try:
         yield
     finally:
+        if (counted := DELIVERIES.use_redis(None)) is not None:
+            await DELIVERIES.drain()
+            await counted.aclose()
+        if getattr(app.state, "console", None) is not None:
+            await app.state.console.aclose()
         # The bridge first: a background Zoho sync writes through `attio`.
         await app.state.bridge.aclose()
         await attio.aclose()
@@ -131,6 +141,6 @@ def create_app(
     app.state.bridge = build_bridge(settings, app.state.attio, **bridge_overrides)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, hsts=settings.is_production)
-    for module in (health, attio, braintree, zoho, admin, admin_sync):
+    for module in (health, attio, braintree, zoho, admin, admin_sync, console):
         app.include_router(module.router)
     return app

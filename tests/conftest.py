@@ -24,7 +24,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 FUZZ_SCALE = max(1, int(os.environ.get("FUZZ_SCALE") or 1))
 
-SANDBOX_URL = "http://attio.sandbox"
+SANDBOX_URL = "http://attio-sandbox"  # no dot: allowed in production too (private network)
 
 
 def make_sandbox(*, max_objects: int | None = None) -> FastAPI:

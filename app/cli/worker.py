@@ -14,6 +14,7 @@ from app.bridge import Bridge
 from app.cli import _common
 from app.clients.redis import connect as connect_redis
 from app.config import Settings
+from app.events.delivery_counts import DELIVERIES
 from app.events.queue import EventQueue
 from app.events.queue_worker import BLOCK_MS, QueueWorker, WorkerSettings
 
@@ -70,6 +71,7 @@ def worker(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         queue = EventQueue(connect_redis(url, socket_timeout=WORKER_SOCKET_TIMEOUT_SECONDS))
+        DELIVERIES.use_redis(connect_redis(url, retries=0))  # the console's delivery chart
         try:
             async with _common.cli_bridge(settings) as bridge:
                 await worker_for(bridge, settings, queue).run(stop)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from app.errors import BadRequestError, SignatureError
+from app.events.delivery_counts import DELIVERIES
 from app.events.model import RawRequest
 from app.events.processor import EventProcessor
 from app.events.queue import EventQueue, QueueUnavailableError
@@ -47,6 +48,7 @@ async def receive(
         REJECTED_REQUESTS.labels(name, str(exc.status_code)).inc()
         log.warning("webhook.malformed", source=name, error=exc.message)
         raise
+    DELIVERIES.verified(source.source)
     started = asyncio.get_running_loop().time()
     if processor.deliveries is not None:
         processor.deliveries.note(source.source)  # verified, queued or not: not silent

@@ -23,6 +23,7 @@ from app.clients.attio import (
 from app.errors import BridgeError, ServiceUnavailableError, describe, is_permanent
 from app.events.admission import Admission, OverloadedError
 from app.events.deliveries import DeliveryClock
+from app.events.delivery_counts import DELIVERIES
 from app.events.dispatcher import Dispatcher, Handler
 from app.events.ledger import Ledger, LedgerEntry
 from app.events.model import Outcome, Source, WebhookEvent
@@ -164,7 +165,7 @@ class EventProcessor:
     ) -> Outcome:
         # Every line logged while this event is handled (Attio calls included) names it.
         with structlog.contextvars.bound_contextvars(**event.log_fields()):
-            return await self._process(event, handler, previous)
+            return DELIVERIES.outcome(event.source, await self._process(event, handler, previous))
 
     def _work_timeout(self) -> asyncio.Timeout:
         deadline = _DEADLINE.get()

@@ -1,0 +1,29 @@
+"""The web console's logic (sign-in, overview, failed events, syncs); `app.routes.console` is
+its HTTP side."""
+
+from app.services.console.auth import ConsoleAuth, Session
+from app.services.console.health import (
+    BridgeHealth,
+    Check,
+    ChecksSource,
+    CheckState,
+    HealthProvider,
+    HealthReport,
+    WatchChecks,
+)
+from app.services.console.service import PAGE_SIZE, ConsoleService, EventFilter
+
+__all__ = [
+    "PAGE_SIZE",
+    "BridgeHealth",
+    "Check",
+    "CheckState",
+    "ChecksSource",
+    "ConsoleAuth",
+    "ConsoleService",
+    "EventFilter",
+    "HealthProvider",
+    "HealthReport",
+    "Session",
+    "WatchChecks",
+]
