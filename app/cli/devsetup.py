@@ -61,6 +61,7 @@ class DevSetup:
         lines += [f"  {name} (yours, from the settings)" for name in self.configured]
         if self.braintree_port is not None:
             lines.append(f"  Braintree stand-in: http://127.0.0.1:{self.braintree_port}")
+        lines.append(f"Console: {self.url}/console (sign in with ADMIN_TOKEN)")
         lines.append(f"Also in {self.secrets_file} until this server stops.")
         lines.append("Try it, in another terminal: .venv/bin/attio-bridge demo")
         return "\n".join(lines)
@@ -99,6 +100,8 @@ def development_setup(settings: Settings, *, url: str, secrets_file: Path) -> It
     for name, secret in (
         ("ATTIO_WEBHOOK_SECRET", settings.attio_webhook_secret),
         ("ZOHO_WEBHOOK_SECRET", settings.zoho_webhook_secret),
+        # The admin API and the console (/console) are off without it.
+        ("ADMIN_TOKEN", settings.admin_token),
     ):
         if secret is not None and secret_is_set(secret):
             setup.configured[name] = secret.get_secret_value()

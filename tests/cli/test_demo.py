@@ -97,9 +97,21 @@ def test_demo_shows_each_delivery_land_and_the_edit_reach_braintree(dev_server: 
     assert stat.S_IMODE(dev_server.secrets_file.stat().st_mode) == 0o600
     # Printed once at start-up, as written to the file.
     printed = dev_server.output.read_text()
-    for name in ("ATTIO_WEBHOOK_SECRET", "ZOHO_WEBHOOK_SECRET", "BRAINTREE_PRIVATE_KEY"):
+    for name in (
+        "ATTIO_WEBHOOK_SECRET",
+        "ZOHO_WEBHOOK_SECRET",
+        "BRAINTREE_PRIVATE_KEY",
+        "ADMIN_TOKEN",
+    ):
         assert f"{name}={secrets[name]}" in printed
     assert "webhooks=['attio', 'braintree', 'zoho']" in printed
+    # The console is on, behind its sign-in, with the printed admin token.
+    assert f"Console: {dev_server.url}/console" in printed
+    with httpx.Client(base_url=dev_server.url, follow_redirects=False) as client:
+        assert client.get("/console").headers["location"] == "/console/sign-in"
+        signed_in = client.post("/console/sign-in", data={"token": secrets["ADMIN_TOKEN"]})
+        assert signed_in.headers["location"] == "/console"
+        assert "Overview" in client.get("/console").text
 
     result = run_demo("--url", dev_server.url, "--secrets-file", str(dev_server.secrets_file))
     assert result.exit_code == 0, result.output
@@ -178,7 +190,8 @@ def test_configured_secrets_are_kept_and_never_printed(tmp_path: Path) -> None:
     )
     secrets_file = tmp_path / "dev-secrets.env"
     with development_setup(settings, url="http://127.0.0.1:1", secrets_file=secrets_file) as setup:
-        assert set(setup.environ) == {"ATTIO_WEBHOOK_SECRET"}  # Braintree is configured
+        # Braintree is configured
+        assert set(setup.environ) == {"ATTIO_WEBHOOK_SECRET", "ADMIN_TOKEN"}
         assert setup.braintree_port is None
         banner = setup.banner()
         assert "my-own" not in banner and "ZOHO_WEBHOOK_SECRET (yours" in banner
