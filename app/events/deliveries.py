@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
 from app.clients.attio import AttioClient, AttioError
-from app.clients.attio.values import first_value, iso_timestamp
+from app.clients.attio.values import first_value, iso_timestamp, read_timestamp
 from app.clients.redis import Redis, RedisError
 from app.config import Settings
 from app.events.ledger import SYNC_STATE_KEY_PREFIX
@@ -39,15 +39,7 @@ def utcnow() -> datetime:
 
 
 def _parse(raw: object) -> datetime | None:
-    if isinstance(raw, bytes):
-        raw = raw.decode()
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return read_timestamp(raw.decode() if isinstance(raw, bytes) else raw)
 
 
 def silence_thresholds(settings: Settings) -> dict[Source, timedelta | None]:

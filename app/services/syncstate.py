@@ -25,7 +25,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from app.clients.attio import AttioAPIError, AttioClient, AttioNotFoundError
-from app.clients.attio.values import Record, first_value, iso_timestamp, record_id
+from app.clients.attio.values import (
+    Record,
+    first_value,
+    iso_timestamp,
+    read_timestamp,
+    record_id,
+)
 from app.events.ledger import SYNC_LOCK_KEY_PREFIX, SYNC_STATE_KEY_PREFIX
 from app.log import get_logger
 from app.schema import BRIDGE_EVENTS, EVENT_KEY
@@ -43,16 +49,6 @@ _UNIQUENESS_CONFLICT = "uniqueness_conflict"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _parse_time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _body(record: Record) -> dict[str, Any]:
@@ -87,18 +83,18 @@ class LastRun:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LastRun | None:
-        started = _parse_time(data.get("started_at"))
+        started = read_timestamp(data.get("started_at"))
         if started is None:
             return None
         counts = data.get("counts")
         error = data.get("error")
         return cls(
             started_at=started,
-            finished_at=_parse_time(data.get("finished_at")),
+            finished_at=read_timestamp(data.get("finished_at")),
             outcome=str(data.get("outcome") or "unknown"),
             counts=counts if isinstance(counts, dict) else {},
             error=error if isinstance(error, str) else None,
-            since=_parse_time(data.get("since")),
+            since=read_timestamp(data.get("since")),
         )
 
 
@@ -132,7 +128,7 @@ class SyncStateStore:
         last = data.get("last_run")
         return SyncState(
             source,
-            watermark=_parse_time(data.get("watermark")),
+            watermark=read_timestamp(data.get("watermark")),
             last_run=LastRun.from_dict(last) if isinstance(last, dict) else None,
         )
 
@@ -234,7 +230,7 @@ class AttioSyncLock:
             current = await self._read(source)
             if current is None:
                 continue  # released between our create and our read: try again
-            expires = _parse_time(_body(current).get("expires_at"))
+            expires = read_timestamp(_body(current).get("expires_at"))
             if expires is not None and expires > self._clock():
                 return None
             log.warning("sync.lock.stale_taken_over", source=source)
@@ -261,7 +257,7 @@ class AttioSyncLock:
         if current is None:
             return None
         body = _body(current)
-        expires = _parse_time(body.get("expires_at"))
+        expires = read_timestamp(body.get("expires_at"))
         if expires is None or expires <= self._clock():
             return None
         return {"acquired_at": body.get("acquired_at"), "expires_at": body.get("expires_at")}

@@ -13,6 +13,7 @@ from app.clients.attio.values import (
     current_values,
     first_value,
     parse_timestamp,
+    read_timestamp,
     record_id,
 )
 
@@ -143,3 +144,21 @@ def test_compact_keeps_the_id_and_only_the_attributes_asked_for() -> None:
         "id": {"record_id": "rec-1"},
         "values": {"text": ("sub_1",), "reference": ("p1",)},
     }
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-12-07T10:00:00Z", datetime(2026, 12, 7, 10, tzinfo=UTC)),
+        ("2026-12-07T10:00:00", datetime(2026, 12, 7, 10, tzinfo=UTC)),  # naive: UTC
+        ("2026-12-07T10:00:00.123456789+00:00", datetime(2026, 12, 7, 10, 0, 0, 123456, UTC)),
+        ("not a time", None),  # a bookkeeping record edited by hand
+        ("", None),
+        (None, None),
+        (1700000000, None),
+    ],
+)
+def test_read_timestamp_takes_what_the_bridge_wrote_and_nothing_else(
+    raw: object, expected: datetime | None
+) -> None:
+    assert read_timestamp(raw) == expected

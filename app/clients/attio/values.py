@@ -129,6 +129,18 @@ def parse_timestamp(raw: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def read_timestamp(raw: object) -> datetime | None:
+    """A timestamp the bridge wrote itself (ISO 8601, UTC unless it says otherwise), or None for
+    anything else: bookkeeping records may be edited by hand in Attio."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        moment = parse_timestamp(raw)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def record_id(record: Record) -> str:
     return record["id"]["record_id"]
 

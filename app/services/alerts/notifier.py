@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.clients.attio import AttioClient
-from app.clients.attio.values import first_value, iso_timestamp
+from app.clients.attio.values import first_value, iso_timestamp, read_timestamp
 from app.events.ledger import SYNC_STATE_KEY_PREFIX
 from app.log import get_logger
 from app.schema import BRIDGE_EVENTS, EVENT_KEY
@@ -36,13 +36,6 @@ LOCK_TTL = timedelta(minutes=5)
 
 
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
-
-
-def _time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -71,13 +64,14 @@ class StoredAlert:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StoredAlert | None:
         try:
+            first_seen = read_timestamp(data["first_seen"]) or _LONG_AGO
             return cls(
                 check=str(data["check"]),
                 state=AlertState(data["state"]),
                 severity=Severity(data["severity"]),
-                first_seen=_time(data["first_seen"]) or _LONG_AGO,
-                last_sent=_time(data["last_sent"]) or _LONG_AGO,
-                changed_at=_time(data.get("changed_at")) or _time(data["first_seen"]) or _LONG_AGO,
+                first_seen=first_seen,
+                last_sent=read_timestamp(data["last_sent"]) or _LONG_AGO,
+                changed_at=read_timestamp(data.get("changed_at")) or first_seen,
                 message=str(data.get("message") or ""),
                 channels=dict(data.get("channels") or {}),
             )

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from app.clients.attio.values import read_timestamp
 from app.events.delivery_counts import DeliveryHistory, DeliveryRecorder
 from app.events.ledger import Ledger, LedgerStatus
 from app.events.model import Source
@@ -109,13 +110,12 @@ class WatchChecks:
         for row in report["checks"]:
             if row["state"] not in CheckState.__members__:
                 continue  # skipped: not configured here
-            since = row.get("since")
             found.append(
                 Check(
                     row["check"],
                     CheckState(row["state"]),
                     row["message"],
-                    since=datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None,
+                    since=read_timestamp(row.get("since")),
                     action=row.get("action") or None,
                 )
             )
