@@ -134,7 +134,7 @@ def build_queue(settings: Settings) -> EventQueue | None:
         connect_timeout=INTAKE_CONNECT_TIMEOUT_SECONDS,
         retries=0,
     )
-    return EventQueue(redis)
+    return EventQueue(redis, max_length=settings.queue_max_length)
 
 
 def _admission(settings: Settings, attio: AttioClient) -> Admission:
