@@ -253,9 +253,9 @@ class Settings(BaseSettings):
     @property
     def record_lock_ttl_seconds(self) -> float:
         """Expiry of a Redis record lock (renewed while held, so only a dead holder's expires):
-        half the reclaim idle time, at most 30 s, so a dead worker's locks are free before its
-        entries are taken over."""
-        return max(0.5, min(30.0, self.queue_reclaim_idle_seconds / 2))
+        half the reclaim idle time, at most 5 s (a worker's heartbeat lifetime), so a dead
+        worker's locks are free by the time its entries are taken over."""
+        return max(0.5, min(5.0, self.queue_reclaim_idle_seconds / 2))
 
     @property
     def jobs_via_admin_api(self) -> str | None:
