@@ -405,7 +405,7 @@ class EventQueue:
         return bool(delivery.token) and bool(await self.redis.exists(void_key(delivery.token)))
 
     async def release(self, delivery: QueuedDelivery) -> None:
-        """The entry is finished: a new delivery of the same event is queued again."""
+        """The entry is being processed: a new delivery of the same body is queued again."""
         if delivery.dedupe:
             await self._release_script(keys=[delivery.dedupe], args=[delivery.entry_id])
 

@@ -6,7 +6,8 @@ The append is a script, so its checks and its writes happen as one step:
   `CLIENT PAUSE WRITE`, a stalled connection) does nothing, so a delivery the intake then
   processed inline is never also queued;
 - **duplicate**: a delivery whose dedupe key (sha256 of channel and body) names an entry still in
-  the stream is not appended again (the same event is already waiting);
+  the stream is not appended again (the same event is already waiting: a worker deletes the key
+  when it starts on the entry, so a delivery arriving after that is queued again);
 - **full**: a stream at its length cap takes nothing more (the intake answers 503);
 - otherwise the entry is appended and the dedupe key set, with an expiry, to its id.
 
@@ -25,7 +26,7 @@ from app.events.model import RawRequest
 from app.events.sources.zoho_crm import TOKEN_FIELD, stored_body
 
 # Seconds a dedupe key and a void marker live (the worker deletes the dedupe key sooner, when it
-# acknowledges the entry). Longer than any entry should wait.
+# starts on the entry). Longer than any entry should wait.
 DEDUPE_TTL_SECONDS = 3600
 VOID_TTL_SECONDS = 3600
 DEDUPE_PREFIX = "attio-bridge:events:dedupe:"

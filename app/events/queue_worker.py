@@ -185,6 +185,9 @@ class QueueWorker:
     async def handle(self, delivery: QueuedDelivery) -> bool:
         """Process one entry; acknowledge it if its effect is in Attio or the ledger."""
         fields = {"entry_id": delivery.entry_id, "channel": delivery.channel}
+        # From now on a new delivery of the same body is queued again, not collapsed into this
+        # one: it may report a change made after this entry's processing read Attio.
+        released = await self._release(delivery, fields)
         try:
             if await self._queue.is_void(delivery):
                 # Its append went unanswered and the intake processed it inline.
@@ -204,10 +207,16 @@ class QueueWorker:
             log.warning("queue.entry.ack_failed", error=type(exc).__name__, **fields)
             return False
         self.finished += 1
+        if not released:  # else a twin could be folded into this finished entry until trimmed
+            await self._release(delivery, fields)
+        return True
+
+    async def _release(self, delivery: QueuedDelivery, fields: dict[str, str]) -> bool:
         try:
             await self._queue.release(delivery)
         except (RedisError, OSError) as exc:  # the dedupe key expires by itself
             log.warning("queue.entry.release_failed", error=type(exc).__name__, **fields)
+            return False
         return True
 
     async def _handle(self, delivery: QueuedDelivery) -> None:

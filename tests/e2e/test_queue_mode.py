@@ -879,3 +879,27 @@ async def test_a_dead_workers_entries_are_taken_at_once_and_it_leaves_the_group(
         names = {c.name for c in (await s.worker_queue.stats()).consumers}
         assert names == {"slow-worker", "worker-1"}
         assert await s.pending() == 1
+
+
+async def test_a_delivery_arriving_while_its_twin_is_processed_is_queued_again(
+    redis_url: str,
+) -> None:
+    # Attio's bodies carry no time: two updates of one record can be the same bytes, and the
+    # second must not be folded into a processing that may have read the record before it.
+    async with queue_stack(redis_url) as s:
+        handler = BlockingHandler()
+        s.register("record.updated", handler)
+        body = attio_body("record.updated")
+        await post_attio(s, body, key="first-update")
+        worker = s.worker()
+        [entry] = await s.worker_queue.read(worker.consumer, count=1)
+        await post_attio(s, body, key="same-bytes-before-start")
+        assert await s.redis.xlen(STREAM) == 1  # still waiting: collapsed
+        handling = asyncio.create_task(worker.handle(entry))
+        await handler.started.wait()
+        await post_attio(s, body, key="second-update")
+        assert await s.redis.xlen(STREAM) == 2  # being processed: queued again
+        handler.release.set()
+        assert await handling is True
+        assert await s.drain(worker) == 1
+        assert len(handler.calls) == 2
