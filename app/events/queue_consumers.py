@@ -1,7 +1,7 @@
 """Which workers are alive, and taking over what a dead one left pending.
 
 Every worker keeps a heartbeat key (`attio-bridge:workers:<consumer>`, expiring after
-HEARTBEAT_TTL_SECONDS, renewed every HEARTBEAT_INTERVAL_SECONDS). A consumer of the group with
+HEARTBEAT_TTL_SECONDS, renewed five times as often). A consumer of the group with
 no live heartbeat and no interaction for as long is dead: another worker claims its pending
 entries at once (XCLAIM) and removes it from the group (XGROUP DELCONSUMER) once it holds
 nothing. The idle-time rule (QUEUE_RECLAIM_IDLE_SECONDS) stays as the fallback, and skips the
@@ -21,7 +21,8 @@ log = get_logger(__name__)
 
 HEARTBEAT_PREFIX = "attio-bridge:workers:"
 HEARTBEAT_TTL_SECONDS = 5.0
-HEARTBEAT_INTERVAL_SECONDS = 1.0
+# Beats per heartbeat lifetime: four may be missed (a Redis restart) before a worker looks dead.
+BEATS_PER_TTL = 5
 
 
 def heartbeat_key(consumer: str) -> str:
@@ -43,6 +44,11 @@ class Consumers:
         self.stream = stream
         self.group = group
         self.ttl_seconds = ttl_seconds
+
+    @property
+    def interval_seconds(self) -> float:
+        """How often a worker renews its heartbeat, and looks for dead consumers."""
+        return self.ttl_seconds / BEATS_PER_TTL
 
     async def beat(self, consumer: str) -> None:
         await self.redis.set(heartbeat_key(consumer), "1", px=int(self.ttl_seconds * 1000))

@@ -26,7 +26,6 @@ from app.events.model import RawRequest, Source, WebhookEvent
 from app.events.processor import EventProcessor, LedgerUnavailableError
 from app.events.queue import ZOHO_CRM_CHANNEL, EventQueue, QueuedDelivery
 from app.events.queue_append import without_crm_token
-from app.events.queue_consumers import HEARTBEAT_INTERVAL_SECONDS
 from app.events.replay import Replayer, ledger_state
 from app.events.sources import EventSource
 from app.log import get_logger
@@ -103,7 +102,7 @@ class QueueWorker:
                 await self._queue.consumers.beat(self.consumer)
             except (RedisError, OSError) as exc:
                 log.debug("queue.worker.heartbeat_failed", error=type(exc).__name__)
-            await _sleep_unless(stop, HEARTBEAT_INTERVAL_SECONDS)
+            await _sleep_unless(stop, self._queue.consumers.interval_seconds)
 
     async def _loop(self, stop: asyncio.Event) -> None:
         failures = 0
@@ -144,7 +143,7 @@ class QueueWorker:
             await self._housekeeping(free)
             return
         if time.monotonic() >= self._next_dead_check:
-            self._next_dead_check = time.monotonic() + HEARTBEAT_INTERVAL_SECONDS
+            self._next_dead_check = time.monotonic() + self._queue.consumers.interval_seconds
             claimed = await self._queue.consumers.take_from_dead(self.consumer, count=free)
             self._start_reclaimed(claimed.deliveries)
             if claimed.deliveries:

@@ -903,3 +903,33 @@ async def test_a_delivery_arriving_while_its_twin_is_processed_is_queued_again(
         assert await handling is True
         assert await s.drain(worker) == 1
         assert len(handler.calls) == 2
+
+
+async def test_the_run_loop_takes_over_a_killed_workers_entry_at_the_default_idle_time(
+    redis_url: str,
+) -> None:
+    async with queue_stack(redis_url) as s:  # QUEUE_RECLAIM_IDLE_SECONDS at its default, 60
+        s.worker_queue.consumers.ttl_seconds = 0.5  # heartbeats expire fast (beats every 0.1 s)
+        handler = BlockingHandler()
+        s.register("record.updated", handler)
+        await post_attio(s, attio_body("record.updated"))
+        first = asyncio.create_task(s.worker("first").run(asyncio.Event()))
+        await handler.started.wait()
+        first.cancel()  # killed mid-entry: no clean stop, its heartbeat just stops
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        handler.release.set()
+        stop = asyncio.Event()
+        second = asyncio.create_task(s.worker("second").run(stop))
+        try:
+            for _ in range(200):  # bounded: the idle rule alone would need a minute
+                names = {c.name for c in (await s.worker_queue.stats()).consumers}
+                if len(handler.calls) == 1 and await s.pending() == 0 and "first" not in names:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await second
+        assert len(handler.calls) == 1
+        assert await s.pending() == 0
+        assert "first" not in names  # removed from the group
