@@ -22,11 +22,9 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from app.clients.redis import Redis, RedisError, ResponseError
-from app.errors import ServiceUnavailableError
 from app.events.model import RawRequest
 from app.events.queue_append import (
     APPEND_SCRIPT,
@@ -48,7 +46,10 @@ from app.events.queue_entry import (
     ZOHO_CRM_CHANNEL,
     ConsumerInfo,
     QueuedDelivery,
+    QueueFullError,
+    QueueMode,
     QueueStats,
+    QueueUnavailableError,
     _id_ms,
     _next_id,
     _text,
@@ -76,6 +77,7 @@ __all__ = [
     "QueueUnavailableError",
     "QueuedDelivery",
     "_next_id",
+    "enqueue_deadline",
 ]
 
 log = get_logger(__name__)
@@ -96,30 +98,14 @@ ENQUEUE_DEADLINE_SECONDS = 3.0
 LATE_MARGIN_SECONDS = 0.25
 # Entries the stream holds at most (QUEUE_MAX_LENGTH): beyond, deliveries are refused with 503.
 MAX_LENGTH = 10_000
-# Tells a sender refused by a full stream when to come back.
-FULL_RETRY_AFTER_SECONDS = 30
 # A probe append keeps one entry in its own stream: a write, as an outage must end with one.
 PROBE_STREAM = "attio-bridge:events:probe"
 
 
-class QueueUnavailableError(ServiceUnavailableError):
-    code = "queue_unavailable"
-
-
-class QueueFullError(ServiceUnavailableError):
-    """The stream holds QUEUE_MAX_LENGTH entries: the sender retries later."""
-
-    code = "queue_full"
-
-    def __init__(self, message: str, *, retry_after: int = FULL_RETRY_AFTER_SECONDS) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class QueueMode(StrEnum):
-    inline = "inline"  # no REDIS_URL: every delivery is processed before it is answered
-    queue = "queue"  # deliveries are appended to the stream and answered at once
-    fallback_inline = "fallback_inline"  # REDIS_URL set but Redis unreachable: inline for now
+def enqueue_deadline(budget_seconds: float) -> float:
+    """`enqueue`'s deadline for a processing budget: at most half of it, so a delivery that
+    falls back inline keeps at least the other half."""
+    return min(ENQUEUE_DEADLINE_SECONDS, budget_seconds / 2)
 
 
 class EventQueue:

@@ -1,12 +1,14 @@
-"""A queued delivery as the stream holds it, and what the queue reports about itself."""
+"""A queued delivery as the stream holds it, what the queue reports about itself, its errors."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
+from app.errors import ServiceUnavailableError
 from app.events.model import RawRequest
 
 STREAM = "attio-bridge:events"
@@ -148,3 +150,27 @@ def _id_ms(entry_id: str) -> int:
 def _next_id(entry_id: str) -> str:
     ms, _, seq = entry_id.partition("-")
     return f"{ms}-{int(seq or 0) + 1}"
+
+
+# Tells a sender refused by a full stream when to come back.
+FULL_RETRY_AFTER_SECONDS = 30
+
+
+class QueueUnavailableError(ServiceUnavailableError):
+    code = "queue_unavailable"
+
+
+class QueueFullError(ServiceUnavailableError):
+    """The stream holds QUEUE_MAX_LENGTH entries: the sender retries later."""
+
+    code = "queue_full"
+
+    def __init__(self, message: str, *, retry_after: int = FULL_RETRY_AFTER_SECONDS) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class QueueMode(StrEnum):
+    inline = "inline"  # no REDIS_URL: every delivery is processed before it is answered
+    queue = "queue"  # deliveries are appended to the stream and answered at once
+    fallback_inline = "fallback_inline"  # REDIS_URL set but Redis unreachable: inline for now
