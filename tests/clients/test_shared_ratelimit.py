@@ -45,10 +45,12 @@ async def test_two_processes_share_one_evenly_spaced_bucket(
     for i, first in enumerate(starts):
         in_window = sum(1 for start in starts[i:] if start < first + 1.0)
         assert in_window <= rate
-    # The queue is real: later callers were told to wait, about the backlog ahead of them.
+    # The queue is real: later callers were told to wait, about the backlog ahead of them
+    # (less the Redis time that passed while the reservations were made, on a busy machine).
     waits = sorted(wait for wait, _start in reservations)
+    asked = [start - wait for wait, start in reservations]
     assert waits[0] < 1 / rate
-    assert waits[-1] >= (len(starts) - 2) / rate
+    assert waits[-1] >= (len(starts) - 2) / rate - (max(asked) - min(asked))
 
 
 async def test_buckets_are_independent(two_connections: tuple[Redis, Redis]) -> None:
