@@ -305,7 +305,7 @@ class EventQueue:
             await self._probe_append()
         return self.mode
 
-    def _went_down(self, error: BaseException, *, hold: bool) -> None:
+    def _went_down(self, error: BaseException, *, hold: bool = True) -> None:
         now = time.monotonic()
         if self._available:
             self._available = False
