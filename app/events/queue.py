@@ -294,7 +294,8 @@ class EventQueue:
             self._went_down(exc, hold=False)
             return False
         except (RedisError, OSError, TimeoutError) as exc:
-            self._went_down(exc, hold=self._hold)
+            # A new outage (found by /readyz) is held for like one found by an append.
+            self._went_down(exc, hold=self._available or self._hold)
             return False
         self._came_up()
         return True

@@ -153,7 +153,7 @@ class QueueWorker:
             self._start(delivery)
 
     async def _housekeeping(self, free: int) -> None:
-        """Take over entries left by dead workers, trim acknowledged ones, refresh gauges."""
+        """The idle-time fallback (and the dead), trim acknowledged entries, refresh gauges."""
         idle = self._settings.reclaim_idle_seconds
         self._next_housekeeping = time.monotonic() + max(1.0, idle / 4)
         cursor, claimed = await self._queue.reclaim(
