@@ -111,6 +111,22 @@ class Consumers:
         times = {_text(row["message_id"]): int(row["times_delivered"]) for row in chosen}
         return Claimed(await self._claim(me, ids, times, min_idle_ms=min_idle_ms), cursor)
 
+    async def retake(self, me: str, ids: list[Any]) -> list[QueuedDelivery]:
+        """Claim again entries `me` left pending (still its own), counting one more delivery;
+        an entry acknowledged or trimmed meanwhile does not come back."""
+        claimed: Any = await self.redis.xclaim(self.stream, self.group, me, 0, ids)
+        deliveries = []
+        for entry_id, fields in claimed:
+            if not fields:
+                continue
+            delivery = QueuedDelivery.from_entry(entry_id, fields)
+            rows: Any = await self.redis.xpending_range(
+                self.stream, self.group, delivery.entry_id, delivery.entry_id, 1
+            )
+            times = int(rows[0]["times_delivered"]) if rows else 1
+            deliveries.append(delivery.with_times_delivered(times))
+        return deliveries
+
     async def _claim(
         self, me: str, ids: list[Any], times: dict[str, int], *, min_idle_ms: int
     ) -> list[QueuedDelivery]:

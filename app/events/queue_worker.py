@@ -2,7 +2,9 @@
 
 An entry is acknowledged only when its effect is in Attio or in the ledger (the processor
 returned). When neither was possible (LedgerUnavailableError, or any unexpected error) it stays
-pending and is taken over again after the reclaim idle time; after QUEUE_MAX_DELIVERIES it is
+pending: the worker tries it again itself after OWN_RETRY_SECONDS, doubling with each delivery up
+to the reclaim idle time (another worker takes it over if this one dies); after
+QUEUE_MAX_DELIVERIES it is
 put in the ledger as failed instead, so it neither loops nor is lost. An entry that no longer
 verifies at the worker (a secret rotated since it was queued) or does not even decode is recorded
 as dead in the ledger and acknowledged, so it never blocks trimming or reclaiming.
@@ -47,6 +49,8 @@ class WorkerSettings:
     concurrency: int = 16
     reclaim_idle_seconds: float = 60.0
     max_deliveries: int = 5
+    # An entry this worker left pending is tried again after this, doubled per delivery.
+    own_retry_seconds: float = 5.0
 
 
 class QueueWorker:
@@ -69,6 +73,8 @@ class QueueWorker:
         self._reclaim_cursor = "0-0"
         self._next_housekeeping = 0.0
         self._next_dead_check = 0.0
+        # Entries this worker left pending, and when to try each again.
+        self._retry_at: dict[str, float] = {}
         self.finished = 0  # entries acknowledged by this worker
 
     @property
@@ -148,6 +154,19 @@ class QueueWorker:
             self._start_reclaimed(claimed.deliveries)
             if claimed.deliveries:
                 return
+        now = time.monotonic()
+        due = [i for i, at in self._retry_at.items() if at <= now and i not in self._in_flight]
+        if due:
+            for entry_id in due[:free]:
+                del self._retry_at[entry_id]
+            for delivery in await self._queue.consumers.retake(self.consumer, due[:free]):
+                log.info(
+                    "queue.entry.retried",
+                    entry_id=delivery.entry_id,
+                    times_delivered=delivery.times_delivered,
+                )
+                self._start(delivery)
+            return
         block = BLOCK_MS if not self._in_flight else 100  # stay responsive while busy
         for delivery in await self._queue.read(self.consumer, count=free, block_ms=block):
             self._start(delivery)
@@ -179,7 +198,17 @@ class QueueWorker:
     def _start(self, delivery: QueuedDelivery) -> None:
         task = asyncio.create_task(self.handle(delivery))
         self._in_flight[delivery.entry_id] = task
-        task.add_done_callback(lambda _t: self._in_flight.pop(delivery.entry_id, None))
+        task.add_done_callback(lambda done: self._finished(delivery, done))
+
+    def _finished(self, delivery: QueuedDelivery, task: asyncio.Task[bool]) -> None:
+        self._in_flight.pop(delivery.entry_id, None)
+        if task.cancelled() or task.exception() is not None or task.result():
+            return
+        # Left pending: try it again soon rather than after the reclaim idle time.
+        settings = self._settings
+        delay = settings.own_retry_seconds * 2 ** max(0, delivery.times_delivered - 1)
+        delay = min(delay, settings.reclaim_idle_seconds)
+        self._retry_at[delivery.entry_id] = time.monotonic() + delay
 
     async def handle(self, delivery: QueuedDelivery) -> bool:
         """Process one entry; acknowledge it if its effect is in Attio or the ledger."""

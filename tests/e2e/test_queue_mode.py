@@ -7,6 +7,7 @@ in-process Attio sandbox, as a web instance and a worker process share one works
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -933,3 +934,37 @@ async def test_the_run_loop_takes_over_a_killed_workers_entry_at_the_default_idl
         assert len(handler.calls) == 1
         assert await s.pending() == 0
         assert "first" not in names  # removed from the group
+
+
+async def test_an_entry_the_worker_left_pending_is_tried_again_soon_by_itself(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with queue_stack(redis_url) as s:  # the reclaim idle time at its default, 60 s
+        handler = FlakyHandler(failures=1)
+        s.register("record.updated", handler)
+        await post_attio(s, attio_body("record.updated"))
+        ledger = s.worker_bridge.ledger
+        down = {"calls": 0}
+        real_get = ledger.get
+
+        async def down_once(event_key: str) -> Any:
+            down["calls"] += 1
+            if down["calls"] == 1:  # the first failure cannot be recorded either
+                raise AttioServerError("Attio is down", attio_status=503)
+            return await real_get(event_key)
+
+        monkeypatch.setattr(ledger, "get", down_once)
+        worker = s.worker()
+        worker._settings = dataclasses.replace(worker._settings, own_retry_seconds=0.05)
+        stop = asyncio.Event()
+        run = asyncio.create_task(worker.run(stop))
+        try:
+            for _ in range(200):  # bounded: the idle rule alone would need a minute
+                if len(handler.calls) == 2 and await s.pending() == 0:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await run
+        assert len(handler.calls) == 2  # left pending once, then done by the same worker
+        assert await s.pending() == 0
