@@ -153,6 +153,8 @@ class QueueWorker:
             claimed = await self._queue.consumers.take_from_dead(self.consumer, count=free)
             self._start_reclaimed(claimed.deliveries)
             if claimed.deliveries:
+                # A dead worker's entries come before new ones: look again as slots free up.
+                self._next_dead_check = 0.0
                 return
         now = time.monotonic()
         due = [i for i, at in self._retry_at.items() if at <= now and i not in self._in_flight]
