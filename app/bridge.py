@@ -20,7 +20,7 @@ from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, RetrySchedule
 from app.events.model import Source
 from app.events.processor import EventProcessor
-from app.events.queue import ZOHO_CRM_CHANNEL, EventQueue
+from app.events.queue import ZOHO_CRM_CHANNEL, EventQueue, enqueue_deadline
 from app.events.replay import Replayer
 from app.events.sources import (
     BRAINTREE_SYNC_KEY_PREFIX,
@@ -138,7 +138,11 @@ def build_queue(settings: Settings) -> EventQueue | None:
         connect_timeout=INTAKE_CONNECT_TIMEOUT_SECONDS,
         retries=0,
     )
-    return EventQueue(redis)
+    return EventQueue(
+        redis,
+        max_length=settings.queue_max_length,
+        enqueue_deadline_seconds=enqueue_deadline(settings.event_processing_budget_seconds),
+    )
 
 
 def _admission(settings: Settings, attio: AttioClient) -> Admission:

@@ -181,6 +181,9 @@ class Settings(BaseSettings):
     queue_reclaim_idle_seconds: float = Field(60.0, alias="QUEUE_RECLAIM_IDLE_SECONDS", gt=0)
     queue_max_deliveries: int = Field(5, alias="QUEUE_MAX_DELIVERIES", ge=1)
     worker_concurrency: int = Field(16, alias="WORKER_CONCURRENCY", ge=1, le=256)
+    # Queue mode: entries the stream holds at most; beyond, deliveries are answered 503 with
+    # Retry-After (about seven minutes of work at Attio's 25 writes/s).
+    queue_max_length: int = Field(10_000, alias="QUEUE_MAX_LENGTH", ge=1)
 
     # Scheduled jobs without Redis: the web service's address (host:port on the private network,
     # or a URL). Set, and REDIS_URL not, `events retry-due`, `events prune` and `sync zoho` ask
@@ -306,9 +309,9 @@ class Settings(BaseSettings):
     @property
     def record_lock_ttl_seconds(self) -> float:
         """Expiry of a Redis record lock (renewed while held, so only a dead holder's expires):
-        half the reclaim idle time, at most 30 s, so a dead worker's locks are free before its
-        entries are taken over."""
-        return max(0.5, min(30.0, self.queue_reclaim_idle_seconds / 2))
+        half the reclaim idle time, at most 5 s (a worker's heartbeat lifetime), so a dead
+        worker's locks are free by the time its entries are taken over."""
+        return max(0.5, min(5.0, self.queue_reclaim_idle_seconds / 2))
 
     @property
     def jobs_via_admin_api(self) -> str | None:

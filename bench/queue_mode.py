@@ -5,8 +5,8 @@ Starts a real redis-server, the Attio sandbox (Attio's 25 writes/s and 100 reads
 `attio-bridge worker`, bootstraps the schema, then sends N signed Zoho item webhooks (new
 items, one Attio write each) open loop at a fixed rate, redelivering anything not answered 2xx
 as Zoho's senders would. Optionally the worker is SIGKILLed halfway through the drain (a second
-worker takes over its entries after QUEUE_RECLAIM_IDLE_SECONDS), or Redis is restarted
-mid-burst (the web service processes inline meanwhile).
+worker takes over its entries once the killed one's heartbeat has expired; every queue setting
+is at its default), or Redis is restarted mid-burst (the web service processes inline meanwhile).
 
 Prints: answers 2xx at the first attempt, answer p50/p99, Attio calls and 429s, the time until
 every item is in Attio against the write floor (writes / 25 per second), lost and duplicated
@@ -38,7 +38,6 @@ from testkit.signing import zoho_signed_headers
 from testkit.stack import SandboxOptions, Stack, bridge_environment
 
 ATTIO_WRITES_PER_SECOND = 25
-RECLAIM_IDLE_SECONDS = 5
 DRAIN_DEADLINE_SECONDS = 600
 RETRY_DUE_EVERY_SECONDS = 5.0
 
@@ -87,7 +86,6 @@ async def run(args: argparse.Namespace, log_dir: Path) -> int:
             stack.sandbox_url,
             free_port(),
             REDIS_URL=redis.url,
-            QUEUE_RECLAIM_IDLE_SECONDS=str(RECLAIM_IDLE_SECONDS),
             EVENT_RETRY_SCHEDULE="1,2,5,10,30",  # minutes in production, seconds here
         )
         try:

@@ -21,7 +21,8 @@ Scenarios:
   process (it takes its Attio calls from the shared limiter in Redis); the burst starts once the
   sync has started, so the sync's interpreter start-up does not share the web instances' cores
   (on Render a cron job runs on an instance of its own).
-- `queue-kill-worker`: the same, the worker SIGKILLed mid-drain and started again.
+- `queue-kill-worker`: the same, the worker SIGKILLed mid-drain and started again (its entries
+  are taken over once its heartbeat has expired; QUEUE_RECLAIM_IDLE_SECONDS stays at its default).
 - `queue-restart-redis`: the same, Redis restarted mid-burst.
 - `inline`: no Redis, one web instance; the sync runs inside it (POST /admin/sync/zoho, as the
   cron job does), so both spend the one process's budget.
@@ -290,9 +291,7 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
             )
             if redis is not None:
                 redis.start()
-                env["REDIS_URL"] = redis.url
-                # Reclaim a dead worker's entries after seconds, not the default minute.
-                env["QUEUE_RECLAIM_IDLE_SECONDS"] = "5"
+                env["REDIS_URL"] = redis.url  # and every queue setting at its default
             stack.bridge_env = env
             stack.bootstrap()
             processes = Processes(log_dir, env)

@@ -15,8 +15,9 @@ from app.cli import _common
 from app.clients.redis import connect as connect_redis
 from app.config import Settings
 from app.events.delivery_counts import DELIVERIES
-from app.events.queue import EventQueue
-from app.events.queue_worker import BLOCK_MS, QueueWorker, WorkerSettings
+from app.events.queue import ZOHO_CRM_CHANNEL, EventQueue
+from app.events.queue_worker import BLOCK_MS, QueuedCrmSource, QueueWorker, WorkerSettings
+from app.events.sources import EventSource, ZohoCrmLedgerSource
 
 # A blocking read holds the socket for BLOCK_MS: the timeout must be longer.
 WORKER_SOCKET_TIMEOUT_SECONDS = BLOCK_MS / 1000 + 5
@@ -30,12 +31,25 @@ def consumer_name() -> str:
 def worker_for(
     bridge: Bridge, settings: Settings, queue: EventQueue, *, consumer: str | None = None
 ) -> QueueWorker:
+    crm = bridge.zoho_crm_source
+    queued_crm = (
+        None
+        if crm is None
+        else QueuedCrmSource(crm, ZohoCrmLedgerSource(settings.zoho_crm_channel_ids))
+    )
+
+    def resolve(channel: str) -> EventSource | None:
+        # Zoho CRM notifications are queued without their token (checked at the intake).
+        if channel == ZOHO_CRM_CHANNEL:
+            return queued_crm
+        return bridge.source_for_channel(channel)
+
     return QueueWorker(
         queue,
         bridge.processor,
         bridge.replayer,
         bridge.ledger,
-        bridge.source_for_channel,
+        resolve,
         WorkerSettings(
             consumer=consumer or consumer_name(),
             concurrency=settings.worker_concurrency,
@@ -70,7 +84,10 @@ def worker(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        queue = EventQueue(connect_redis(url, socket_timeout=WORKER_SOCKET_TIMEOUT_SECONDS))
+        queue = EventQueue(
+            connect_redis(url, socket_timeout=WORKER_SOCKET_TIMEOUT_SECONDS),
+            max_length=settings.queue_max_length,
+        )
         DELIVERIES.use_redis(connect_redis(url, retries=0))  # the console's delivery chart
         try:
             async with _common.cli_bridge(settings) as bridge:

@@ -13,10 +13,17 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["Redis", "RedisConnectionError", "RedisError", "RedisTimeoutError", "connect"]
+__all__ = [
+    "Redis",
+    "RedisConnectionError",
+    "RedisError",
+    "RedisTimeoutError",
+    "ResponseError",
+    "connect",
+]
 
 # Seconds: an append or a limiter call is sub-millisecond on a healthy Redis.
 SOCKET_TIMEOUT_SECONDS = 2.0

@@ -14,8 +14,8 @@ import asyncio
 from app.errors import BadRequestError, SignatureError
 from app.events.delivery_counts import DELIVERIES
 from app.events.model import RawRequest
-from app.events.processor import EventProcessor
-from app.events.queue import EventQueue, QueueUnavailableError
+from app.events.processor import NO_REDELIVERY, EventProcessor
+from app.events.queue import EventQueue, QueueFullError, QueueUnavailableError
 from app.events.sources import EventSource
 from app.log import get_logger
 from app.metrics import REJECTED_REQUESTS, SIGNATURE_FAILURES
@@ -59,6 +59,11 @@ async def receive(
             await queue.enqueue(channel or name, raw)
         except QueueUnavailableError:
             pass  # Redis is unreachable: processed inline below (the queue logs the change)
+        except QueueFullError:
+            if source.source not in NO_REDELIVERY:
+                raise  # 503 + Retry-After: the sender retries
+            # Zoho never redelivers: the ledger keeps the events for the retry job.
+            return (await processor.defer(events, "the queue was full")).as_response()
         else:
             return {"events": len(events), "queued": len(events)}
     result = await processor.process_delivery(events, started=started, handlers=handlers)

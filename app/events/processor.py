@@ -50,7 +50,7 @@ class _Deferred(BridgeError):
     """Why a delivery from a sender without redelivery went to the ledger unprocessed."""
 
 
-_DEFERRED = _Deferred("deferred: the Attio write budget was taken; applied by the retry job")
+_BUDGET_TAKEN = "the Attio write budget was taken"
 
 
 class LedgerUnavailableError(ServiceUnavailableError):
@@ -118,7 +118,7 @@ class EventProcessor:
         DELIVERIES_SHED.labels(source.value).inc()
         if source in NO_REDELIVERY:
             log.warning("delivery.deferred", source=source.value, wait_s=decision.wait_seconds)
-            return await self._defer(events)
+            return await self.defer(events)
         log.warning("delivery.shed", source=source.value, wait_s=decision.wait_seconds)
         raise OverloadedError(
             "The Attio write budget is taken for the next seconds; retry the delivery later.",
@@ -141,8 +141,12 @@ class EventProcessor:
         finally:
             _DEADLINE.reset(token)
 
-    async def _defer(self, events: Sequence[WebhookEvent]) -> DeliveryResult:
-        """Record every event in the ledger (no processing): the retry job applies them."""
+    async def defer(
+        self, events: Sequence[WebhookEvent], why: str = _BUDGET_TAKEN
+    ) -> DeliveryResult:
+        """Record every event in the ledger (no processing): the retry job applies them. For a
+        sender that never redelivers, in place of a refusal."""
+        deferred = _Deferred(f"deferred: {why}; applied by the retry job")
         token = _DEADLINE.set(asyncio.get_running_loop().time())
         try:
             result = DeliveryResult()
@@ -150,7 +154,7 @@ class EventProcessor:
                 with structlog.contextvars.bound_contextvars(**event.log_fields()):
                     EVENTS.labels(event.source.value, event.event_type, "received").inc()
                     result.outcomes.append(
-                        await self._record_failure(event, _DEFERRED, previous=None)
+                        await self._record_failure(event, deferred, previous=None)
                     )
             return result
         finally:

@@ -2,29 +2,58 @@
 
 A route appends the delivery exactly as received (the raw request, which the worker verifies
 and parses again through the same source, as a replay does), so nothing but text is stored and
-an unsigned request never gets this far. Workers read with consumer-group semantics: an entry
-is acknowledged only once its effect is in Attio or in the ledger; an entry whose worker died
-stays pending and is taken over by another (XAUTOCLAIM) after QUEUE_RECLAIM_IDLE_SECONDS.
+an unsigned request never gets this far; a Zoho CRM notification loses its channel token first.
+Workers read with consumer-group semantics: an entry is acknowledged only once its effect is in
+Attio or in the ledger; a dead worker's entries are taken over by another (see `queue_worker`).
 
-When Redis cannot take an append, the delivery waits for it a moment (a restart is over in a
-second or two), then the caller processes inline (nothing is lost). Once an outage has outlasted
-that hold, Redis is asked again only once per retry interval, so a dead Redis costs the
-webhooks nothing but one fast failure per interval.
+The append (`queue_append`) is atomic and idempotent: a duplicate of a delivery still waiting is
+not appended again, a stream at QUEUE_MAX_LENGTH takes nothing (503, Retry-After), and an append
+that reaches Redis after its sender stopped waiting does nothing. When Redis answers with an
+error (out of memory, READONLY, MISCONF, ...) the caller processes inline at once. When it cannot
+be reached, the delivery waits for it a moment (a restart is over in a second or two), then the
+caller processes inline; only a successful append ends an outage, and `enqueue` never takes
+longer than its deadline. Once an outage has outlasted that hold, Redis is asked again only once
+per retry interval, so a dead Redis costs the webhooks nothing but one fast failure per interval.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from dataclasses import dataclass, field
+import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
-from app.clients.redis import Redis, RedisError
-from app.errors import ServiceUnavailableError
+from app.clients.redis import Redis, RedisError, ResponseError
 from app.events.model import RawRequest
+from app.events.queue_append import (
+    APPEND_SCRIPT,
+    DEDUPE_TTL_SECONDS,
+    RELEASE_SCRIPT,
+    VOID_PREFIX,
+    VOID_TTL_SECONDS,
+    AppendResult,
+    dedupe_key,
+    void_key,
+    without_crm_token,
+)
+from app.events.queue_consumers import Consumers
+from app.events.queue_entry import (
+    GROUP,
+    REPLAY_CHANNEL,
+    STATS_KEY,
+    STREAM,
+    ZOHO_CRM_CHANNEL,
+    ConsumerInfo,
+    QueuedDelivery,
+    QueueFullError,
+    QueueMode,
+    QueueStats,
+    QueueUnavailableError,
+    _id_ms,
+    _next_id,
+    _text,
+)
 from app.log import get_logger
 from app.metrics import (
     QUEUE_DEPTH,
@@ -34,17 +63,24 @@ from app.metrics import (
     QUEUE_PENDING,
 )
 
+__all__ = [
+    "GROUP",
+    "REPLAY_CHANNEL",
+    "STATS_KEY",
+    "STREAM",
+    "ZOHO_CRM_CHANNEL",
+    "ConsumerInfo",
+    "EventQueue",
+    "QueueFullError",
+    "QueueMode",
+    "QueueStats",
+    "QueueUnavailableError",
+    "QueuedDelivery",
+    "_next_id",
+    "enqueue_deadline",
+]
+
 log = get_logger(__name__)
-
-STREAM = "attio-bridge:events"
-GROUP = "attio-bridge-workers"
-# Counters every process adds to (reclaimed, given up), for GET /admin/queue.
-STATS_KEY = "attio-bridge:events:stats"
-
-# The channel of a live delivery is its source's name, or this for Zoho CRM notifications
-# (a different source under the same provider); a replay names the ledger record instead.
-ZOHO_CRM_CHANNEL = "zoho_crm"
-REPLAY_CHANNEL = "replay"
 
 # Seconds. An append is sub-millisecond on a healthy Redis; a webhook must not wait for more.
 APPEND_TIMEOUT_SECONDS = 1.0
@@ -54,101 +90,22 @@ RETRY_INTERVAL_SECONDS = 1.0
 # them) rather than being processed inline, competing for the budget the workers are spending.
 OUTAGE_HOLD_SECONDS = 2.0
 HOLD_POLL_SECONDS = 0.02
+# The longest `enqueue` takes, hold included: well within the processing budget, so a delivery
+# that then falls back inline still has most of its budget.
+ENQUEUE_DEADLINE_SECONDS = 3.0
+# An append must reach Redis this long before its sender stops waiting for the answer (the
+# answer's way back, and the estimate of Redis's clock, fit in it).
+LATE_MARGIN_SECONDS = 0.25
+# Entries the stream holds at most (QUEUE_MAX_LENGTH): beyond, deliveries are refused with 503.
+MAX_LENGTH = 10_000
+# A probe append keeps one entry in its own stream: a write, as an outage must end with one.
+PROBE_STREAM = "attio-bridge:events:probe"
 
 
-class QueueUnavailableError(ServiceUnavailableError):
-    code = "queue_unavailable"
-
-
-class QueueMode(StrEnum):
-    inline = "inline"  # no REDIS_URL: every delivery is processed before it is answered
-    queue = "queue"  # deliveries are appended to the stream and answered at once
-    fallback_inline = "fallback_inline"  # REDIS_URL set but Redis unreachable: inline for now
-
-
-@dataclass(frozen=True)
-class QueuedDelivery:
-    entry_id: str
-    channel: str
-    raw: RawRequest
-    received_at: datetime | None
-    event_key: str | None = None  # a replay of this ledger record
-    times_delivered: int = 1
-
-    def fields(self) -> dict[str, str]:
-        values = {
-            "channel": self.channel,
-            "body": self.raw.body,
-            "headers": self.raw.headers_json(),
-            "query": self.raw.query,
-            "path": self.raw.path,
-            "received_at": (self.received_at or datetime.now(UTC)).isoformat(),
-        }
-        if self.event_key is not None:
-            values["event_key"] = self.event_key
-        return values
-
-    @classmethod
-    def from_entry(cls, entry_id: bytes | str, fields: dict[bytes, bytes]) -> QueuedDelivery:
-        text = {key.decode(): value.decode("utf-8") for key, value in fields.items()}
-        received = text.get("received_at")
-        return cls(
-            entry_id=_text(entry_id),
-            channel=text.get("channel", ""),
-            raw=RawRequest(
-                body=text.get("body", ""),
-                headers=json.loads(text.get("headers") or "{}"),
-                query=text.get("query", ""),
-                path=text.get("path", ""),
-            ),
-            received_at=datetime.fromisoformat(received) if received else None,
-            event_key=text.get("event_key"),
-        )
-
-
-@dataclass(frozen=True)
-class ConsumerInfo:
-    name: str
-    pending: int
-    idle_seconds: float
-
-
-@dataclass
-class QueueStats:
-    depth: int = 0
-    pending: int = 0
-    unread: int = 0
-    oldest_age_seconds: float = 0.0
-    consumers: list[ConsumerInfo] = field(default_factory=list)
-    reclaimed: int = 0
-    given_up: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "depth": self.depth,
-            "pending": self.pending,
-            "unread": self.unread,
-            "oldest_age_seconds": round(self.oldest_age_seconds, 3),
-            "consumers": [
-                {"name": c.name, "pending": c.pending, "idle_seconds": round(c.idle_seconds, 3)}
-                for c in self.consumers
-            ],
-            "reclaimed": self.reclaimed,
-            "given_up": self.given_up,
-        }
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _id_ms(entry_id: str) -> int:
-    return int(entry_id.split("-", 1)[0])
-
-
-def _next_id(entry_id: str) -> str:
-    ms, _, seq = entry_id.partition("-")
-    return f"{ms}-{int(seq or 0) + 1}"
+def enqueue_deadline(budget_seconds: float) -> float:
+    """`enqueue`'s deadline for a processing budget: at most half of it, so a delivery that
+    falls back inline keeps at least the other half."""
+    return min(ENQUEUE_DEADLINE_SECONDS, budget_seconds / 2)
 
 
 class EventQueue:
@@ -163,18 +120,31 @@ class EventQueue:
         append_timeout_seconds: float = APPEND_TIMEOUT_SECONDS,
         retry_interval_seconds: float = RETRY_INTERVAL_SECONDS,
         outage_hold_seconds: float = OUTAGE_HOLD_SECONDS,
+        enqueue_deadline_seconds: float = ENQUEUE_DEADLINE_SECONDS,
+        max_length: int = MAX_LENGTH,
     ) -> None:
         self.redis = redis
         self.stream = stream
         self.group = group
         self._append_timeout = append_timeout_seconds
-        # After a failed append or ping, Redis is asked again only this much later.
+        # After a failed append or probe, Redis is asked again only this much later.
         self.retry_interval_seconds = retry_interval_seconds
         self.outage_hold_seconds = outage_hold_seconds
+        self.enqueue_deadline_seconds = enqueue_deadline_seconds
+        self.max_length = max_length
+        self.consumers = Consumers(redis, stream, group)
+        self._append_script = redis.register_script(APPEND_SCRIPT)
+        self._release_script = redis.register_script(RELEASE_SCRIPT)
         self._available = True
         self._retry_at = 0.0
         self._down_since = 0.0
+        self._hold = False  # the outage is one Redis may come back from in a moment
         self._probe: asyncio.Task[None] | None = None
+        # Redis's clock minus ours (ms), learnt from each append's answer.
+        self._clock_offset_ms = 0.0
+        # Tokens of appends whose answer never came: voided once Redis takes writes again.
+        self._to_void: dict[str, float] = {}
+        self._voiding: asyncio.Task[None] | None = None
 
     # -- the intake --------------------------------------------------------------------------
 
@@ -182,84 +152,181 @@ class EventQueue:
     def mode(self) -> QueueMode:
         return QueueMode.queue if self._available else QueueMode.fallback_inline
 
-    async def enqueue(self, channel: str, raw: RawRequest, *, event_key: str | None = None) -> str:
-        """Append and return the entry id once Redis has acknowledged it.
+    async def enqueue(
+        self,
+        channel: str,
+        raw: RawRequest,
+        *,
+        event_key: str | None = None,
+        ledger_state: str | None = None,
+    ) -> str:
+        """Append and return the entry id once Redis has acknowledged it (or the id of the
+        entry of the same event still waiting: a duplicate is not queued twice).
 
-        QueueUnavailableError: not appended (Redis unreachable, full, or failed moments ago);
-        the caller processes inline. An append that timed out may still have landed: the event
-        is then processed twice, which idempotent writes make harmless.
+        QueueUnavailableError: not queued (Redis unreachable, refusing writes, or failed
+        moments ago); the caller processes inline, and an append that may have landed is voided
+        so no worker processes it too. QueueFullError: the stream is at its length cap. Returns
+        or raises within `enqueue_deadline_seconds`.
         """
-        delivery = QueuedDelivery("", channel, raw, datetime.now(UTC), event_key)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.enqueue_deadline_seconds
+        if channel == ZOHO_CRM_CHANNEL:
+            raw = without_crm_token(raw)
+        identity = event_key if event_key is not None else raw.body
+        delivery = QueuedDelivery(
+            "",
+            channel,
+            raw,
+            datetime.now(UTC),
+            event_key,
+            token=uuid.uuid4().hex,
+            dedupe=dedupe_key(channel, identity),
+            ledger_state=ledger_state,
+        )
+        unanswered = False
         while True:
-            # While the outage is young, one probe asks for every waiting delivery.
             if self._available or (not self._holding() and time.monotonic() >= self._retry_at):
                 try:
-                    entry_id = await self._append(delivery)
+                    result = await self._append(delivery, deadline)
+                except ResponseError as exc:
+                    # Redis answered, and refused: nothing was written, and waiting for it to
+                    # change its mind would only hold the webhook.
+                    self._went_down(exc, hold=False)
+                    break
                 except (RedisError, OSError, TimeoutError) as exc:
-                    self._went_down(exc)
+                    unanswered = True
+                    self._went_down(exc, hold=True)
                 else:
+                    if result.outcome == "full":
+                        self._came_up()
+                        log.warning("queue.full", max_length=self.max_length)
+                        raise QueueFullError(
+                            f"The queue holds {self.max_length} deliveries; retry later"
+                        )
+                    if result.outcome == "late":  # the hold outlasted the deadline: not queued
+                        break
                     self._came_up()
-                    QUEUE_ENQUEUED.labels(channel).inc()
-                    return entry_id
-            if not self._holding():
-                QUEUE_FALLBACKS.inc()
-                raise QueueUnavailableError("The queue is unavailable")
-            await self._until_back()
+                    if result.outcome == "duplicate":
+                        log.info("queue.duplicate", channel=channel, entry_id=result.entry_id)
+                    else:
+                        QUEUE_ENQUEUED.labels(channel).inc()
+                    return result.entry_id
+            if not self._holding() or deadline - loop.time() < 2 * LATE_MARGIN_SECONDS:
+                break
+            await self._until_back(deadline)
+        if unanswered:
+            self._void_later(delivery.token)
+        QUEUE_FALLBACKS.inc()
+        raise QueueUnavailableError("The queue is unavailable")
 
-    async def _append(self, delivery: QueuedDelivery) -> str:
-        async with asyncio.timeout(self._append_timeout):
-            # No MAXLEN: trimming by length could drop entries nobody has processed. The stream
-            # is bounded by `trim` (acknowledged entries only) and by the Key Value instance's
-            # memory: with `noeviction` a full Redis refuses the append, and the delivery is
-            # processed inline instead.
-            return _text(await self.redis.xadd(self.stream, delivery.fields()))  # type: ignore[arg-type]
+    async def _append(self, delivery: QueuedDelivery, deadline: float) -> AppendResult:
+        loop = asyncio.get_running_loop()
+        wait = max(0.0, min(self._append_timeout, deadline - loop.time()))
+        # In Redis's clock, the last moment this append may still be applied: after it, the
+        # sender has stopped waiting and may be processing the delivery itself.
+        not_after = time.time() * 1000 + self._clock_offset_ms + (wait - LATE_MARGIN_SECONDS) * 1000
+        args: list[str | int] = [
+            max(1, int(not_after)),
+            self.max_length,
+            DEDUPE_TTL_SECONDS * 1000,
+            VOID_PREFIX,
+        ]
+        for name, value in delivery.fields().items():
+            args += [name, value]
+        sent = time.time() * 1000
+        async with asyncio.timeout(wait):
+            answer: Any = await self._append_script(
+                keys=[self.stream, delivery.dedupe, void_key(delivery.token)], args=args
+            )
+        result = AppendResult(_text(answer[0]), _text(answer[1]), int(answer[2]))
+        # Redis's clock read in the middle of the exchange, as well as one round trip allows.
+        self._clock_offset_ms = result.redis_now_ms - (sent + time.time() * 1000) / 2
+        return result
+
+    def _void_later(self, token: str) -> None:
+        """Mark the token void as soon as Redis takes writes (its entry, if it landed, is then
+        acknowledged unprocessed by the worker: the delivery was processed inline)."""
+        self._to_void[token] = time.monotonic() + VOID_TTL_SECONDS
+        if self._voiding is None or self._voiding.done():
+            self._voiding = asyncio.create_task(self._void_pending())
+
+    async def _void_pending(self) -> None:
+        while self._to_void:
+            now = time.monotonic()
+            for token, give_up_at in list(self._to_void.items()):
+                if now >= give_up_at:
+                    del self._to_void[token]
+                    continue
+                try:
+                    async with asyncio.timeout(self._append_timeout):
+                        await self.redis.set(void_key(token), "1", px=VOID_TTL_SECONDS * 1000)
+                except (RedisError, OSError, TimeoutError):
+                    break
+                del self._to_void[token]
+            else:
+                continue
+            await asyncio.sleep(HOLD_POLL_SECONDS * 5)
 
     def _holding(self) -> bool:
         """Whether Redis went away so recently that deliveries still wait for it."""
-        return time.monotonic() - self._down_since < self.outage_hold_seconds
+        return self._hold and time.monotonic() - self._down_since < self.outage_hold_seconds
 
-    async def _until_back(self) -> None:
-        """Wait until the probe finds Redis back, or the outage hold is over."""
+    async def _until_back(self, deadline: float) -> None:
+        """Wait until the probe finds Redis writable, the hold is over or the deadline near."""
         if self._probe is None or self._probe.done():
             self._probe = asyncio.create_task(self._probe_until_back())
-        remaining = self._down_since + self.outage_hold_seconds - time.monotonic()
-        await asyncio.wait({self._probe}, timeout=max(0.0, remaining))
+        hold_left = self._down_since + self.outage_hold_seconds - time.monotonic()
+        deadline_left = deadline - asyncio.get_running_loop().time()
+        await asyncio.wait({self._probe}, timeout=max(0.0, min(hold_left, deadline_left)))
 
     async def _probe_until_back(self) -> None:
         while self._holding():
             await asyncio.sleep(HOLD_POLL_SECONDS)
-            try:
-                async with asyncio.timeout(self._append_timeout):
-                    await self.redis.ping()
-            except (RedisError, OSError, TimeoutError):
-                continue
-            self._came_up()
-            return
+            if await self._probe_append():
+                return
+
+    async def _probe_append(self) -> bool:
+        """One small append of our own: Redis is back only once it takes a write again."""
+        try:
+            async with asyncio.timeout(self._append_timeout):
+                await self.redis.xadd(PROBE_STREAM, {"probe": "1"}, maxlen=1, approximate=False)
+        except ResponseError as exc:
+            self._went_down(exc, hold=False)
+            return False
+        except (RedisError, OSError, TimeoutError) as exc:
+            # A new outage (found by /readyz) is held for like one found by an append.
+            self._went_down(exc, hold=self._available or self._hold)
+            return False
+        self._came_up()
+        return True
 
     async def check(self) -> QueueMode:
-        """Ping Redis (not more often than the retry interval while it is down)."""
+        """Probe Redis with a write (not more often than the retry interval while it is down)."""
         if self._available or time.monotonic() >= self._retry_at:
-            try:
-                async with asyncio.timeout(self._append_timeout):
-                    await self.redis.ping()
-            except (RedisError, OSError, TimeoutError) as exc:
-                self._went_down(exc)
-            else:
-                self._came_up()
+            await self._probe_append()
         return self.mode
 
-    def _went_down(self, error: BaseException) -> None:
+    def _went_down(self, error: BaseException, *, hold: bool = True) -> None:
         now = time.monotonic()
         if self._available:
             self._available = False
             self._down_since = now
-            log.error("queue.unavailable", error=type(error).__name__, fallback="inline")
+            self._hold = hold
+            log.error(
+                "queue.unavailable",
+                error=type(error).__name__,
+                refused=isinstance(error, ResponseError),
+                fallback="inline",
+            )
+        elif not hold:
+            self._hold = False  # an answer came: no point holding deliveries for it
         holding = self._holding()
         self._retry_at = now + (HOLD_POLL_SECONDS if holding else self.retry_interval_seconds)
 
     def _came_up(self) -> None:
         if not self._available:
             self._available = True
+            self._hold = False
             log.info("queue.recovered")
 
     # -- the workers -------------------------------------------------------------------------
@@ -295,52 +362,39 @@ class EventQueue:
         for _stream, entries in answer or []:
             for entry_id, fields in entries:
                 # An entry trimmed while being handed out comes back empty.
-                if fields and (delivery := await self._parse(entry_id, fields)):
-                    deliveries.append(delivery)
+                if fields:
+                    deliveries.append(QueuedDelivery.from_entry(entry_id, fields))
         return deliveries
 
     async def reclaim(
         self, consumer: str, *, min_idle_ms: int, count: int, start: str = "0-0"
     ) -> tuple[str, list[QueuedDelivery]]:
-        """Take over entries idle on any consumer for `min_idle_ms`; returns the scan cursor.
+        """Take over entries of dead consumers at once, and entries idle `min_idle_ms` on
+        consumers without a live heartbeat; returns the idle scan's cursor.
 
-        Each comes with its delivery count (XPENDING), so an entry that keeps failing or killing
-        its worker can be given up on instead of looping.
+        Each comes with its delivery count, so an entry that keeps failing or killing its
+        worker can be given up on instead of looping.
         """
-        answer = await self.redis.xautoclaim(
-            self.stream, self.group, consumer, min_idle_ms, start_id=start, count=count
+        dead = await self.consumers.take_from_dead(consumer, count=count)
+        left = count - len(dead.deliveries)
+        if left <= 0:
+            return start, dead.deliveries
+        idle = await self.consumers.take_idle(
+            consumer, min_idle_ms=min_idle_ms, count=left, start=start
         )
-        cursor, claimed = _text(answer[0]), answer[1]
-        deliveries = []
-        for entry_id, fields in claimed:
-            if not fields or not (delivery := await self._parse(entry_id, fields)):
-                continue
-            times = await self.times_delivered(delivery.entry_id)
-            deliveries.append(
-                QueuedDelivery(
-                    delivery.entry_id,
-                    delivery.channel,
-                    delivery.raw,
-                    delivery.received_at,
-                    delivery.event_key,
-                    times,
-                )
-            )
-        if deliveries:
-            await self.redis.hincrby(STATS_KEY, "reclaimed", len(deliveries))
-        return cursor, deliveries
+        taken = {delivery.entry_id for delivery in dead.deliveries}
+        return idle.cursor, dead.deliveries + [
+            delivery for delivery in idle.deliveries if delivery.entry_id not in taken
+        ]
 
-    async def _parse(
-        self, entry_id: bytes | str, fields: dict[bytes, bytes]
-    ) -> QueuedDelivery | None:
-        """The entry, or None for one the bridge did not write (acknowledged, so no worker
-        trips over it again: nothing in it could be verified or processed)."""
-        try:
-            return QueuedDelivery.from_entry(entry_id, fields)
-        except (ValueError, UnicodeDecodeError) as exc:  # JSON and ISO dates raise ValueError
-            log.error("queue.entry.malformed", entry_id=_text(entry_id), error=type(exc).__name__)
-            await self.ack(_text(entry_id))
-            return None
+    async def is_void(self, delivery: QueuedDelivery) -> bool:
+        """Whether the intake processed this delivery inline after its append went unanswered."""
+        return bool(delivery.token) and bool(await self.redis.exists(void_key(delivery.token)))
+
+    async def release(self, delivery: QueuedDelivery) -> None:
+        """The entry is being processed: a new delivery of the same body is queued again."""
+        if delivery.dedupe:
+            await self._release_script(keys=[delivery.dedupe], args=[delivery.entry_id])
 
     async def times_delivered(self, entry_id: str) -> int:
         rows = await self.redis.xpending_range(self.stream, self.group, entry_id, entry_id, 1)
@@ -436,6 +490,7 @@ class EventQueue:
         return stats
 
     async def aclose(self) -> None:
-        if self._probe is not None:
-            self._probe.cancel()
+        for task in (self._probe, self._voiding):
+            if task is not None:
+                task.cancel()
         await self.redis.aclose()

@@ -2,8 +2,10 @@
 
 A replay rebuilds the event from the stored raw request through the same source that handled
 the live delivery, so the stored signature is verified again: a record edited in Attio's UI
-cannot inject data. In queue mode a verified replay is queued (by its event_key) and a worker
-replays it, verifying once more; if Redis cannot take it, it is replayed here.
+cannot inject data. In queue mode a verified replay is queued (by its event_key, with the
+record's state then) and a worker replays it, verifying once more, unless the record has moved
+on meanwhile; a replay of a record already waiting in the queue is not queued again. If Redis
+cannot take it, it is replayed here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from app.events.sources import EventSource, stored_key_event
 from app.log import get_logger
 
 log = get_logger(__name__)
+
+
+def ledger_state(entry: LedgerEntry) -> str:
+    """What a queued replay expects to find: a record replayed or retried since differs."""
+    return f"{entry.status.value}:{entry.attempts}"
 
 
 class ReplayStatus(StrEnum):
@@ -126,7 +133,9 @@ class Replayer:
             return ReplayResult(key, ReplayStatus.would_replay, entry.status.value)
         if self._queue is not None and not inline:
             try:
-                await self._queue.enqueue(REPLAY_CHANNEL, entry.raw, event_key=key)
+                await self._queue.enqueue(
+                    REPLAY_CHANNEL, entry.raw, event_key=key, ledger_state=ledger_state(entry)
+                )
             except QueueUnavailableError:
                 pass  # replayed here instead
             else:

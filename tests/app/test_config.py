@@ -108,7 +108,7 @@ def test_the_attio_layout_and_plan() -> None:
 
 
 @pytest.mark.parametrize(
-    ("reclaim_idle", "lock_ttl"), [("60", 30.0), ("300", 30.0), ("5", 2.5), ("1", 0.5)]
+    ("reclaim_idle", "lock_ttl"), [("60", 5.0), ("300", 5.0), ("5", 2.5), ("1", 0.5)]
 )
 def test_a_dead_workers_record_locks_expire_before_its_entries_are_taken_over(
     reclaim_idle: str, lock_ttl: float

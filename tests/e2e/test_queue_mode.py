@@ -7,6 +7,7 @@ in-process Attio sandbox, as a web instance and a worker process share one works
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from app.bridge import Bridge, build_bridge
 from app.cli.worker import worker_for
 from app.clients.attio import AttioClient
 from app.clients.attio.errors import AttioServerError
-from app.clients.redis import Redis
+from app.clients.redis import Redis, RedisConnectionError
 from app.clients.redis import connect as connect_redis
 from app.config import Settings
 from app.events.model import Source, WebhookEvent
@@ -565,7 +566,9 @@ async def test_a_delivery_during_a_redis_restart_waits_for_it_and_is_queued() ->
             try:
                 responses = await asyncio.gather(
                     *(
-                        post_attio(s, attio_body("record.updated"), key=f"in-restart-{n}")
+                        post_attio(
+                            s, attio_body("record.updated", record=f"r{n}"), key=f"in-restart-{n}"
+                        )
                         for n in range(5)
                     )
                 )
@@ -611,3 +614,362 @@ async def test_record_locks_expire_after_half_the_reclaim_idle_time(redis_url: s
         async with locks.hold("subscriptions:sub_1"):
             ttl_ms = await s.redis.pttl("attio-bridge:lock:braintree:subscriptions:sub_1")
         assert 2000 < ttl_ms <= 2500  # a dead worker's lock is free before 5 s are up
+
+
+# -- a Redis that answers but refuses writes ----------------------------------------------------
+
+
+async def post_many(s: QueueStack, count: int, *, prefix: str) -> list[httpx.Response]:
+    """`count` different deliveries at once; each must be answered within the processing
+    budget plus the ledger's grace (a bound that fails a hang, not a timing)."""
+    budget = s.settings.event_processing_budget_seconds
+    async with asyncio.timeout(budget + 1):
+        return await asyncio.gather(
+            *(
+                post_attio(
+                    s, attio_body("record.updated", record=f"{prefix}{n}"), key=f"{prefix}{n}"
+                )
+                for n in range(count)
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    "refuse",
+    [
+        # Out of memory under noeviction (the blueprint's policy).
+        [("CONFIG", "SET", "maxmemory", "1")],
+        # A primary told to keep a replica it does not have.
+        [("CONFIG", "SET", "min-replicas-to-write", "1")],
+    ],
+    ids=["oom", "noreplicas"],
+)
+async def test_a_redis_refusing_writes_means_inline_processing_at_once(
+    refuse: list[tuple[str, ...]],
+) -> None:
+    with RedisServer() as server:
+        async with queue_stack(server.url) as s:
+            handler = FlakyHandler()
+            s.register("record.updated", handler)
+            assert s.bridge.queue is not None
+            s.bridge.queue.retry_interval_seconds = 0.0  # each delivery asks Redis again
+            for command in refuse:
+                await s.redis.execute_command(*command)
+            responses = await post_many(s, 5, prefix="refused-")
+            assert [r.status_code for r in responses] == [200] * 5
+            assert [r.json()["processed"] for r in responses] == [1] * 5
+            assert len(handler.calls) == 5
+            assert (await s.client.get("/readyz")).json()["queue"] == "fallback_inline"
+            # PING still answers, but only an append that lands ends the outage.
+            assert await s.redis.ping()
+            assert s.bridge.queue.mode is QueueMode.fallback_inline
+            await s.redis.config_set("maxmemory", "0")
+            await s.redis.config_set("min-replicas-to-write", "0")
+            response = await post_attio(s, attio_body("record.updated", record="after"), "after")
+            assert response.json() == {"events": 1, "queued": 1}
+            assert await s.redis.xlen(STREAM) == 1  # nothing refused was appended later
+            assert len(handler.calls) == 5
+
+
+async def test_a_replica_answering_readonly_means_inline_processing_at_once() -> None:
+    with RedisServer() as primary, RedisServer() as replica:
+        async with queue_stack(replica.url) as s:
+            handler = FlakyHandler()
+            s.register("record.updated", handler)
+            await s.redis.execute_command("REPLICAOF", "127.0.0.1", str(primary.port))
+            responses = await post_many(s, 3, prefix="readonly-")
+            assert [r.json()["processed"] for r in responses] == [1] * 3
+            assert len(handler.calls) == 3
+            await s.redis.execute_command("REPLICAOF", "NO", "ONE")
+
+
+async def test_writes_paused_means_inline_processing_and_no_late_append() -> None:
+    with RedisServer() as server:
+        async with queue_stack(server.url) as s:
+            handler = FlakyHandler()
+            s.register("record.updated", handler)
+            await s.redis.execute_command("CLIENT", "PAUSE", "4000", "WRITE")
+            try:
+                responses = await post_many(s, 4, prefix="paused-")
+            finally:
+                await s.redis.execute_command("CLIENT", "UNPAUSE")
+            assert [r.json()["processed"] for r in responses] == [1] * 4
+            assert len(handler.calls) == 4
+            # The appends held by the pause ran after their senders stopped waiting: no-ops.
+            await s.redis.set("sync-point", "1")  # a write: runs after every held one
+            assert await s.redis.xlen(STREAM) == 0
+            worker = s.worker()
+            assert await s.drain(worker) == 0
+            assert len(handler.calls) == 4
+
+
+async def test_an_append_whose_answer_was_lost_is_voided_and_skipped_by_the_worker(
+    redis_url: str,
+) -> None:
+    async with queue_stack(redis_url) as s:
+        handler = FlakyHandler()
+        s.register("record.updated", handler)
+        queue = s.bridge.queue
+        assert queue is not None
+        queue.outage_hold_seconds = 0.0
+        real = queue._append_script
+
+        async def lands_but_no_answer(**kwargs: Any) -> Any:
+            await real(**kwargs)  # appended
+            raise RedisConnectionError("Connection reset by peer")  # ... but no answer came
+
+        queue._append_script = lands_but_no_answer  # type: ignore[method-assign,assignment]
+        response = await post_attio(s, attio_body("record.updated"))
+        assert response.json()["processed"] == 1  # inline
+        queue._append_script = real  # type: ignore[method-assign]
+        for _ in range(100):  # the void is written in the background, once Redis takes it
+            if not queue._to_void:
+                break
+            await asyncio.sleep(0.01)
+        assert await s.redis.xlen(STREAM) == 1
+        assert await s.drain(s.worker()) == 1  # acknowledged ...
+        assert len(handler.calls) == 1  # ... but not processed a second time
+        assert await s.pending() == 0
+
+
+# -- duplicates and the length cap --------------------------------------------------------------
+
+
+async def test_replays_of_one_delivery_collapse_while_it_is_queued(redis_url: str) -> None:
+    async with queue_stack(redis_url) as s:
+        handler = FlakyHandler()
+        s.register("record.updated", handler)
+        body = attio_body("record.updated")
+        first = await post_attio(s, body, key="original")
+        # A stored delivery sent again, with fresh unsigned Idempotency-Keys.
+        again = [await post_attio(s, body, key=f"replayed-{n}") for n in range(5)]
+        assert all(r.json() == first.json() == {"events": 1, "queued": 1} for r in again)
+        assert await s.redis.xlen(STREAM) == 1
+        worker = s.worker()
+        assert await s.drain(worker) == 1
+        assert len(handler.calls) == 1
+        # Once it is handled, the same delivery is queued (and applied, idempotently) again.
+        await post_attio(s, body, key="later")
+        assert await s.drain(worker) == 1
+
+
+async def test_a_full_stream_answers_503_with_retry_after(redis_url: str) -> None:
+    async with queue_stack(redis_url, QUEUE_MAX_LENGTH="3") as s:
+        handler = FlakyHandler()
+        s.register("record.updated", handler)
+        for n in range(3):
+            response = await post_attio(s, attio_body("record.updated", record=f"r{n}"), f"k{n}")
+            assert response.json()["queued"] == 1
+        refused = await post_attio(s, attio_body("record.updated", record="more"), "more")
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "queue_full"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert handler.calls == []  # refused, not processed inline
+        assert await s.redis.xlen(STREAM) == 3
+
+
+# -- entries that cannot be used --------------------------------------------------------------
+
+
+async def test_an_entry_that_raises_while_decoded_is_recorded_dead_and_acknowledged(
+    redis_url: str,
+) -> None:
+    async with queue_stack(redis_url) as s:
+        s.register("record.updated", FlakyHandler())
+        nested = "[" * 100_000 + "]" * 100_000  # RecursionError in json.loads
+        bad = await s.redis.xadd(STREAM, {"channel": "attio", "body": "{}", "headers": nested})
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+        assert await s.drain(s.worker()) == 2
+        assert await s.pending() == 0
+        record = (await s.ledger())[f"attio:queue:{bad.decode()}"]
+        assert record["status"] == "dead"
+        assert "RecursionError" in record["error"]
+        assert await s.worker_queue.trim() == 2  # nothing left blocking the trim
+
+
+async def test_a_zoho_crm_token_is_neither_queued_nor_recorded(redis_url: str) -> None:
+    env = {"ZOHO_CRM_NOTIFY_TOKEN": CRM_TOKEN, "ZOHO_CRM_CHANNEL_IDS": CRM_CHANNEL_ID}
+    async with queue_stack(redis_url, **env) as s:
+        body = {
+            "server_time": 1_778_000_000_000,
+            "module": "Products",
+            "ids": [PRODUCT["id"]],
+            "operation": "update",
+            "channel_id": CRM_CHANNEL_ID,
+            "token": CRM_TOKEN,
+        }
+        assert (await s.client.post("/webhooks/zoho/crm", json=body)).json()["queued"] == 1
+        [(_, fields)] = await s.redis.xrange(STREAM)
+        assert CRM_TOKEN.encode() not in b"".join(fields.values())
+        # The worker's CRM webhooks are switched off: the entry goes to the ledger as dead.
+        async with (
+            sandbox_attio_client(s.sandbox_app) as attio,
+            build_bridge(
+                s.settings.model_copy(update={"zoho_crm_notify_token": None}), attio
+            ) as bridge,
+        ):
+            worker = worker_for(bridge, s.settings, s.worker_queue, consumer="crm-off")
+            assert await s.drain(worker) == 1
+        [record] = (await s.ledger()).values()
+        assert record["status"] == "dead"
+        assert CRM_TOKEN not in json.dumps(record)
+
+
+# -- replays of ledger records ------------------------------------------------------------------
+
+
+async def test_three_retry_due_runs_mean_one_processing(redis_url: str) -> None:
+    async with queue_stack(redis_url, EVENT_RETRY_SCHEDULE="1") as s:
+        handler = FlakyHandler(failures=1)
+        s.register("record.updated", handler)
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+        worker = s.worker()
+        assert await s.drain(worker) == 1
+        ledger = s.bridge.ledger
+        entry = await ledger.get("attio:delivery-1:0")
+        assert entry is not None and entry.next_attempt_at is not None
+        ledger.clock = lambda: entry.next_attempt_at  # type: ignore[assignment,return-value]
+        for _ in range(3):
+            assert (await s.bridge.replayer.retry_due()).counts()["queued"] == 1
+        assert await s.drain(worker) <= 3
+        assert len(handler.calls) == 2  # the failed attempt, then one replay
+        assert (await s.ledger())["attio:delivery-1:0"]["status"] == "replayed"
+
+
+async def test_a_queued_replay_of_a_record_settled_meanwhile_is_not_processed(
+    redis_url: str,
+) -> None:
+    async with queue_stack(redis_url) as s:
+        handler = FlakyHandler(failures=1)
+        s.register("record.updated", handler)
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+        worker = s.worker()
+        assert await s.drain(worker) == 1
+        key = "attio:delivery-1:0"
+        assert (await s.client.post(f"/admin/events/{key}/replay", headers=ADMIN)).json()[
+            "status"
+        ] == "queued"
+        [entry] = await s.worker_queue.read(worker.consumer, count=10)
+        # Meanwhile the record is replayed elsewhere (inline: an operator, Redis away).
+        record = await s.bridge.ledger.get(key)
+        assert record is not None
+        await s.bridge.replayer.replay(record, inline=True)
+        assert len(handler.calls) == 2
+        assert await worker.handle(entry) is True
+        assert len(handler.calls) == 2  # the queued replay found it settled
+
+
+# -- dead workers -------------------------------------------------------------------------------
+
+
+async def test_a_dead_workers_entries_are_taken_at_once_and_it_leaves_the_group(
+    redis_url: str,
+) -> None:
+    # The default idle time (60 s): only the missing heartbeat can explain a prompt takeover.
+    async with queue_stack(redis_url) as s:
+        handler = FlakyHandler()
+        s.register("record.updated", handler)
+        for n in range(2):
+            await post_attio(s, attio_body("record.updated", record=f"r{n}"), key=f"d{n}")
+        consumers = s.worker_queue.consumers
+        await s.worker_queue.read("dead-worker", count=1)  # took one, then died (no heartbeat)
+        await consumers.beat("slow-worker")
+        await s.worker_queue.read("slow-worker", count=1)  # alive, just slow
+        worker = s.worker("worker-1")
+        await consumers.beat(worker.consumer)
+        consumers.ttl_seconds = 0.0  # no need to wait out the dead one's quiet time
+        _, claimed = await s.worker_queue.reclaim(worker.consumer, min_idle_ms=0, count=10)
+        assert len(claimed) == 1  # the dead one's; the slow live one keeps its entry
+        assert await worker.handle(claimed[0]) is True
+        await consumers.take_from_dead(worker.consumer, count=10)
+        names = {c.name for c in (await s.worker_queue.stats()).consumers}
+        assert names == {"slow-worker", "worker-1"}
+        assert await s.pending() == 1
+
+
+async def test_a_delivery_arriving_while_its_twin_is_processed_is_queued_again(
+    redis_url: str,
+) -> None:
+    # Attio's bodies carry no time: two updates of one record can be the same bytes, and the
+    # second must not be folded into a processing that may have read the record before it.
+    async with queue_stack(redis_url) as s:
+        handler = BlockingHandler()
+        s.register("record.updated", handler)
+        body = attio_body("record.updated")
+        await post_attio(s, body, key="first-update")
+        worker = s.worker()
+        [entry] = await s.worker_queue.read(worker.consumer, count=1)
+        await post_attio(s, body, key="same-bytes-before-start")
+        assert await s.redis.xlen(STREAM) == 1  # still waiting: collapsed
+        handling = asyncio.create_task(worker.handle(entry))
+        await handler.started.wait()
+        await post_attio(s, body, key="second-update")
+        assert await s.redis.xlen(STREAM) == 2  # being processed: queued again
+        handler.release.set()
+        assert await handling is True
+        assert await s.drain(worker) == 1
+        assert len(handler.calls) == 2
+
+
+async def test_the_run_loop_takes_over_a_killed_workers_entry_at_the_default_idle_time(
+    redis_url: str,
+) -> None:
+    async with queue_stack(redis_url) as s:  # QUEUE_RECLAIM_IDLE_SECONDS at its default, 60
+        s.worker_queue.consumers.ttl_seconds = 0.5  # heartbeats expire fast (beats every 0.1 s)
+        handler = BlockingHandler()
+        s.register("record.updated", handler)
+        await post_attio(s, attio_body("record.updated"))
+        first = asyncio.create_task(s.worker("first").run(asyncio.Event()))
+        await handler.started.wait()
+        first.cancel()  # killed mid-entry: no clean stop, its heartbeat just stops
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        handler.release.set()
+        stop = asyncio.Event()
+        second = asyncio.create_task(s.worker("second").run(stop))
+        try:
+            for _ in range(200):  # bounded: the idle rule alone would need a minute
+                names = {c.name for c in (await s.worker_queue.stats()).consumers}
+                if len(handler.calls) == 1 and await s.pending() == 0 and "first" not in names:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await second
+        assert len(handler.calls) == 1
+        assert await s.pending() == 0
+        assert "first" not in names  # removed from the group
+
+
+async def test_an_entry_the_worker_left_pending_is_tried_again_soon_by_itself(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with queue_stack(redis_url) as s:  # the reclaim idle time at its default, 60 s
+        handler = FlakyHandler(failures=1)
+        s.register("record.updated", handler)
+        await post_attio(s, attio_body("record.updated"))
+        ledger = s.worker_bridge.ledger
+        down = {"calls": 0}
+        real_get = ledger.get
+
+        async def down_once(event_key: str) -> Any:
+            down["calls"] += 1
+            if down["calls"] == 1:  # the first failure cannot be recorded either
+                raise AttioServerError("Attio is down", attio_status=503)
+            return await real_get(event_key)
+
+        monkeypatch.setattr(ledger, "get", down_once)
+        worker = s.worker()
+        worker._settings = dataclasses.replace(worker._settings, own_retry_seconds=0.05)
+        stop = asyncio.Event()
+        run = asyncio.create_task(worker.run(stop))
+        try:
+            for _ in range(200):  # bounded: the idle rule alone would need a minute
+                if len(handler.calls) == 2 and await s.pending() == 0:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await run
+        assert len(handler.calls) == 2  # left pending once, then done by the same worker
+        assert await s.pending() == 0

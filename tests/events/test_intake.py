@@ -15,7 +15,7 @@ from app.events.intake import receive
 from app.events.ledger import Ledger
 from app.events.model import RawRequest, Source, WebhookEvent
 from app.events.processor import EventProcessor
-from app.events.queue import STREAM, EventQueue, QueuedDelivery
+from app.events.queue import STREAM, EventQueue, QueuedDelivery, QueueFullError
 from app.metrics import REGISTRY
 from testkit.processes import free_port
 from tests.events.test_admission import FakeLedger, event
@@ -165,3 +165,40 @@ async def test_a_refused_delivery_is_counted_and_logged(
     assert count(sample, labels) == before + 1
     assert [entry["event"] for entry in logs] == [log_event]
     assert dispatcher.asked == []
+
+
+class FullQueue:
+    """A stream at QUEUE_MAX_LENGTH: every append is refused."""
+
+    def __init__(self) -> None:
+        self.appended = 0
+
+    async def enqueue(self, _channel: str, _raw: RawRequest) -> None:
+        self.appended += 1
+        raise QueueFullError("The queue is full; retry later.")
+
+
+async def test_a_full_queue_refuses_a_sender_that_redelivers() -> None:
+    dispatcher = CountingDispatcher()
+    full: Any = FullQueue()
+    with pytest.raises(QueueFullError):
+        await receive(
+            FixedSource([event(key="k1")]), RAW, processor=processor(dispatcher), queue=full
+        )
+    assert full.appended == 1 and dispatcher.handled == []  # nothing done: the 503 says retry
+
+
+async def test_a_full_queue_keeps_zoho_deliveries_in_the_ledger() -> None:
+    dispatcher = CountingDispatcher()
+    dispatcher.register(Source.zoho, "item", dispatcher._handle)
+    source = FixedSource([event(Source.zoho, key="z1", kind="item")])
+    source.source = Source.zoho
+    fake: Any = FakeLedger()
+    full: Any = FullQueue()
+    answer = await receive(source, RAW, processor=EventProcessor(dispatcher, fake), queue=full)
+    # Zoho never redelivers: kept for the retry job rather than refused.
+    assert answer == {"events": 1, "processed": 0, "ignored": 0, "recorded": 1}
+    assert fake.failures == [
+        ("z1", "_Deferred: deferred: the queue was full; applied by the retry job")
+    ]
+    assert dispatcher.handled == []

@@ -27,6 +27,13 @@ RAW = RawRequest(
 )
 
 
+def raw(n: int) -> RawRequest:
+    """A different delivery each (the same body twice is one event: the second collapses)."""
+    return RawRequest(
+        body=f'{{"item": {{"item_id": "{n}"}}}}', headers=RAW.headers, query="", path=RAW.path
+    )
+
+
 @pytest.mark.parametrize(
     ("entry_id", "following"),
     [("0-0", "0-1"), ("1700000000000-0", "1700000000000-1"), ("5-41", "5-42"), ("7", "7-1")],
@@ -53,7 +60,7 @@ async def queue(redis_url: str) -> AsyncIterator[EventQueue]:
 
 
 async def test_trim_drops_acknowledged_entries_only(queue: EventQueue) -> None:
-    ids = [await queue.enqueue("zoho", RAW) for _ in range(4)]
+    ids = [await queue.enqueue("zoho", raw(n)) for n in range(4)]
     await queue.ensure_group()
     first, second = await queue.read("w", count=2)
     assert await queue.trim() == 0  # both taken, none acknowledged
@@ -100,11 +107,15 @@ async def test_an_unreachable_redis_is_asked_again_only_after_the_interval() -> 
         await queue.aclose()
 
 
-async def test_an_entry_the_bridge_did_not_write_is_acknowledged_and_skipped(
+async def test_an_entry_that_does_not_decode_comes_back_marked_instead_of_raising(
     queue: EventQueue,
 ) -> None:
     await queue.ensure_group()
+    nested = "[" * 100_000 + "]" * 100_000  # json.loads raises RecursionError on it
+    await queue.redis.xadd(STREAM, {"channel": "attio", "body": "{}", "headers": nested})
     await queue.redis.xadd(STREAM, {"channel": "attio", "body": "{}", "headers": "not json"})
     good = await queue.enqueue("attio", RAW)
-    assert [d.entry_id for d in await queue.read("w", count=10)] == [good]
-    assert (await queue.stats()).pending == 1  # only the good one waits for its ack
+    deep, broken, fine = await queue.read("w", count=10)
+    assert (deep.defect, deep.channel) == ("RecursionError", "attio")
+    assert broken.defect == "JSONDecodeError"
+    assert (fine.entry_id, fine.defect) == (good, None)

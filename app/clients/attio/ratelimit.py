@@ -108,3 +108,11 @@ class RateLimiter:
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def set_rate(self, rate: float) -> None:
+        """Change the rate from the next start on (a shared limiter's share while Redis is away)."""
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.interval = 1.0 / rate
+        self._catch_up = min(self.CATCH_UP_SECONDS, self.interval / 4)

@@ -8,14 +8,21 @@ sleeps until its slot. Time is Redis's (TIME inside the script), so process cloc
 
 A 429 sets a shared pause key (PX, never shortened) that every reservation honours, so one
 process's Retry-After holds back all of them. If Redis cannot be reached, the process falls back
-to its in-process limiter at the configured rate (logged once per transition) and tries Redis
-again after a short while: an Attio call never fails because Redis is down.
+to its in-process limiter (logged once per transition) and tries Redis again after a short
+while: an Attio call never fails because Redis is down.
+
+While it falls back, a process spends only its share of the rate, so that the processes that
+all lost Redis at once do not each spend the whole workspace budget: each reservation also
+registers its limiter in a set of the bucket's spenders (those that reserved within the last
+SPENDER_WINDOW_SECONDS), and the share is the rate divided by the count it last saw. A process
+that never reached Redis assumes UNSEEN_SPENDERS processes (a web instance and a worker).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 from app.clients.attio.ratelimit import RateLimiter
@@ -27,9 +34,11 @@ log = get_logger(__name__)
 
 KEY_PREFIX = "attio-bridge:ratelimit:"
 
-# KEYS[1]: the bucket's TAT (server microseconds); KEYS[2]: the shared pause key.
-# ARGV[1]: interval in microseconds. Returns {wait, start}: the microseconds before the reserved
-# start, and that start in server time.
+# KEYS[1]: the bucket's TAT (server microseconds); KEYS[2]: the shared pause key; KEYS[3]: the
+# bucket's spenders (a sorted set: limiter id -> its last reservation). ARGV[1]: interval in
+# microseconds; ARGV[2]: this limiter's id; ARGV[3]: the spender window in microseconds.
+# Returns {wait, start, spenders}: the microseconds before the reserved start, that start in
+# server time, and how many limiters reserved within the window.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -41,7 +50,11 @@ local pause = redis.call('PTTL', KEYS[2])
 if pause > 0 and now + pause * 1000 > start then start = now + pause * 1000 end
 local ttl = math.floor((start + interval - now) / 1000) + 1000
 redis.call('SET', KEYS[1], start + interval, 'PX', ttl)
-return {start - now, start}
+local window = tonumber(ARGV[3])
+redis.call('ZADD', KEYS[3], now, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+redis.call('PEXPIRE', KEYS[3], math.floor(window / 1000))
+return {start - now, start, redis.call('ZCARD', KEYS[3])}
 """
 
 # KEYS[1]: the pause key; ARGV[1]: milliseconds. Max semantics: a shorter pause never cuts a
@@ -54,8 +67,13 @@ end
 return 1
 """
 
-# Seconds before a process that found Redis unreachable asks it again.
-RETRY_REDIS_AFTER_SECONDS = 5.0
+# Seconds before a process that found Redis unreachable asks it again (a restart is over in a
+# second or two; until then the process spends only its share).
+RETRY_REDIS_AFTER_SECONDS = 2.0
+# A limiter that reserved within this many seconds counts as spending the bucket.
+SPENDER_WINDOW_SECONDS = 60.0
+# The spenders a process assumes when it never reached Redis.
+UNSEEN_SPENDERS = 2
 
 
 class SharedRateLimiter:
@@ -84,6 +102,10 @@ class SharedRateLimiter:
         self._redis = redis
         self._tat_key = f"{KEY_PREFIX}{bucket}"
         self._pause_key = f"{KEY_PREFIX}{bucket}:pause"
+        self._spenders_key = f"{KEY_PREFIX}{bucket}:spenders"
+        self._id = uuid.uuid4().hex
+        # Limiters spending this bucket, as last seen in Redis (this one included).
+        self.spenders = UNSEEN_SPENDERS
         self._reserve = redis.register_script(_RESERVE)
         self._set_pause = redis.register_script(_PAUSE)
         self._sleep = sleep
@@ -128,9 +150,12 @@ class SharedRateLimiter:
     async def reserve(self) -> tuple[float, float]:
         """Reserve the next start: (seconds to wait for it, the start in Redis's clock)."""
         interval_us = max(1, round(self.interval * 1_000_000))
-        wait_us, start_us = await self._reserve(
-            keys=[self._tat_key, self._pause_key], args=[interval_us]
+        window_us = round(SPENDER_WINDOW_SECONDS * 1_000_000)
+        wait_us, start_us, spenders = await self._reserve(
+            keys=[self._tat_key, self._pause_key, self._spenders_key],
+            args=[interval_us, self._id, window_us],
         )
+        self.spenders = max(1, int(spenders))
         return int(wait_us) / 1_000_000, int(start_us) / 1_000_000
 
     def pause(self, seconds: float) -> None:
@@ -155,11 +180,15 @@ class SharedRateLimiter:
 
     def _went_down(self, error: BaseException) -> None:
         if self._down_since is None:
+            share = self.rate / self.spenders
+            self.fallback.set_rate(share)
             log.warning(
                 "attio.limiter.redis_unreachable",
                 bucket=self.bucket,
                 error=type(error).__name__,
                 fallback="in-process limiter",
+                share=round(share, 3),
+                spenders=self.spenders,
             )
         self._down_since = self._clock()
 
