@@ -826,14 +826,14 @@ async def test_three_retry_due_runs_mean_one_processing(redis_url: str) -> None:
         worker = s.worker()
         assert await s.drain(worker) == 1
         ledger = s.bridge.ledger
-        entry = await ledger.get("attio:delivery-1:0")
+        entry = await ledger.get(UPDATED)
         assert entry is not None and entry.next_attempt_at is not None
         ledger.clock = lambda: entry.next_attempt_at  # type: ignore[assignment,return-value]
         for _ in range(3):
             assert (await s.bridge.replayer.retry_due()).counts()["queued"] == 1
         assert await s.drain(worker) <= 3
         assert len(handler.calls) == 2  # the failed attempt, then one replay
-        assert (await s.ledger())["attio:delivery-1:0"]["status"] == "replayed"
+        assert (await s.ledger())[UPDATED]["status"] == "replayed"
 
 
 async def test_a_queued_replay_of_a_record_settled_meanwhile_is_not_processed(
@@ -845,7 +845,7 @@ async def test_a_queued_replay_of_a_record_settled_meanwhile_is_not_processed(
         assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
         worker = s.worker()
         assert await s.drain(worker) == 1
-        key = "attio:delivery-1:0"
+        key = UPDATED
         assert (await s.client.post(f"/admin/events/{key}/replay", headers=ADMIN)).json()[
             "status"
         ] == "queued"
