@@ -173,6 +173,17 @@ async def test_a_failed_update_is_ledgered_and_replayed(stand_in) -> None:
         assert after.status is LedgerStatus.replayed
 
 
+async def test_a_429_from_braintree_is_waited_out_not_failed(stand_in) -> None:
+    async with world_for(stand_in) as world:
+        await world.edit("cus_ada", {"name": name("Ada", "Lovelace")})
+        world.data.fail("GET customer", 429, times=3)
+        report = await world.run()
+        assert report.ok, report.summary_lines()
+        assert report.counts.totals() == {"created": 0, "updated": 1, "unchanged": 2, "failed": 0}
+        # Three customers read (and Ada's again before the update), three reads refused.
+        assert world.data.calls["GET customer"] == 3 + 1 + 3
+
+
 async def test_a_customer_braintree_lacks_is_noted_not_failed(stand_in) -> None:
     async with world_for(stand_in) as world:
         await world.edit("cus_alan", {"braintree_customer_id": "cus_nobody"})

@@ -25,6 +25,7 @@ from typing import Any
 from app.clients.attio import AttioClient, AttioNotFoundError
 from app.clients.attio.values import Record, first_value, record_id
 from app.clients.braintree import BraintreeClient
+from app.errors import describe
 from app.events.ledger import Ledger
 from app.events.model import Source
 from app.events.sources.attio_sync import (
@@ -205,7 +206,7 @@ class _Run:
         self.progress.attio_complete = error is None
         self.pipeline.source_read()
         if error is not None:
-            return f"could not read Attio's people completely: {error}"
+            return f"could not read Attio's people completely: {describe(error)}"
         return None
 
     async def _customer_of(self, person: Record) -> Any | BaseException:
@@ -224,6 +225,11 @@ class _Run:
         person_id, customer_id = record_id(person), str(first_value(person, CUSTOMER_ID))
         if isinstance(customer, BaseException):
             await self._fail(person_id, customer_id, customer)
+            return
+        try:
+            await self._know_company(person)
+        except Exception as exc:
+            await self._fail(person_id, customer_id, exc)
             return
         diff = self._diff(person, customer)
         if diff is None or not diff.send:
@@ -247,6 +253,14 @@ class _Run:
             return None
         return compare(person, self._company_of(person), customer)
 
+    async def _know_company(self, person: Record) -> None:
+        """Read the person's company if the index lacks it (created after it was loaded)."""
+        company_id = first_value(person, "company")
+        if company_id and company_id not in self.companies:
+            company = await self._get_or_none(COMPANIES, company_id)
+            if company is not None:
+                self.companies[company_id] = company_name(company)
+
     def _company_of(self, person: Record) -> CompanyName | None:
         company_id = first_value(person, "company")
         return self.companies.get(company_id) if company_id else None
@@ -269,12 +283,9 @@ class _Run:
         customer_id = first_value(person, CUSTOMER_ID) if person else None
         if person is None or not customer_id:
             log.info("attio.sync.person_gone", person=person_id)
+            self.counts.of(GROUP).unchanged += 1  # nothing left to send
             return False
-        company_id = first_value(person, "company")
-        if company_id and company_id not in self.companies:
-            company = await self._get_or_none(COMPANIES, company_id)
-            if company is not None:
-                self.companies[company_id] = company_name(company)
+        await self._know_company(person)
         customer = await self.sync.braintree.fetch_customer(str(customer_id))
         diff = self._diff(person, customer)
         if diff is None:
