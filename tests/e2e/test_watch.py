@@ -24,7 +24,7 @@ from app.config import Settings, get_settings
 from app.services.attio.webhooks import register_webhook
 from app.services.syncstate import LastRun, SyncStateStore
 from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway
-from testkit.signing import ATTIO_TEST_SECRET, attio_signed_headers
+from testkit.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, attio_signed_headers
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, Harness, start_harness
 from tests.services.alerts.conftest import ALERT_SECRET, ALERT_URL, SLACK_URL, Receivers
@@ -225,6 +225,63 @@ def test_inactive_is_critical_and_watch_exits_1(
     assert slack["text"].startswith("[critical] attio.webhook")
     table = CliRunner().invoke(cli, ["watch"])
     assert table.exit_code == 1 and "attio.webhook" in table.output and "critical" in table.output
+
+
+def test_the_command_waits_for_the_catch_up_it_starts(
+    h: Harness,
+    receivers: Receivers,
+    braintree_data: tuple[BraintreeData, BraintreeClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data, client = braintree_data
+    ada = h.client.portal.call(
+        lambda: h.bridge.attio_client.assert_record(
+            "people",
+            matching_attribute="email_addresses",
+            values={"email_addresses": ["ada@example.com"], "braintree_customer_id": "cus_ada"},
+        )
+    )
+    set_status(h, "inactive")
+    env = {**ALERTS, "ATTIO_API_KEY": "sandbox-key-0123456789", "LOG_LEVEL": "ERROR"}
+    env |= {"ATTIO_WEBHOOK_SECRET": ATTIO_TEST_SECRET, "WATCH_SILENCE_BRAINTREE": "off"}
+    creds = BRAINTREE_TEST_CREDENTIALS
+    env |= {"BRAINTREE_MERCHANT_ID": creds["merchant_id"]}
+    env |= {"BRAINTREE_PUBLIC_KEY": creds["public_key"]}
+    env |= {"BRAINTREE_PRIVATE_KEY": creds["private_key"]}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(
+        cli_common, "attio_client_for_cli", lambda _s: sandbox_attio_client(h.sandbox_app)
+    )
+    monkeypatch.setattr(BraintreeClient, "from_settings", classmethod(lambda _cls, _s: client))
+    opened = cli_common.cli_bridge
+
+    @asynccontextmanager
+    async def cli_bridge(settings: Settings) -> AsyncIterator[Bridge]:
+        async with opened(settings) as bridge:
+            assert bridge.watch is not None
+            bridge.watch.alert_transport = receivers.transport
+            yield bridge
+
+    monkeypatch.setattr(cli_common, "cli_bridge", cli_bridge)
+    get_settings.cache_clear()
+    try:
+        assert CliRunner().invoke(cli, ["watch", "--json"]).exit_code == 1  # critical
+        lovelace = [{"first_name": "Ada", "last_name": "Lovelace", "full_name": "Ada Lovelace"}]
+        h.client.portal.call(
+            lambda: h.bridge.attio_client.update_record(
+                "people", ada["id"]["record_id"], {"name": lovelace}
+            )
+        )
+        set_status(h, "active")
+        data.latency_seconds = 0.05  # the run outlasts the pass that starts it
+        back = CliRunner().invoke(cli, ["watch", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert back.exit_code == 0, back.output
+    assert states(json.loads(back.output))["attio.webhook"] == "ok"
+    # The process ended only after the catch-up had sent the edit.
+    assert data.updates == [("cus_ada", {"last_name": "Lovelace"})]
 
 
 def test_a_verified_delivery_clears_silence_and_a_forged_one_does_not() -> None:
