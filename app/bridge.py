@@ -23,10 +23,12 @@ from app.events.processor import EventProcessor
 from app.events.queue import ZOHO_CRM_CHANNEL, EventQueue, enqueue_deadline
 from app.events.replay import Replayer
 from app.events.sources import (
+    ATTIO_SYNC_KEY_PREFIX,
     BRAINTREE_SYNC_KEY_PREFIX,
     SYNC_KEY_PREFIX,
     ZOHO_CRM_KEY_PREFIX,
     AttioSource,
+    AttioSyncFailureSource,
     BraintreeSource,
     BraintreeSyncFailureSource,
     EventSource,
@@ -36,7 +38,7 @@ from app.events.sources import (
     ZohoSyncFailureSource,
 )
 from app.schema import billing_objects, schema_for
-from app.services.attio import AttioEventService, ReplayRequests
+from app.services.attio import AttioService, ReplayRequests
 from app.services.braintree import BraintreeService
 from app.services.locks import KeyedLocks
 from app.services.syncstate import AttioSyncLock, SyncStateStore
@@ -63,6 +65,7 @@ class Bridge:
     braintree_client: BraintreeClient | None  # Braintree API access, when credentials are set
     zoho_service: ZohoService
     braintree_service: BraintreeService
+    attio_service: AttioService
     queue: EventQueue | None = None  # queue mode (REDIS_URL set)
     watch: Watch | None = None  # runtime checks and alerts (`attio-bridge watch`)
 
@@ -76,6 +79,7 @@ class Bridge:
         """Close what the bridge opened: background syncs, the Zoho client, the queue's
         Redis connections. The Attio client belongs to whoever passed it in (the app's
         lifespan, a CLI command)."""
+        await self.attio_service.aclose()
         await self.braintree_service.aclose()
         await self.zoho_service.aclose()
         if self.queue is not None:
@@ -197,6 +201,7 @@ def build_bridge(
             ZOHO_CRM_KEY_PREFIX: zoho_crm_ledger,
             SYNC_KEY_PREFIX: ZohoSyncFailureSource(),
             BRAINTREE_SYNC_KEY_PREFIX: BraintreeSyncFailureSource(),
+            ATTIO_SYNC_KEY_PREFIX: AttioSyncFailureSource(),
         },
         queue=queue,
     )
@@ -219,25 +224,23 @@ def build_bridge(
         sync_lock=sync_lock,
         sync_state=sync_state,
     )
-    customers = braintree if settings.attio_to_braintree_enabled else None
     layout = schema_for(payments_object=settings.attio_payments_object)
-    register_handlers(
-        dispatcher,
-        braintree_service,
-        AttioEventService(
+    attio_service = AttioService(
+        attio,
+        ledger,
+        # CRM edits reach Braintree (webhooks and the catch-up) only when enabled.
+        braintree if settings.attio_to_braintree_enabled else None,
+        billing_objects=billing_objects(layout),
+        replays=ReplayRequests(
             attio,
-            ledger,
-            customers,
-            billing_objects=billing_objects(layout),
-            replays=ReplayRequests(
-                attio,
-                replayer,
-                own_actor_ids=settings.attio_own_actor_ids,
-                locks=KeyedLocks("replays", redis=redis),
-            ),
+            replayer,
+            own_actor_ids=settings.attio_own_actor_ids,
+            locks=KeyedLocks("replays", redis=redis),
         ),
-        zoho_service,
+        sync_lock=sync_lock,
+        sync_state=sync_state,
     )
+    register_handlers(dispatcher, braintree_service, attio_service, zoho_service)
     return Bridge(
         settings=settings,
         attio_client=attio,
@@ -251,6 +254,7 @@ def build_bridge(
         braintree_client=braintree,
         zoho_service=zoho_service,
         braintree_service=braintree_service,
+        attio_service=attio_service,
         queue=queue,
         watch=Watch(
             settings,
@@ -261,5 +265,7 @@ def build_bridge(
             braintree=braintree,
             make_zoho=ZohoClient.from_settings,
             redis=redis,
+            # The Attio webhook is back: catch up the edits it did not deliver meanwhile.
+            on_attio_webhook_back=attio_service.catch_up,
         ),
     )

@@ -8,6 +8,9 @@ the official SDK at `http://localhost:$GATEWAY_PORT`, and this server answers th
 Braintree-shaped XML. The SDK's own request building, XML parsing, pagination and error mapping
 all run; only the far end is ours.
 
+A customer carries `created_at` and `updated_at` (UTC, whole seconds) as the gateway's XML
+does; a successful update (`PUT /customers/<id>`) moves `updated_at` to the time of the update.
+
 Searches behave as the gateway's do (checked against the SDK's gateways and collections):
 subscription and transaction searches answer `advanced_search_ids` with every matching id and
 a page size of 50, then `advanced_search` with the full objects of the ids asked for that still
@@ -193,6 +196,11 @@ def subscription_xml(subscription: dict[str, Any], transactions: dict[str, dict[
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _now() -> datetime:
+    """Braintree's timestamps: UTC, whole seconds."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _naive(value: Any) -> Any:
@@ -462,6 +470,8 @@ class BraintreeData:
                 changes = XmlUtil.dict_from_xml(body.decode()).get("customer") or {}
                 self.updates.append((key, changes))
                 self.customers[key].update({k: str(v) for k, v in changes.items()})
+                # Braintree stamps every successful update (whole seconds, UTC).
+                self.customers[key]["updated_at"] = _now()
             by_token = {
                 token: [self.subscriptions[i] for i in self._by_token.get(token, [])]
                 for token, owner in self.payment_methods.items()
@@ -525,7 +535,9 @@ class BraintreeData:
                 {"errors": errors, "params": {"customer": given}, "message": message},
                 {"errors": "error"},
             )
-        customer = {"first_name": "", "last_name": "", **given, "id": customer_id}
+        stamp = _now()
+        customer: dict[str, Any] = {"first_name": "", "last_name": "", **given, "id": customer_id}
+        customer |= {"created_at": stamp, "updated_at": stamp}
         self.customers[customer_id] = customer
         return 201, to_xml("customer", customer)
 
@@ -576,17 +588,30 @@ class BraintreeData:
         first_name: str = "",
         last_name: str = "",
         token: str | None = None,
+        updated_at: datetime | None = None,
     ) -> dict[str, Any]:
-        """A customer and, with `token`, their vaulted card (a subscription's payment method)."""
+        """A customer and, with `token`, their vaulted card (a subscription's payment method).
+
+        `updated_at` (default: now) is also its `created_at`, as for a customer never edited."""
         customer: dict[str, Any] = {"id": customer_id, "first_name": first_name}
         customer["last_name"] = last_name
         if email is not None:
             customer["email"] = email
+        stamp = _utc(updated_at).replace(microsecond=0) if updated_at else _now()
+        customer |= {"created_at": stamp, "updated_at": stamp}
         with self.lock:
             self.customers[customer_id] = customer
             if token is not None:
                 self.payment_methods[token] = customer_id
         return customer
+
+    def edit_customer(self, customer_id: str, at: datetime | None = None, **fields: str) -> None:
+        """An edit made in Braintree (its control panel, a checkout): `fields` changed and
+        `updated_at` moved to `at` (default: now)."""
+        with self.lock:
+            customer = self.customers[customer_id]
+            customer.update(fields)
+            customer["updated_at"] = _utc(at).replace(microsecond=0) if at else _now()
 
     def add_transaction(
         self,

@@ -1,4 +1,5 @@
-"""`attio-bridge sync zoho`: backfill and reconcile Attio from a source system."""
+"""`attio-bridge sync zoho|braintree|attio`: backfill and reconcile Attio with a source system,
+and catch up Attio edits in Braintree."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from app.cli import _common
 from app.cli._admin import AdminAPIError, admin_call
 from app.cli._common import JsonOption
 from app.config import Settings
+from app.services.attio.sync import progress as attio_progress
+from app.services.attio.sync.report import AttioSyncReport
 from app.services.braintree.sync import progress as braintree_progress
 from app.services.braintree.sync.report import BraintreeSyncReport
 from app.services.syncpipeline import DEFAULT_CONCURRENCY
@@ -22,7 +25,8 @@ from app.services.zoho.sync.progress import progress_observer
 from app.services.zoho.sync.report import SyncProgress, SyncReport
 
 sync_cli = typer.Typer(
-    help="Backfill and reconcile Attio from a source system.", no_args_is_help=True
+    help="Backfill and reconcile Attio with a source system; catch up Attio edits in Braintree.",
+    no_args_is_help=True,
 )
 
 
@@ -221,5 +225,59 @@ def sync_braintree(
         typer.secho(f"error: the run crashed: {run.error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     _print_braintree_report(report, as_json=as_json)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_attio_report(report: AttioSyncReport, *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    for entry in report.plan:
+        typer.echo(
+            f"update  {entry.customer_id:<24} {entry.person:<38} [{','.join(entry.changed)}]"
+        )
+    for failure in report.failures:
+        customer = failure.customer_id or "-"
+        typer.echo(f"failed  {customer:<24} {failure.person:<38} {failure.error}", err=True)
+    if report.counts.failed > len(report.failures):
+        typer.echo(f"... {report.counts.failed - len(report.failures)} more failures", err=True)
+    for line in report.summary_lines():
+        typer.echo(line)
+
+
+@sync_cli.command("attio")
+def sync_attio(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent; send nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Send Braintree the contact edits Attio holds newer than the customer (name, email,
+    phone, company) for every person with a Braintree customer id: edits the Attio webhook
+    did not deliver. A value changed later in Braintree is kept.
+
+    Exits 1 when a person failed (it is recorded in the event ledger, and `events retry-due`
+    retries it), the run was aborted, or another run holds the lock.
+    """
+    settings = _common.load_settings()
+    if settings.jobs_via_admin_api:
+        web_run = _common.run_sync(
+            lambda: _sync_on_the_web_service(settings, "attio", dry_run=dry_run)
+        )
+        _report_web_run(web_run, as_json=as_json)
+        return
+
+    async def go() -> SyncRun:
+        async with _common.cli_bridge(settings) as bridge:
+            with attio_progress.progress_observer() as observer:
+                return await bridge.attio_service.run_sync(dry_run=dry_run, observer=observer)
+
+    run = _common.run(go)
+    report = run.report
+    if not isinstance(report, AttioSyncReport):
+        typer.secho(f"error: the run crashed: {run.error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    _print_attio_report(report, as_json=as_json)
     if not report.ok:
         raise typer.Exit(1)

@@ -20,7 +20,10 @@ STYLES = {"ok": "green", "warning": "yellow", "critical": "red", "skipped": "dim
 async def watch_pass(settings: Settings) -> dict[str, Any]:
     async with _common.cli_bridge(settings) as bridge:
         assert bridge.watch is not None  # build_bridge always builds it
-        return (await bridge.watch.run_pass()).as_dict()
+        report = (await bridge.watch.run_pass()).as_dict()
+        # A catch-up the pass started (the Attio webhook is back) ends before the process does.
+        await bridge.attio_service.sync_runner.wait()
+        return report
 
 
 def print_table(report: dict[str, Any]) -> None:

@@ -146,6 +146,15 @@ class BraintreeClient:
         """The SDK `Customer` (id, email, first_name, last_name, company, phone), if it exists."""
         return await self._find("customer", self._gateway.customer.find, customer_id)
 
+    async def fetch_customer(self, customer_id: str) -> Any | None:
+        """One customer for a reconciliation: on the search gateway (its longer timeout), and
+        tried again after a passing error (429, 5xx, timeout) as a search page is."""
+        find = self._search_gateway.customer.find
+        async for attempt in self._search_retries("customer"):
+            with attempt:
+                return await self._find("customer", find, customer_id)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
     async def find_transaction(self, transaction_id: str) -> Any | None:
         """The SDK `Transaction`, whose `customer_details` name the payer, if it exists."""
         return await self._find("transaction", self._gateway.transaction.find, transaction_id)

@@ -32,7 +32,11 @@ async def all_sync_status(request: Request) -> dict[str, Any]:
     """Every source's sync: running or not, its last run (start, end, counts, outcome) and
     watermark, as recorded in Attio."""
     bridge = bridge_of(request)
-    runners = (bridge.braintree_service.sync_runner, bridge.zoho_service.sync_runner)
+    runners = (
+        bridge.braintree_service.sync_runner,
+        bridge.zoho_service.sync_runner,
+        bridge.attio_service.sync_runner,
+    )
     return {"sources": [await runner.status() for runner in runners]}
 
 
@@ -72,3 +76,17 @@ async def start_braintree_sync(
 async def braintree_sync_status(request: Request) -> dict[str, Any]:
     """Whether a run is going (here or elsewhere), its progress, the last recorded run."""
     return await bridge_of(request).braintree_service.sync_runner.status()
+
+
+@router.post("/attio", status_code=202, responses={409: {}, 503: {}})
+async def start_attio_sync(request: Request, dry_run: bool = False) -> dict[str, Any]:
+    """Start an Attio → Braintree catch-up in the background (one at a time): contact edits
+    Attio holds newer than the Braintree customer are sent to Braintree."""
+    run = await bridge_of(request).attio_service.start_sync(dry_run=dry_run)
+    return run.as_dict()
+
+
+@router.get("/attio")
+async def attio_sync_status(request: Request) -> dict[str, Any]:
+    """Whether a catch-up is going (here or elsewhere), its progress, the last recorded run."""
+    return await bridge_of(request).attio_service.sync_runner.status()

@@ -77,6 +77,7 @@ class Console:
         runners = {
             "zoho": bridge.zoho_service.sync_runner,
             "braintree": bridge.braintree_service.sync_runner,
+            "attio": bridge.attio_service.sync_runner,
         }
 
         async def zoho(dry_run: bool) -> Any:
@@ -84,6 +85,9 @@ class Console:
 
         async def braintree(dry_run: bool) -> Any:
             return await bridge.braintree_service.start_sync(dry_run=dry_run)
+
+        async def attio(dry_run: bool) -> Any:
+            return await bridge.attio_service.start_sync(dry_run=dry_run)
 
         health = BridgeHealth(
             ledger=bridge.ledger,
@@ -97,7 +101,7 @@ class Console:
             replayer=bridge.replayer,
             health=health,
             sync_runners=runners,
-            sync_starters={"zoho": zoho, "braintree": braintree},
+            sync_starters={"zoho": zoho, "braintree": braintree, "attio": attio},
         )
 
     async def aclose(self) -> None:

@@ -116,6 +116,8 @@ NEEDS = {
     "attio-bridge-sync-zoho": JOB | ZOHO_API | {"ZOHO_ORGANIZATION_ID"} | CRM_CHANNEL,
     "attio-bridge-sync-braintree": JOB
     | {"BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY", "BRAINTREE_PRIVATE_KEY"},
+    "attio-bridge-sync-attio": JOB
+    | {"BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY", "BRAINTREE_PRIVATE_KEY"},
     "attio-bridge-zoho-watch": ZOHO_API | CRM_CHANNEL | {"ZOHO_CRM_NOTIFY_URL"},
     # Every feed's checks: a source is watched when its webhook is set up (its secret is set);
     # the alert channels are entered on this job alone.

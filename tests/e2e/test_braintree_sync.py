@@ -372,7 +372,7 @@ def test_admin_starts_a_run_refuses_a_second_and_lists_every_source(
     assert status["last_run"]["progress"]["phase"] == "done"
     listed = harness.client.get("/admin/sync", headers=ADMIN).json()["sources"]
     by_source = {entry["source"]: entry for entry in listed}
-    assert set(by_source) == {"braintree", "zoho"}
+    assert set(by_source) == {"braintree", "zoho", "attio"}
     recorded = by_source["braintree"]["recorded"]
     assert recorded["watermark"] is not None
     assert recorded["last_run"]["outcome"] == "succeeded"

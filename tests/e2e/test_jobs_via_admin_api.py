@@ -167,7 +167,7 @@ def test_sync_zoho_starts_on_the_web_service_and_waits_for_its_run(
     ]
 
 
-@pytest.mark.parametrize("source", ["zoho", "braintree"])
+@pytest.mark.parametrize("source", ["zoho", "braintree", "attio"])
 def test_a_run_that_disappears_from_the_web_service_fails_the_job(
     monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:

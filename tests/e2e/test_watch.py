@@ -1,5 +1,6 @@
 """Watch end to end: the Attio webhook goes `degraded`, every channel is told once (Slack, the
-signed webhook, an Attio task), it recovers, and every channel hears `resolved`."""
+signed webhook, an Attio task), it recovers, every channel hears `resolved`, and the Attio →
+Braintree catch-up sends the edits made meanwhile."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,10 +19,12 @@ from typer.testing import CliRunner
 import app.cli._common as cli_common
 from app.bridge import Bridge
 from app.cli import cli
+from app.clients.braintree import BraintreeClient
 from app.config import Settings, get_settings
 from app.services.attio.webhooks import register_webhook
 from app.services.syncstate import LastRun, SyncStateStore
-from testkit.signing import ATTIO_TEST_SECRET, attio_signed_headers
+from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway
+from testkit.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, attio_signed_headers
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, Harness, start_harness
 from tests.services.alerts.conftest import ALERT_SECRET, ALERT_URL, SLACK_URL, Receivers
@@ -44,8 +47,20 @@ def receivers() -> Receivers:
 
 
 @pytest.fixture
-def h(receivers: Receivers) -> Iterator[Harness]:
-    for harness in start_harness(ALERTS):
+def braintree_data() -> Iterator[tuple[BraintreeData, BraintreeClient]]:
+    """Braintree's API: the stand-in, with one customer last changed yesterday."""
+    data = BraintreeData()
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    data.add_customer("cus_ada", "ada@example.com", "Ada", "Byron", updated_at=yesterday)
+    with braintree_api(data) as port:
+        yield data, BraintreeClient(sdk_gateway(port), retry_delay=0)
+
+
+@pytest.fixture
+def h(
+    receivers: Receivers, braintree_data: tuple[BraintreeData, BraintreeClient]
+) -> Iterator[Harness]:
+    for harness in start_harness(ALERTS, braintree=braintree_data[1]):
         watch = harness.bridge.watch
         assert watch is not None
         watch.alert_transport = receivers.transport
@@ -88,14 +103,22 @@ def calls(h: Harness) -> dict[str, int]:
     return {"reads": requests.count(kind="read"), "writes": requests.count(kind="write")}
 
 
-def test_degraded_webhook_alerts_everywhere_then_resolves(h: Harness, receivers: Receivers) -> None:
-    caught_up: list[str] = []
-
-    async def catch_up() -> None:
-        caught_up.append("run")
-
-    assert h.bridge.watch is not None
-    h.bridge.watch.on_attio_webhook_back = catch_up
+def test_degraded_webhook_alerts_everywhere_then_resolves(
+    h: Harness, receivers: Receivers, braintree_data: tuple[BraintreeData, BraintreeClient]
+) -> None:
+    data, _client = braintree_data
+    ada_name = [{"first_name": "Ada", "last_name": "Byron", "full_name": "Ada Byron"}]
+    ada = h.client.portal.call(
+        lambda: h.bridge.attio_client.assert_record(
+            "people",
+            matching_attribute="email_addresses",
+            values={
+                "email_addresses": ["ada@example.com"],
+                "name": ada_name,
+                "braintree_customer_id": "cus_ada",
+            },
+        )
+    )
     quiet = watch_pass(h)
     assert states(quiet)["attio.webhook"] == "ok" and quiet["ok"]
     assert quiet["alerts"]["sent"] == [] and receivers.requests == []
@@ -124,6 +147,14 @@ def test_degraded_webhook_alerts_everywhere_then_resolves(h: Harness, receivers:
     assert again["alerts"]["sent"] == [] and len(receivers.requests) == 2
     assert calls(h)["writes"] == 0
     steady = calls(h)
+    # Edited in Attio while the webhook is degraded: the edit never reaches the bridge.
+    lovelace = [{"first_name": "Ada", "last_name": "Lovelace", "full_name": "Ada Lovelace"}]
+    h.client.portal.call(
+        lambda: h.bridge.attio_client.update_record(
+            "people", ada["id"]["record_id"], {"name": lovelace}
+        )
+    )
+    assert data.updates == []
 
     set_status(h, "active")
     resolved = watch_pass(h)
@@ -135,7 +166,12 @@ def test_degraded_webhook_alerts_everywhere_then_resolves(h: Harness, receivers:
     last = receivers.to(ALERT_URL)[-1]
     assert Webhook(ALERT_SECRET).verify(last.content, dict(last.headers))["state"] == "resolved"
     assert task.is_completed
-    assert caught_up == ["run"]
+    # The pass that saw the webhook back started the catch-up in the background.
+    runner = h.bridge.attio_service.sync_runner
+    assert runner.last is not None
+    h.client.portal.call(runner.wait)
+    assert runner.last.status.value == "succeeded", runner.last.as_dict()
+    assert data.updates == [("cus_ada", {"last_name": "Lovelace"})]
     # What a pass costs in Attio calls (the README quotes bench/watch.py's figures).
     assert steady["writes"] == 0 and steady["reads"] <= 12, steady
     assert alerting["writes"] <= 6, alerting
@@ -189,6 +225,63 @@ def test_inactive_is_critical_and_watch_exits_1(
     assert slack["text"].startswith("[critical] attio.webhook")
     table = CliRunner().invoke(cli, ["watch"])
     assert table.exit_code == 1 and "attio.webhook" in table.output and "critical" in table.output
+
+
+def test_the_command_waits_for_the_catch_up_it_starts(
+    h: Harness,
+    receivers: Receivers,
+    braintree_data: tuple[BraintreeData, BraintreeClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data, client = braintree_data
+    ada = h.client.portal.call(
+        lambda: h.bridge.attio_client.assert_record(
+            "people",
+            matching_attribute="email_addresses",
+            values={"email_addresses": ["ada@example.com"], "braintree_customer_id": "cus_ada"},
+        )
+    )
+    set_status(h, "inactive")
+    env = {**ALERTS, "ATTIO_API_KEY": "sandbox-key-0123456789", "LOG_LEVEL": "ERROR"}
+    env |= {"ATTIO_WEBHOOK_SECRET": ATTIO_TEST_SECRET, "WATCH_SILENCE_BRAINTREE": "off"}
+    creds = BRAINTREE_TEST_CREDENTIALS
+    env |= {"BRAINTREE_MERCHANT_ID": creds["merchant_id"]}
+    env |= {"BRAINTREE_PUBLIC_KEY": creds["public_key"]}
+    env |= {"BRAINTREE_PRIVATE_KEY": creds["private_key"]}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(
+        cli_common, "attio_client_for_cli", lambda _s: sandbox_attio_client(h.sandbox_app)
+    )
+    monkeypatch.setattr(BraintreeClient, "from_settings", classmethod(lambda _cls, _s: client))
+    opened = cli_common.cli_bridge
+
+    @asynccontextmanager
+    async def cli_bridge(settings: Settings) -> AsyncIterator[Bridge]:
+        async with opened(settings) as bridge:
+            assert bridge.watch is not None
+            bridge.watch.alert_transport = receivers.transport
+            yield bridge
+
+    monkeypatch.setattr(cli_common, "cli_bridge", cli_bridge)
+    get_settings.cache_clear()
+    try:
+        assert CliRunner().invoke(cli, ["watch", "--json"]).exit_code == 1  # critical
+        lovelace = [{"first_name": "Ada", "last_name": "Lovelace", "full_name": "Ada Lovelace"}]
+        h.client.portal.call(
+            lambda: h.bridge.attio_client.update_record(
+                "people", ada["id"]["record_id"], {"name": lovelace}
+            )
+        )
+        set_status(h, "active")
+        data.latency_seconds = 0.05  # the run outlasts the pass that starts it
+        back = CliRunner().invoke(cli, ["watch", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert back.exit_code == 0, back.output
+    assert states(json.loads(back.output))["attio.webhook"] == "ok"
+    # The process ended only after the catch-up had sent the edit.
+    assert data.updates == [("cus_ada", {"last_name": "Lovelace"})]
 
 
 def test_a_verified_delivery_clears_silence_and_a_forged_one_does_not() -> None:

@@ -56,7 +56,12 @@ class Harness:
     def wait_for_sync(self, timeout: float = 10.0) -> None:
         """A sync started by POST /admin/sync/<source> runs on: let it end before the next case."""
         bridge = self.app.state.bridge
-        for runner in (bridge.zoho_service.sync_runner, bridge.braintree_service.sync_runner):
+        runners = (
+            bridge.zoho_service.sync_runner,
+            bridge.braintree_service.sync_runner,
+            bridge.attio_service.sync_runner,
+        )
+        for runner in runners:
             deadline = time.monotonic() + timeout
             while runner.running and time.monotonic() < deadline:
                 time.sleep(0.01)

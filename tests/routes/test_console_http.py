@@ -36,6 +36,7 @@ FORMS = [
     "/console/events/replay-matching",
     "/console/syncs/zoho",
     "/console/syncs/braintree",
+    "/console/syncs/attio",
 ]
 SCRIPT = "<script>alert('owned')</script>"
 
@@ -291,3 +292,11 @@ def test_replay_selected_reports_each_key_and_a_vanished_one_as_refused(console:
         answer.text,
     )
     assert rows == [(first, "replayed"), ("attio:gone:0", "refused"), (second, "replayed")]
+
+
+def test_the_syncs_page_lists_every_source_the_bridge_runs(console: Harness) -> None:
+    sign_in(console.client)
+    page = console.client.get("/console/syncs")
+    assert page.status_code == 200
+    for source in ("zoho", "braintree", "attio"):
+        assert f'action="/console/syncs/{source}"' in page.text, source

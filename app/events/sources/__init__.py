@@ -12,6 +12,7 @@ from typing import Protocol
 
 from app.events.model import RawRequest, Source, WebhookEvent
 from app.events.sources.attio import AttioSource, attio_event_key, stored_key_event
+from app.events.sources.attio_sync import ATTIO_SYNC_KEY_PREFIX, AttioSyncFailureSource
 from app.events.sources.braintree import BraintreeSource
 from app.events.sources.braintree_sync import BRAINTREE_SYNC_KEY_PREFIX, BraintreeSyncFailureSource
 from app.events.sources.zoho import ZohoSource
@@ -28,10 +29,12 @@ class EventSource(Protocol):
 
 
 __all__ = [
+    "ATTIO_SYNC_KEY_PREFIX",
     "BRAINTREE_SYNC_KEY_PREFIX",
     "SYNC_KEY_PREFIX",
     "ZOHO_CRM_KEY_PREFIX",
     "AttioSource",
+    "AttioSyncFailureSource",
     "BraintreeSource",
     "BraintreeSyncFailureSource",
     "EventSource",
