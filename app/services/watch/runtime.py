@@ -37,7 +37,12 @@ NEWEST_KEYS = 5
 BRAINTREE_MIN_SILENCE = timedelta(hours=26)
 BILLING_CYCLE = timedelta(days=30)
 # How often each sync runs by cron (render.yaml); a last success older than twice this is late.
-SYNC_SCHEDULES = {"braintree": timedelta(hours=1), "zoho": timedelta(hours=6)}
+# Each sync's cron schedule (render.yaml): `sync.<source>` fires when a run is twice overdue.
+SYNC_SCHEDULES = {
+    "braintree": timedelta(hours=1),
+    "zoho": timedelta(hours=6),
+    "attio": timedelta(hours=24),  # the Attio -> Braintree catch-up
+}
 
 
 @dataclass
@@ -229,9 +234,13 @@ async def ledger_stuck(ctx: WatchContext) -> Check:
 def sync(source: str) -> Callable[[WatchContext], Any]:
     async def check(ctx: WatchContext) -> Check:
         name = f"sync {source}"
-        configured = (
-            ctx.braintree is not None if source == "braintree" else zoho_configured(ctx.settings)
-        )
+        configured = {
+            "braintree": ctx.braintree is not None,
+            "zoho": zoho_configured(ctx.settings),
+            # Braintree reachable and ATTIO_TO_BRAINTREE_SYNC not turned off.
+            "attio": ctx.braintree is not None
+            and ctx.settings.attio_to_braintree_sync is not False,
+        }[source]
         if not configured:
             return Check(name, Status.skipped, f"{source} is not configured")
         try:

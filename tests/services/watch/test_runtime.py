@@ -38,6 +38,7 @@ def test_the_registry_names_every_check_once() -> None:
         "ledger.stuck",
         "sync.braintree",
         "sync.zoho",
+        "sync.attio",
         "queue",
     ]
     assert [spec.id for spec in checks(Kind.config)] == ["secrets", "attio", "braintree", "zoho"]
@@ -157,6 +158,20 @@ async def test_sync_fires_on_a_failed_or_late_run(attio: AttioClient) -> None:
     await store.record_run("braintree", LastRun(ended, ended, "succeeded"))
     assert (await check(ctx)).status is Status.fail
     assert (await runtime.sync("zoho")(ctx)).status is Status.skipped  # not configured
+
+
+async def test_the_catch_up_is_watched_on_its_daily_schedule(attio: AttioClient) -> None:
+    store = SyncStateStore(attio)
+    check = runtime.sync("attio")
+    ctx = context(attio, settings(), now=NOW, braintree=Subscriptions(1))
+    assert (await check(ctx)).status is Status.warn  # never ran
+    ended = NOW - timedelta(hours=30)  # overdue, not twice overdue
+    await store.record_run("attio", LastRun(ended, ended, "succeeded"))
+    assert (await check(ctx)).status is Status.ok
+    ended = NOW - timedelta(hours=49)
+    await store.record_run("attio", LastRun(ended, ended, "succeeded"))
+    assert (await check(ctx)).status is Status.fail
+    assert (await check(context(attio, settings(), now=NOW))).status is Status.skipped
 
 
 class Queue:
