@@ -24,6 +24,9 @@ log = get_logger(__name__)
 SEND_ATTEMPTS = 3
 HTTP_TIMEOUT_SECONDS = 10.0
 TASK_DEADLINE = timedelta(days=1)
+# The objects Attio's task schema lists for `linked_records` ("at present, only people and
+# companies"); links to others are tried first, and left off if refused.
+TASK_LINK_OBJECTS = frozenset({"people", "companies"})
 
 
 class ChannelError(BridgeError):
@@ -146,16 +149,25 @@ class AttioTaskChannel:
             await self._attio.update_task(task_id, deadline_at=deadline)
             return memory
         member = await self._member_id()
-        try:
-            task = await self._create(alert, deadline, member, alert.links)
-        except AttioValidationError:
-            if not alert.links:
-                raise
-            # Attio's task schema says linked records are "at present, only people and
-            # companies": should it refuse a custom object's, the task still matters more.
-            log.warning("alert.task_links_refused", check=alert.check)
-            task = await self._create(alert, deadline, member, ())
+        task = await self._create_linked(alert, deadline, member)
         return {"task_id": task["id"]["task_id"]}
+
+    async def _create_linked(
+        self, alert: Alert, deadline: str | None, member: str
+    ) -> dict[str, Any]:
+        """The task with every link; should Attio refuse them, with the people and companies
+        only, then with none: the task matters more than its links."""
+        standard = tuple(link for link in alert.links if link[0] in TASK_LINK_OBJECTS)
+        # Each attempt links fewer records than the one before; the last links none.
+        attempts = list(dict.fromkeys((alert.links, standard, ())))
+        for links in attempts[:-1]:
+            try:
+                return await self._create(alert, deadline, member, links)
+            except AttioValidationError:
+                # Attio's task schema says linked records are "at present, only people and
+                # companies": a custom object's (the ledger entry) may be refused.
+                log.warning("alert.task_links_refused", check=alert.check, links=len(links))
+        return await self._create(alert, deadline, member, attempts[-1])
 
     async def _create(
         self, alert: Alert, deadline: str | None, member: str, links: tuple[tuple[str, str], ...]

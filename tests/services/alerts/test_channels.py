@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from app.clients.attio import AttioClient, AttioValidationError
-from app.schema import BRIDGE_EVENTS, EVENT_KEY
+from app.schema import BRIDGE_EVENTS, EVENT_KEY, PEOPLE
 from app.services.alerts import (
     Alert,
     AlertState,
@@ -117,23 +117,55 @@ async def test_an_unknown_assignee_is_a_channel_failure(attio: AttioClient) -> N
     assert error == "ALERT_ATTIO_ASSIGNEE is not a member of the Attio workspace"
 
 
-async def test_a_task_whose_links_attio_refuses_is_created_without_them(
-    attio: AttioClient, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Attio's task schema says links are "at present, only people and companies"."""
+def refuse_custom_object_links(
+    attio: AttioClient, monkeypatch: pytest.MonkeyPatch
+) -> list[list[str]]:
+    """Attio refusing task links other than people and companies (its schema: "at present,
+    only people and companies"); answers the objects each attempt linked."""
     create = attio.create_task
+    tried: list[list[str]] = []
 
     async def people_and_companies_only(**task: Any) -> dict[str, Any]:
+        tried.append([obj for obj, _ in task["linked_records"]])
         if any(obj not in ("people", "companies") for obj, _ in task["linked_records"]):
             raise AttioValidationError("Invalid linked record", attio_status=400)
         return await create(**task)
 
     monkeypatch.setattr(attio, "create_task", people_and_companies_only)
+    return tried
+
+
+async def dead_entry_link(attio: AttioClient) -> tuple[str, str]:
     entry = await attio.assert_record(
         BRIDGE_EVENTS, matching_attribute=EVENT_KEY, values={EVENT_KEY: "bt:1", "status": "dead"}
     )
-    link = (BRIDGE_EVENTS, entry["id"]["record_id"])
+    return (BRIDGE_EVENTS, entry["id"]["record_id"])
+
+
+async def test_a_task_whose_links_attio_refuses_is_created_without_them(
+    attio: AttioClient, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tried = refuse_custom_object_links(attio, monkeypatch)
+    link = await dead_entry_link(attio)
     memory, error = await deliver(
         AttioTaskChannel(attio, "operator@sandbox.test"), alert(links=(link,)), {}
     )
     assert error is None and sandbox.tasks.get(memory["task_id"]).linked_records == []
+    assert tried == [[BRIDGE_EVENTS], []]
+
+
+async def test_refused_links_are_retried_with_the_person_alone(
+    attio: AttioClient, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger entry's link refused, the person's (which Attio's schema lists) is kept."""
+    tried = refuse_custom_object_links(attio, monkeypatch)
+    ada = await attio.assert_record(
+        PEOPLE, matching_attribute="email_addresses", values={"email_addresses": ["a@x.test"]}
+    )
+    links = (await dead_entry_link(attio), (PEOPLE, ada["id"]["record_id"]))
+    memory, error = await deliver(
+        AttioTaskChannel(attio, "operator@sandbox.test"), alert(links=links), {}
+    )
+    assert error is None and tried == [[BRIDGE_EVENTS, PEOPLE], [PEOPLE]]
+    people = sandbox.store.get_object(PEOPLE).id
+    assert sandbox.tasks.get(memory["task_id"]).linked_records == [(people, links[1][1])]
