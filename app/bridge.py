@@ -264,6 +264,8 @@ def build_bridge(
             queue=queue,
             braintree=braintree,
             make_zoho=ZohoClient.from_settings,
+            # A ledger alert's task links the payer, found as a replay parses the entry.
+            braintree_source=sources.get(Source.braintree),
             redis=redis,
             # The Attio webhook is back: catch up the edits it did not deliver meanwhile.
             on_attio_webhook_back=attio_service.catch_up,

@@ -21,10 +21,17 @@ from app.bridge import Bridge
 from app.cli import cli
 from app.clients.braintree import BraintreeClient
 from app.config import Settings, get_settings
+from app.events.model import RawRequest, Source
 from app.services.attio.webhooks import register_webhook
 from app.services.syncstate import LastRun, SyncStateStore
 from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway
-from testkit.signing import ATTIO_TEST_SECRET, BRAINTREE_TEST_CREDENTIALS, attio_signed_headers
+from testkit.signing import (
+    ATTIO_TEST_SECRET,
+    BRAINTREE_TEST_CREDENTIALS,
+    attio_signed_headers,
+    braintree_fixture,
+    braintree_form_body,
+)
 from tests.conftest import sandbox_attio_client
 from tests.e2e.conftest import ADMIN_TOKEN, Harness, start_harness
 from tests.services.alerts.conftest import ALERT_SECRET, ALERT_URL, SLACK_URL, Receivers
@@ -300,3 +307,33 @@ def test_a_verified_delivery_clears_silence_and_a_forged_one_does_not() -> None:
         assert states(watch_pass(h, alert=False))["attio.silence"] == "ok"
         (record,) = [r for r in h.records("bridge_events") if r["values"]["event_key"]]
         assert record["values"]["event_key"] == "sync-state:delivery:attio"
+
+
+def test_a_dead_braintree_charge_tasks_the_operator_with_the_entry_and_the_payer(
+    h: Harness,
+) -> None:
+    """The Attio task links the ledger entry and the person who pays, found by parsing the
+    stored delivery as a replay does."""
+    bridge = h.bridge
+    signed = braintree_form_body(*braintree_fixture("subscription_charged_unsuccessfully"))
+
+    async def dead_charge() -> tuple[str, str]:
+        payer = await bridge.attio_client.assert_record(
+            "people",
+            matching_attribute="email_addresses",
+            values={"email_addresses": ["ada@example.com"], "braintree_customer_id": "cust_31fz"},
+        )
+        raw = RawRequest(body=signed.decode(), path="webhooks/braintree")
+        (event,) = await bridge.sources[Source.braintree].events_from(raw)
+        entry = await bridge.ledger.record_failure(
+            event, "Attio refused the payment", permanent=True, previous=None
+        )
+        return entry.record_id, payer["id"]["record_id"]
+
+    entry, payer = h.client.portal.call(dead_charge)
+    report = watch_pass(h)
+    assert states(report)["ledger.dead"] == "critical"
+    (task,) = h.sandbox.tasks.tasks.values()
+    assert "ledger.dead" in task.content
+    objects = {slug: h.sandbox.store.get_object(slug).id for slug in ("bridge_events", "people")}
+    assert task.linked_records == [(objects["bridge_events"], entry), (objects["people"], payer)]

@@ -23,10 +23,12 @@ from app.events.deliveries import DeliveryClock
 from app.events.ledger import LedgerStatus, is_bookkeeping_key
 from app.events.model import Source
 from app.events.queue import EventQueue
+from app.events.sources import EventSource
 from app.schema import BRIDGE_EVENTS, EVENT_KEY
 from app.services.doctor.checks import check_attio_webhook, check_crm_channels
 from app.services.doctor.report import Check, Status
 from app.services.syncstate import SyncStateStore
+from app.services.watch.payers import LedgerPayers
 
 # A CRM channel expiring within this is critical: the daily renewal has failed at least once.
 CHANNEL_CRITICAL = timedelta(hours=12)
@@ -55,6 +57,9 @@ class WatchContext:
     braintree: BraintreeClient | None
     make_zoho: Callable[[Settings], ZohoClient]
     now: datetime
+    # The bridge's Braintree webhook source: a ledger alert's payers are found as a replay
+    # parses the stored request (None: Braintree webhooks are off).
+    braintree_source: EventSource | None = None
     # Read once per pass, shared by the three silence checks (which run at the same time).
     _last: dict[Source, datetime | None] | None = field(default=None, repr=False)
     _reading: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -64,6 +69,13 @@ class WatchContext:
             if self._last is None:
                 self._last = await self.deliveries.last()
             return self._last
+
+    async def ledger_links(self, rows: list[Any]) -> tuple[tuple[str, str], ...]:
+        """What an alert task about these ledger entries links: each entry, then the people
+        who pay in the Braintree ones (read only when a ledger check fires)."""
+        entries = tuple((BRIDGE_EVENTS, record_id(row)) for row in rows)
+        payers = LedgerPayers(self.attio, self.braintree, self.braintree_source)
+        return entries + await payers.links(rows)
 
 
 def _attio_failed(name: str, exc: AttioError) -> Check:
@@ -173,7 +185,7 @@ async def ledger_dead(ctx: WatchContext) -> Check:
     conditions = {"$or": [{"status": status.value} for status in statuses]}
     sorts = [{"direction": "desc", "attribute": "last_attempt_at"}]
     counts: Counter[str] = Counter()
-    newest: list[tuple[str, str]] = []
+    newest: list[Any] = []
     try:
         async for row in ctx.attio.iter_records(
             BRIDGE_EVENTS, filter=conditions, sorts=sorts, page_size=500
@@ -183,21 +195,22 @@ async def ledger_dead(ctx: WatchContext) -> Check:
                 continue
             counts[f"{first_value(row, 'status')}:{first_value(row, 'source')}"] += 1
             if len(newest) < NEWEST_KEYS:
-                newest.append((key, record_id(row)))
+                newest.append(row)
     except AttioError as exc:
         return _attio_failed("ledger dead", exc)
     if not counts:
         return Check("ledger dead", Status.ok, "no dead or needs_attention entries")
     dead = sum(n for key, n in counts.items() if key.startswith("dead:"))
     parts = [f"{n} {key.replace(':', ' from ')}" for key, n in sorted(counts.items())]
+    keys = [first_value(row, EVENT_KEY) or "" for row in newest]
     return Check(
         "ledger dead",
         Status.fail if dead else Status.warn,
-        "; ".join(parts) + f"; newest: {', '.join(key for key, _ in newest)}",
+        "; ".join(parts) + f"; newest: {', '.join(keys)}",
         "look at them (`attio-bridge events list --status dead`), fix the cause, then set their "
         "status to `replay` in Attio or run `attio-bridge events replay`",
-        details={"counts": dict(counts), "newest": [key for key, _ in newest]},
-        links=tuple((BRIDGE_EVENTS, rid) for _, rid in newest),
+        details={"counts": dict(counts), "newest": keys},
+        links=await ctx.ledger_links(newest),
     )
 
 
@@ -224,7 +237,7 @@ async def ledger_stuck(ctx: WatchContext) -> Check:
         f"{len(rows)}{more} failed entries first attempted over 24 h ago (e.g. {', '.join(keys)})",
         "check that the retry-due cron runs, and the errors on these entries",
         details={"count": len(rows), "examples": keys},
-        links=tuple((BRIDGE_EVENTS, record_id(row)) for row in rows[:NEWEST_KEYS]),
+        links=await ctx.ledger_links(rows[:NEWEST_KEYS]),
     )
 
 

@@ -24,6 +24,7 @@ from app.clients.zoho import ZohoClient
 from app.config import Settings, secret_is_set
 from app.events.deliveries import DeliveryClock
 from app.events.queue import EventQueue
+from app.events.sources import EventSource
 from app.log import SecretRedactor, get_logger
 from app.services.alerts import (
     AlertState,
@@ -142,6 +143,7 @@ class Watch:
         queue: EventQueue | None,
         braintree: BraintreeClient | None,
         make_zoho: Callable[[Settings], ZohoClient],
+        braintree_source: EventSource | None = None,
         redis: Redis | None = None,
         on_attio_webhook_back: Hook | None = None,
         alert_transport: httpx.AsyncBaseTransport | None = None,
@@ -155,6 +157,7 @@ class Watch:
         self._queue = queue
         self._braintree = braintree
         self._make_zoho = make_zoho
+        self._braintree_source = braintree_source
         self._redis = redis
         # Called once when `attio.webhook` clears (the webhook is back from degraded,
         # inactive or missing): the place for an Attio -> Braintree catch-up.
@@ -203,6 +206,7 @@ class Watch:
             braintree=self._braintree,
             make_zoho=self._make_zoho,
             now=now,
+            braintree_source=self._braintree_source,
         )
         results = await self._run_checks(ctx)
         findings = [self._finding(check_id, check) for check_id, check in results]
