@@ -309,13 +309,16 @@ def test_a_verified_delivery_clears_silence_and_a_forged_one_does_not() -> None:
         assert record["values"]["event_key"] == "sync-state:delivery:attio"
 
 
+@pytest.mark.parametrize("forged", [False, True], ids=["verified", "edited-in-attio"])
 def test_a_dead_braintree_charge_tasks_the_operator_with_the_entry_and_the_payer(
-    h: Harness,
+    h: Harness, forged: bool
 ) -> None:
     """The Attio task links the ledger entry and the person who pays, found by parsing the
-    stored delivery as a replay does."""
+    stored delivery as a replay does; an entry that no longer verifies is linked alone."""
     bridge = h.bridge
     signed = braintree_form_body(*braintree_fixture("subscription_charged_unsuccessfully"))
+    stored = signed.replace(b"bt_signature=test_public_key", b"bt_signature=other_key")
+    assert stored != signed
 
     async def dead_charge() -> tuple[str, str]:
         payer = await bridge.attio_client.assert_record(
@@ -325,6 +328,8 @@ def test_a_dead_braintree_charge_tasks_the_operator_with_the_entry_and_the_payer
         )
         raw = RawRequest(body=signed.decode(), path="webhooks/braintree")
         (event,) = await bridge.sources[Source.braintree].events_from(raw)
+        if forged:  # the stored request edited afterwards (here: its signature)
+            event = event.model_copy(update={"raw": RawRequest(body=stored.decode())})
         entry = await bridge.ledger.record_failure(
             event, "Attio refused the payment", permanent=True, previous=None
         )
@@ -336,4 +341,9 @@ def test_a_dead_braintree_charge_tasks_the_operator_with_the_entry_and_the_payer
     (task,) = h.sandbox.tasks.tasks.values()
     assert "ledger.dead" in task.content
     objects = {slug: h.sandbox.store.get_object(slug).id for slug in ("bridge_events", "people")}
-    assert task.linked_records == [(objects["bridge_events"], entry), (objects["people"], payer)]
+    payer_link = [] if forged else [(objects["people"], payer)]
+    assert task.linked_records == [(objects["bridge_events"], entry), *payer_link]
+    # Still firing: the payers are not looked up again (only a task being created reads them).
+    h.sandbox.requests.clear()
+    assert watch_pass(h)["alerts"]["sent"] == []
+    assert not [r for r in h.sandbox.requests.entries if "/objects/people/" in r.path]

@@ -157,9 +157,12 @@ class AttioTaskChannel:
     ) -> dict[str, Any]:
         """The task with every link; should Attio refuse them, with the people and companies
         only, then with none: the task matters more than its links."""
-        standard = tuple(link for link in alert.links if link[0] in TASK_LINK_OBJECTS)
+        links = alert.links
+        if alert.more_links is not None:
+            links += tuple(link for link in await alert.more_links() if link not in links)
+        standard = tuple(link for link in links if link[0] in TASK_LINK_OBJECTS)
         # Each attempt links fewer records than the one before; the last links none.
-        attempts = list(dict.fromkeys((alert.links, standard, ())))
+        attempts = list(dict.fromkeys((links, standard, ())))
         for links in attempts[:-1]:
             try:
                 return await self._create(alert, deadline, member, links)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from app.clients.attio.values import iso_timestamp
+
+Links = tuple[tuple[str, str], ...]  # (object, record id)
+# Links worth their reads only for a task that is created (a ledger entry's payer).
+MoreLinks = Callable[[], Awaitable[Links]]
 
 
 class Severity(StrEnum):
@@ -33,7 +37,8 @@ class Alert:
     sent_at: datetime
     repeat: bool = False  # a still-critical check, told again after ALERT_REPEAT_HOURS
     details: Mapping[str, Any] = field(default_factory=dict)
-    links: tuple[tuple[str, str], ...] = ()
+    links: Links = ()
+    more_links: MoreLinks | None = field(default=None, compare=False, repr=False)
 
     @property
     def title(self) -> str:

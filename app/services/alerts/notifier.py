@@ -23,7 +23,7 @@ from app.events.ledger import SYNC_STATE_KEY_PREFIX
 from app.log import get_logger
 from app.schema import BRIDGE_EVENTS, EVENT_KEY
 from app.services.alerts.channels import Channel, deliver
-from app.services.alerts.model import Alert, AlertState, Severity
+from app.services.alerts.model import Alert, AlertState, Links, MoreLinks, Severity
 from app.services.syncstate import AttioSyncLock, LockHandle
 
 log = get_logger(__name__)
@@ -130,7 +130,8 @@ class Finding:
     message: str
     action: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
-    links: tuple[tuple[str, str], ...] = ()
+    links: Links = ()
+    more_links: MoreLinks | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,7 @@ class Notifier:
             repeat=transition.repeat,
             details=finding.details,
             links=finding.links,
+            more_links=finding.more_links,
         )
         kept = dict(previous.channels) if previous else {}
         for channel in self.channels:

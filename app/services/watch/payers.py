@@ -24,6 +24,7 @@ from app.events.sources import BRAINTREE_SYNC_KEY_PREFIX, EventSource
 from app.events.sources.braintree_sync import braintree_sync_entry_event
 from app.log import get_logger
 from app.schema import PEOPLE
+from app.services.alerts.model import Links
 from app.services.braintree.transforms import (
     subscription_payer,
     text,
@@ -32,8 +33,6 @@ from app.services.braintree.transforms import (
 )
 
 log = get_logger(__name__)
-
-Link = tuple[str, str]
 
 
 class LedgerPayers:
@@ -47,7 +46,7 @@ class LedgerPayers:
         self._braintree = braintree
         self._source = source
 
-    async def links(self, rows: Iterable[Any]) -> tuple[Link, ...]:
+    async def links(self, rows: Iterable[Any]) -> Links:
         """`("people", record id)` for each Braintree entry's payer found, once each."""
         rows = [row for row in rows if first_value(row, "source") == Source.braintree.value]
         if not rows or self._braintree is None:

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from app.clients.attio import AttioClient, AttioError
@@ -25,6 +26,7 @@ from app.events.model import Source
 from app.events.queue import EventQueue
 from app.events.sources import EventSource
 from app.schema import BRIDGE_EVENTS, EVENT_KEY
+from app.services.alerts.model import Links, MoreLinks
 from app.services.doctor.checks import check_attio_webhook, check_crm_channels
 from app.services.doctor.report import Check, Status
 from app.services.syncstate import SyncStateStore
@@ -60,6 +62,8 @@ class WatchContext:
     # The bridge's Braintree webhook source: a ledger alert's payers are found as a replay
     # parses the stored request (None: Braintree webhooks are off).
     braintree_source: EventSource | None = None
+    # What an alert task adds to a check's links if one is created, by check name.
+    more_links: dict[str, MoreLinks] = field(default_factory=dict, repr=False)
     # Read once per pass, shared by the three silence checks (which run at the same time).
     _last: dict[Source, datetime | None] | None = field(default=None, repr=False)
     _reading: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -70,12 +74,12 @@ class WatchContext:
                 self._last = await self.deliveries.last()
             return self._last
 
-    async def ledger_links(self, rows: list[Any]) -> tuple[tuple[str, str], ...]:
-        """What an alert task about these ledger entries links: each entry, then the people
-        who pay in the Braintree ones (read only when a ledger check fires)."""
-        entries = tuple((BRIDGE_EVENTS, record_id(row)) for row in rows)
+    def ledger_links(self, check: str, rows: list[Any]) -> Links:
+        """The entries an alert about them links; the people who pay in the Braintree ones
+        are read only if its Attio task is created (not on every pass while it fires)."""
         payers = LedgerPayers(self.attio, self.braintree, self.braintree_source)
-        return entries + await payers.links(rows)
+        self.more_links[check] = partial(payers.links, rows)
+        return tuple((BRIDGE_EVENTS, record_id(row)) for row in rows)
 
 
 def _attio_failed(name: str, exc: AttioError) -> Check:
@@ -210,7 +214,7 @@ async def ledger_dead(ctx: WatchContext) -> Check:
         "look at them (`attio-bridge events list --status dead`), fix the cause, then set their "
         "status to `replay` in Attio or run `attio-bridge events replay`",
         details={"counts": dict(counts), "newest": keys},
-        links=await ctx.ledger_links(newest),
+        links=ctx.ledger_links("ledger dead", newest),
     )
 
 
@@ -237,7 +241,7 @@ async def ledger_stuck(ctx: WatchContext) -> Check:
         f"{len(rows)}{more} failed entries first attempted over 24 h ago (e.g. {', '.join(keys)})",
         "check that the retry-due cron runs, and the errors on these entries",
         details={"count": len(rows), "examples": keys},
-        links=await ctx.ledger_links(rows[:NEWEST_KEYS]),
+        links=ctx.ledger_links("ledger stuck", rows[:NEWEST_KEYS]),
     )
 
 

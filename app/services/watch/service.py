@@ -182,7 +182,7 @@ class Watch:
 
         return list(await asyncio.gather(*(run(spec) for spec in checks(Kind.runtime))))
 
-    def _finding(self, check_id: str, check: Check) -> Finding:
+    def _finding(self, check_id: str, check: Check, ctx: WatchContext) -> Finding:
         details = self._redactor.redact(json.loads(json.dumps(check.details, default=str)))
         return Finding(
             check=check_id,
@@ -191,6 +191,7 @@ class Watch:
             action=self._redactor.redact(check.action),
             details=details,
             links=check.links,
+            more_links=ctx.more_links.get(check.name),
         )
 
     async def run_pass(self, *, alert: bool = True) -> WatchReport:
@@ -209,7 +210,7 @@ class Watch:
             braintree_source=self._braintree_source,
         )
         results = await self._run_checks(ctx)
-        findings = [self._finding(check_id, check) for check_id, check in results]
+        findings = [self._finding(check_id, check, ctx) for check_id, check in results]
         if alert:
             outcome, alert_error = await self._alert(findings, now)
         else:
