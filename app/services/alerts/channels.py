@@ -163,13 +163,13 @@ class AttioTaskChannel:
         standard = tuple(link for link in links if link[0] in TASK_LINK_OBJECTS)
         # Each attempt links fewer records than the one before; the last links none.
         attempts = list(dict.fromkeys((links, standard, ())))
-        for links in attempts[:-1]:
+        for attempt in attempts[:-1]:
             try:
-                return await self._create(alert, deadline, member, links)
+                return await self._create(alert, deadline, member, attempt)
             except AttioValidationError:
                 # Attio's task schema says linked records are "at present, only people and
                 # companies": a custom object's (the ledger entry) may be refused.
-                log.warning("alert.task_links_refused", check=alert.check, links=len(links))
+                log.warning("alert.task_links_refused", check=alert.check, links=len(attempt))
         return await self._create(alert, deadline, member, attempts[-1])
 
     async def _create(
