@@ -16,6 +16,7 @@ from app.clients.zoho import ItemsSource, ZohoClient, check_zoho_settings
 from app.config import Settings, secret_is_set
 from app.events.admission import Admission
 from app.events.deliveries import DeliveryClock, silence_thresholds, watched_sources
+from app.events.delivery_counts import DELIVERIES
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, RetrySchedule
 from app.events.model import Source
@@ -40,6 +41,7 @@ from app.events.sources import (
 from app.schema import billing_objects, schema_for
 from app.services.attio import AttioService, ReplayRequests
 from app.services.braintree import BraintreeService
+from app.services.console import BridgeHealth, Console, WatchChecks, build_console
 from app.services.locks import KeyedLocks
 from app.services.syncstate import AttioSyncLock, SyncStateStore
 from app.services.watch import Watch
@@ -68,6 +70,7 @@ class Bridge:
     attio_service: AttioService
     queue: EventQueue | None = None  # queue mode (REDIS_URL set)
     watch: Watch | None = None  # runtime checks and alerts (`attio-bridge watch`)
+    console: Console | None = None  # the web console's sign-in and pages (`/console`)
 
     def source_for_channel(self, channel: str) -> EventSource | None:
         """The source a queued delivery came through (None: that provider is now disabled)."""
@@ -241,6 +244,20 @@ def build_bridge(
         sync_state=sync_state,
     )
     register_handlers(dispatcher, braintree_service, attio_service, zoho_service)
+    watch = Watch(
+        settings,
+        attio,
+        deliveries=deliveries,
+        sync_state=sync_state,
+        queue=queue,
+        braintree=braintree,
+        make_zoho=ZohoClient.from_settings,
+        # A ledger alert's task links the payer, found as a replay parses the entry.
+        braintree_source=sources.get(Source.braintree),
+        redis=redis,
+        # The Attio webhook is back: catch up the edits it did not deliver meanwhile.
+        on_attio_webhook_back=attio_service.catch_up,
+    )
     return Bridge(
         settings=settings,
         attio_client=attio,
@@ -256,18 +273,23 @@ def build_bridge(
         braintree_service=braintree_service,
         attio_service=attio_service,
         queue=queue,
-        watch=Watch(
+        watch=watch,
+        console=build_console(
             settings,
-            attio,
-            deliveries=deliveries,
-            sync_state=sync_state,
-            queue=queue,
-            braintree=braintree,
-            make_zoho=ZohoClient.from_settings,
-            # A ledger alert's task links the payer, found as a replay parses the entry.
-            braintree_source=sources.get(Source.braintree),
+            ledger=ledger,
+            replayer=replayer,
+            health=BridgeHealth(
+                ledger=ledger,
+                sources=sources,
+                queue=queue,
+                deliveries=DELIVERIES,
+                checks=WatchChecks(watch),
+            ),
+            syncs={
+                "zoho": zoho_service,
+                "braintree": braintree_service,
+                "attio": attio_service,
+            },
             redis=redis,
-            # The Attio webhook is back: catch up the edits it did not deliver meanwhile.
-            on_attio_webhook_back=attio_service.catch_up,
         ),
     )

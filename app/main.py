@@ -97,8 +97,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if (counted := DELIVERIES.use_redis(None)) is not None:
             await DELIVERIES.drain()
             await counted.aclose()
-        if getattr(app.state, "console", None) is not None:
-            await app.state.console.aclose()
         # The bridge first: a background Zoho sync writes through `attio`.
         await app.state.bridge.aclose()
         await attio.aclose()

@@ -18,21 +18,15 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from app.bridge import Bridge
-from app.clients.redis import connect as connect_redis
 from app.errors import BridgeError, NotFoundError
-from app.events.delivery_counts import DELIVERIES
 from app.events.ledger import LedgerStatus
 from app.events.model import Source
 from app.routes._intake import bridge_of
 from app.services.console import (
     PAGE_SIZE,
-    BridgeHealth,
-    ConsoleAuth,
-    ConsoleService,
+    Console,
     EventFilter,
     Session,
-    WatchChecks,
 )
 
 PREFIX = "/console"
@@ -59,61 +53,10 @@ def _when(value: datetime | None) -> str:
 templates.env.filters["when"] = _when
 
 
-class Console:
-    """Built on first use per app: the auth (its key and revocations) and the page logic."""
-
-    def __init__(self, bridge: Bridge) -> None:
-        settings = bridge.settings
-        token = settings.admin_token.get_secret_value() if settings.admin_token else ""
-        secret = settings.console_session_secret
-        redis = None
-        if settings.redis_configured and settings.redis_url is not None:
-            redis = connect_redis(settings.redis_url.get_secret_value(), retries=0)
-        self._redis = redis
-        self.auth = ConsoleAuth(
-            token, session_secret=secret.get_secret_value() if secret else None, redis=redis
-        )
-        self.secure_cookie = settings.is_production
-        runners = {
-            "zoho": bridge.zoho_service.sync_runner,
-            "braintree": bridge.braintree_service.sync_runner,
-            "attio": bridge.attio_service.sync_runner,
-        }
-
-        async def zoho(dry_run: bool) -> Any:
-            return await bridge.zoho_service.start_sync(dry_run=dry_run)
-
-        async def braintree(dry_run: bool) -> Any:
-            return await bridge.braintree_service.start_sync(dry_run=dry_run)
-
-        async def attio(dry_run: bool) -> Any:
-            return await bridge.attio_service.start_sync(dry_run=dry_run)
-
-        health = BridgeHealth(
-            ledger=bridge.ledger,
-            sources=bridge.sources,
-            queue=bridge.queue,
-            deliveries=DELIVERIES,
-            checks=WatchChecks(bridge.watch),
-        )
-        self.service = ConsoleService(
-            ledger=bridge.ledger,
-            replayer=bridge.replayer,
-            health=health,
-            sync_runners=runners,
-            sync_starters={"zoho": zoho, "braintree": braintree, "attio": attio},
-        )
-
-    async def aclose(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-
-
 def console_of(request: Request) -> Console:
-    state = request.app.state
-    if getattr(state, "console", None) is None:
-        state.console = Console(bridge_of(request))
-    console: Console = state.console
+    console = bridge_of(request).console
+    if console is None:  # a bridge built without one
+        raise NotFoundError("The console is not enabled on this bridge")
     return console
 
 

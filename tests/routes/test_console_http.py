@@ -108,7 +108,7 @@ def test_sign_in_failures(console: Harness) -> None:
         assert answer.status_code in (401, 422), token
         assert COOKIE not in answer.cookies
         # Throttling is per address; clear it so each token is judged on its own.
-        console.app.state.console.auth.throttle.succeeded("testclient")
+        console.bridge.console.auth.throttle.succeeded("testclient")
     assert "not the admin token" in sign_in(console.client, "wrong").text
 
 
@@ -207,7 +207,7 @@ def test_repeated_wrong_tokens_slow_down(console: Harness) -> None:
         assert answer.status_code == 429
         assert int(answer.headers["retry-after"]) >= 1
         assert COOKIE not in answer.cookies
-    console.app.state.console.auth.throttle.succeeded("testclient")
+    console.bridge.console.auth.throttle.succeeded("testclient")
     assert sign_in(console.client).status_code == 303
 
 

@@ -11,7 +11,13 @@ from app.services.console.health import (
     HealthReport,
     WatchChecks,
 )
-from app.services.console.service import PAGE_SIZE, ConsoleService, EventFilter
+from app.services.console.service import (
+    PAGE_SIZE,
+    Console,
+    ConsoleService,
+    EventFilter,
+    build_console,
+)
 
 __all__ = [
     "PAGE_SIZE",
@@ -19,6 +25,7 @@ __all__ = [
     "Check",
     "CheckState",
     "ChecksSource",
+    "Console",
     "ConsoleAuth",
     "ConsoleService",
     "EventFilter",
@@ -26,4 +33,5 @@ __all__ = [
     "HealthReport",
     "Session",
     "WatchChecks",
+    "build_console",
 ]

@@ -10,13 +10,16 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from app.clients.redis import Redis
+from app.config import Settings
 from app.errors import NotFoundError
 from app.events.ledger import Ledger, LedgerEntry, LedgerStatus
 from app.events.model import Source
 from app.events.replay import Replayer, ReplayReport, ReplayResult, ReplayStatus
 from app.log import redactor
+from app.services.console.auth import ConsoleAuth
 from app.services.console.chart import Chart, build_chart
 from app.services.console.health import HealthProvider, HealthReport
 from app.services.syncrunner import SyncRun, SyncRunner
@@ -237,3 +240,56 @@ class ConsoleService:
         if starter is None:
             raise NotFoundError(f"No sync for {source!r}")
         return await starter(dry_run)
+
+
+class SyncService(Protocol):
+    """What the console needs of a source's service to show and start its syncs."""
+
+    @property
+    def sync_runner(self) -> SyncRunner: ...
+
+    async def start_sync(self, *, dry_run: bool = False) -> SyncRun: ...
+
+
+@dataclass(frozen=True)
+class Console:
+    """The console's parts: sign-in and the page logic."""
+
+    auth: ConsoleAuth
+    service: ConsoleService
+    secure_cookie: bool
+
+
+def build_console(
+    settings: Settings,
+    *,
+    ledger: Ledger,
+    replayer: Replayer,
+    health: HealthProvider,
+    syncs: Mapping[str, SyncService],
+    redis: Redis | None,
+) -> Console:
+    """The console over the bridge's parts. `redis` (queue mode's connection) shares sign-outs
+    between processes."""
+    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    secret = settings.console_session_secret
+
+    def starter(sync: SyncService) -> SyncStarter:
+        async def start(dry_run: bool) -> SyncRun:
+            return await sync.start_sync(dry_run=dry_run)
+
+        return start
+
+    return Console(
+        auth=ConsoleAuth(
+            token, session_secret=secret.get_secret_value() if secret else None, redis=redis
+        ),
+        service=ConsoleService(
+            ledger=ledger,
+            replayer=replayer,
+            health=health,
+            sync_runners={name: sync.sync_runner for name, sync in syncs.items()},
+            sync_starters={name: starter(sync) for name, sync in syncs.items()},
+        ),
+        secure_cookie=settings.is_production,
+    )
