@@ -38,6 +38,7 @@ from app.events.sources import (
 from app.schema import billing_objects, schema_for
 from app.services.attio import AttioEventService, ReplayRequests
 from app.services.braintree import BraintreeService
+from app.services.fx import ExchangeRates
 from app.services.locks import KeyedLocks
 from app.services.syncstate import AttioSyncLock, SyncStateStore
 from app.services.watch import Watch
@@ -214,6 +215,8 @@ def build_bridge(
         ledger=ledger,
         sync_lock=sync_lock,
         sync_state=sync_state,
+        reporting_currency=settings.attio_default_currency,
+        rates=ExchangeRates.from_settings(settings),
     )
     customers = braintree if settings.attio_to_braintree_enabled else None
     layout = schema_for(payments_object=settings.attio_payments_object)
