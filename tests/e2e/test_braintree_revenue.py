@@ -258,3 +258,66 @@ def _id(record: dict[str, Any]) -> str:
 
 def _amount(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
+
+
+# -- through the sync -------------------------------------------------------------------------
+
+
+async def sync(world: World, **options: Any) -> Any:
+    run = await world.bridge.braintree_service.run_sync(**options)
+    assert run.report is not None and run.report.ok, run.error
+    return run.report
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+async def test_the_sync_computes_every_summary_and_heals_a_lost_notification(
+    stand_in, layout: str
+) -> None:
+    async with world_for(stand_in, layout) as world:
+        seed_acme(world.data)
+        await sync(world)
+        people = await world.values("people", "braintree_customer_id")
+        ana, ben, cleo = people["cus_ana"], people["cus_ben"], people["cus_cleo"]
+        assert (ana["billing_status"], ben["billing_status"]) == ("past_due", "active")
+        assert cleo["billing_status"] == "trialing"
+        assert ana["active_subscriptions"] == 4 and ana["customer_since"] == "2025-01-10"
+        lifetime = (Decimal(19) + usd("1200", "EUR")).quantize(Decimal("0.0001"))
+        assert _amount(ana["lifetime_paid"]) == lifetime
+        acme = (await world.values("companies", "domains"))["acme.io"]
+        assert acme["paying_people"] == 2 and acme["active_subscriptions"] == 6
+        check = await world.bridge.braintree_service.verify_mrr()
+        assert check.ok and (check.people, check.companies) == (3, 1), check.mismatches
+
+        # Nothing changed: the next run writes nothing.
+        before = world.writes()
+        assert (await sync(world)).counts.writes == 0
+        assert world.writes() == before
+
+        # Ben cancels, and the notification is lost: a dry run lists what differs, the run
+        # writes it (his subscription, his summary, the company's).
+        world.data.cancel_subscription("sub_b", NOW)
+        dry = await sync(world, dry_run=True)
+        planned = {(change.obj, change.key) for change in dry.plan}
+        assert {("subscriptions", "sub_b"), ("people", "cus_ben")} <= planned
+        assert any(change.obj == "companies" for change in dry.plan)
+        assert world.writes() == before
+        await sync(world)
+        people = await world.values("people", "braintree_customer_id")
+        assert people["cus_ben"]["billing_status"] == "cancelled"
+        assert _amount(people["cus_ben"]["mrr"]) == 0
+        acme = (await world.values("companies", "domains"))["acme.io"]
+        assert acme["paying_people"] == 1
+        assert (await world.bridge.braintree_service.verify_mrr()).ok
+
+
+async def test_verify_reports_a_sum_that_does_not_hold(stand_in) -> None:
+    async with world_for(stand_in) as world:
+        seed_acme(world.data)
+        await sync(world)
+        ben = (await world.values("people", "braintree_customer_id"))["cus_ben"]
+        await world.attio.update_record("people", ben["record_id"], {"mrr": "50"})
+        check = await world.bridge.braintree_service.verify_mrr()
+        assert not check.ok
+        assert any(m.startswith(f"person {ben['record_id']}: mrr 50") for m in check.mismatches)
+        assert any(m.startswith("company ") for m in check.mismatches)
+        assert "2 mismatches" in check.line()

@@ -83,7 +83,7 @@ class Billing:
         self._rates_ready = False
         self._rates_lock = asyncio.Lock()
 
-    async def _load_rates(self) -> None:
+    async def load_rates(self) -> None:
         """ECB's table is read once, off the event loop (it takes a noticeable moment)."""
         if self._rates_ready:
             return
@@ -101,7 +101,7 @@ class Billing:
             log.info("braintree.billing.customer_unknown", customer_id=customer_id)
             return None
         transactions = await self._braintree.customer_transactions(customer_id)
-        await self._load_rates()
+        await self.load_rates()
         now = self._clock()
         summary, revenues = await self.catalogue.summarize(
             subscriptions_of(customer),

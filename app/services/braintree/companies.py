@@ -34,17 +34,23 @@ _KEY = "attio-bridge:braintree:company-due:"
 
 
 def people_of(company_id: str) -> dict[str, object]:
-    """Attio's filter for the people linked to a company."""
-    return {"company": {"target_object": COMPANIES, "target_record_id": company_id}}
+    """Attio's filter for the Braintree customers linked to a company (a colleague who never
+    paid has no summary, and must not make the company's sums unknown)."""
+    return {
+        "company": {"target_object": COMPANIES, "target_record_id": company_id},
+        "braintree_customer_id": {"$not_empty": True},
+    }
 
 
 async def company_changes(
-    attio: AttioClient, company_id: str, *, people: Iterable[Record] | None = None
+    attio: AttioClient, company_id: str, *, people: Iterable[PersonSummary] | None = None
 ) -> tuple[Record, Values]:
-    """The company record and what its summary changes on it (nothing: no write)."""
+    """The company record and what its summary changes on it (nothing: no write); `people`
+    are its people's summaries (None: read from their records)."""
     if people is None:
-        people = [r async for r in attio.iter_records(PEOPLE, filter=people_of(company_id))]
-    summary = summarize_company(PersonSummary.from_record(r) for r in people)
+        records = attio.iter_records(PEOPLE, filter=people_of(company_id))
+        people = [PersonSummary.from_record(r) async for r in records]
+    summary = summarize_company(people)
     company = await attio.get_record(COMPANIES, company_id)
     values = summary.attio_values(updated_at=datetime.now(UTC))
     return company, changed_values(COMPANIES_OBJECT, company, values)

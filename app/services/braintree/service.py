@@ -22,6 +22,7 @@ from app.services.braintree.companies import DEFAULT_DELAY, CompanyRollup
 from app.services.braintree.handlers import BraintreeHandlers
 from app.services.braintree.sync.engine import DEFAULT_OVERLAP, BraintreeSync, Observer, utcnow
 from app.services.braintree.sync.report import BraintreeSyncProgress, BraintreeSyncReport
+from app.services.braintree.sync.verify import MrrCheck, verify_mrr
 from app.services.braintree.transforms import (
     DISPUTE_KINDS,
     LOCAL_PAYMENT_KINDS,
@@ -109,6 +110,7 @@ class BraintreeService:
             payments_object=self._payments,
             locks=self._locks,
             catalogue=self._catalogue,
+            billing=self.billing,
             **options,
         )
 
@@ -153,6 +155,10 @@ class BraintreeService:
             )
 
         return await self.sync_runner.run(job, progress, since=window, watermark=started)
+
+    async def verify_mrr(self) -> MrrCheck:
+        """The MRR check over Attio's people, subscriptions and companies (`--verify`)."""
+        return await verify_mrr(self._attio)
 
     async def on_sync_record(self, event: WebhookEvent) -> None:
         """A record an earlier run failed to write: fetched from Braintree again and applied."""
