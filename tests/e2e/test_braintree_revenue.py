@@ -321,3 +321,19 @@ async def test_verify_reports_a_sum_that_does_not_hold(stand_in) -> None:
         assert any(m.startswith(f"person {ben['record_id']}: mrr 50") for m in check.mismatches)
         assert any(m.startswith("company ") for m in check.mismatches)
         assert "2 mismatches" in check.line()
+
+
+async def test_a_plan_the_bridge_cannot_read_leaves_mrr_unset_and_says_so(stand_in) -> None:
+    async with world_for(stand_in) as world:
+        data = world.data
+        data.add_customer("cus_old", "old@initech.io", "Old", "Plan", "pm_old")
+        data.add_subscription("sub_old", "pm_old", "legacy-2019", "30.00", created_at=NOW)
+        charge(data, "sub_old", "txn_old", "30.00", NOW)
+        await world.notify("subscription_charged_successfully", "sub_old")
+        subscription = (await world.values("subscriptions", "braintree_subscription_id"))["sub_old"]
+        person = (await world.values("people", "braintree_customer_id"))["cus_old"]
+        assert subscription["mrr"] is None and person["mrr"] is None  # never a guess
+        assert person["billing_status"] == "active" and _amount(person["lifetime_paid"]) == 30
+        (entry,) = (await world.values("bridge_events", "event_key")).values()
+        assert entry["status"] == "needs_attention"
+        assert "sub_old" in entry["error"] and "legacy-2019" in entry["error"]

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from app.clients.attio import AttioClient
 from app.clients.attio.values import Record, Values, first_value, record_id
 from app.clients.braintree import BraintreeClient
+from app.events.ledger import Ledger
+from app.events.model import WebhookEvent
 from app.log import get_logger
 from app.schema.definitions import PEOPLE, PEOPLE_OBJECT, SUBSCRIPTIONS, SUBSCRIPTIONS_OBJECT
 from app.services.braintree.billing_catalogue import BillingCatalogue, subscriptions_of
@@ -70,6 +72,7 @@ class Billing:
         rates: Converter,
         companies: CompanyRollup,
         locks: KeyedLocks,
+        ledger: Ledger | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._attio = attio
@@ -79,6 +82,7 @@ class Billing:
         self.rates = rates
         self.companies = companies
         self._locks = locks
+        self._ledger = ledger
         self._clock = clock
         self._rates_ready = False
         self._rates_lock = asyncio.Lock()
@@ -111,7 +115,7 @@ class Billing:
             rates=self.rates,
         )
         if summary.problems:
-            # A value the bridge cannot compute stays unset; the reasons are the operator's.
+            # A value the bridge cannot compute stays unset; the reasons go to the ledger.
             log.warning(
                 "braintree.billing.incomplete",
                 customer_id=customer_id,
@@ -119,6 +123,13 @@ class Billing:
             )
         by_id = {r.subscription_id: r for r in revenues}
         return CustomerBilling(customer_id, summary, by_id, now)
+
+    async def report_problems(self, event: WebhookEvent, billing: CustomerBilling) -> None:
+        """A value left unset (a plan the bridge could not read, a currency without a rate)
+        is said in the ledger: the event was applied, but an operator should look."""
+        if billing.summary.problems and self._ledger is not None:
+            reason = "billing summary incomplete: " + "; ".join(billing.summary.problems)
+            await self._ledger.record_attention(event, reason)
 
     async def settle_person(
         self,

@@ -6,6 +6,7 @@ Kept apart from `handlers.py` and `billing.py` because it needs both the payer's
 
 from __future__ import annotations
 
+from app.events.model import WebhookEvent
 from app.services.braintree.billing import Billing, CustomerBilling
 from app.services.braintree.people import PersonLink
 from app.services.braintree.transforms import Payer
@@ -28,6 +29,7 @@ async def customer_summary(
 
 async def settle_summary(
     billing: Billing | None,
+    event: WebhookEvent,
     computed: CustomerBilling | None,
     payer: PersonLink | None,
     *,
@@ -38,6 +40,7 @@ async def settle_summary(
     is the one the event wrote)."""
     if billing is None or computed is None:
         return
+    await billing.report_problems(event, computed)
     if payer is not None and payer.customer_id == computed.customer_id:
         await billing.settle_person(
             computed,

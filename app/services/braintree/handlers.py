@@ -149,7 +149,7 @@ class BraintreeHandlers:
             )
             if charge and self._payments:
                 await self._record_charge(event, transaction, record, payer, counted=target.stale)
-        await self._settle(billing, payer, written=subscription_id)
+        await settle_summary(self._billing, event, billing, payer, written=subscription_id)
 
     async def _record_charge(
         self,
@@ -238,7 +238,7 @@ class BraintreeHandlers:
             values = payment_values(transaction, event.event_type, event.occurred_at)
             values |= _link(payer) | await self._subscription_link(transaction, target.existing)
             await self._write_event(event, target, values, PAYMENT_FACTS)
-        await self._settle(billing, payer)
+        await settle_summary(self._billing, event, billing, payer)
 
     async def _subscription_link(self, transaction: Any, existing: Record | None) -> Values:
         """A subscription's payment links to it, even before any subscription notification.
@@ -310,7 +310,7 @@ class BraintreeHandlers:
             elif (when := timestamp(event.occurred_at)) is not None:
                 state[DISPUTE_STAMP] = when
             await self._write(target, values | state)
-        await self._settle(billing, payer)
+        await settle_summary(self._billing, event, billing, payer)
 
     # -- without a `payments` object ----------------------------------------------------------
 
@@ -350,7 +350,7 @@ class BraintreeHandlers:
             if billing is not None:
                 values |= billing.subscription_values(subscription_id)
             await self._write(target, {SUBSCRIPTION_KEY: subscription_id, **values})
-        await self._settle(billing, linked)
+        await settle_summary(self._billing, event, billing, linked)
 
     async def _disputed_subscription(self, dispute: Any, transaction_id: str) -> str | None:
         """The subscription of a disputed transaction: named by the dispute, else the one whose
@@ -404,11 +404,6 @@ class BraintreeHandlers:
 
     async def _summary(self, *sources: Payer | PersonLink | None) -> CustomerBilling | None:
         return await customer_summary(self._billing, *sources)
-
-    async def _settle(
-        self, billing: CustomerBilling | None, payer: PersonLink | None, *, written: str = ""
-    ) -> None:
-        await settle_summary(self._billing, billing, payer, written=written)
 
     async def _write_event(
         self,

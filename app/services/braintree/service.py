@@ -72,6 +72,7 @@ class BraintreeService:
             rates=rates or ExchangeRates(),
             companies=self.companies,
             locks=self._locks,
+            ledger=ledger,
         )
         self.handlers = BraintreeHandlers(
             attio,
