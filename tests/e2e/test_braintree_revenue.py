@@ -215,7 +215,10 @@ async def test_writes_per_charge_for_a_new_and_a_returning_customer(
 
 async def test_a_person_who_moves_company_counts_on_the_new_one_only(stand_in) -> None:
     async with world_for(stand_in) as world:
-        seed_acme(world.data)
+        world.data.add_customer("cus_ben", "ben@acme.io", "Ben", "Acme", "pm_ben")
+        month = NOW - timedelta(days=10)
+        world.data.add_subscription("sub_b", "pm_ben", "pro-monthly", "49.00", created_at=month)
+        charge(world.data, "sub_b", "txn_b", "49.00", month)
         await world.notify("subscription_charged_successfully", "sub_b")
         acme = (await world.values("companies", "domains"))["acme.io"]
         assert acme["paying_people"] == 1 and _amount(acme["mrr"]) == 49
@@ -229,12 +232,18 @@ async def test_a_person_who_moves_company_counts_on_the_new_one_only(stand_in) -
             ben["record_id"],
             {"company": [{"target_object": "companies", "target_record_id": _id(globex)}]},
         )
-        await world.bridge.braintree_service.companies.changed(acme["record_id"], _id(globex))
+        # The move changes no summary, so no notification sees it: the sync heals both.
+        await sync(world)
         companies = await world.values("companies", "domains")
         assert companies["acme.io"]["paying_people"] == 0
         assert _amount(companies["acme.io"]["mrr"]) == 0
+        assert companies["acme.io"]["billing_status"] is None
         assert companies["globex.io"]["paying_people"] == 1
         assert _amount(companies["globex.io"]["mrr"]) == 49
+        # A recompute of both (what a person's write that shows the move schedules) agrees.
+        rollup = world.bridge.braintree_service.companies
+        assert not await rollup.recompute(acme["record_id"])
+        assert not await rollup.recompute(_id(globex))
 
 
 async def test_company_writes_coalesce_and_are_flushed_at_shutdown(stand_in) -> None:

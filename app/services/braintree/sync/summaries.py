@@ -220,6 +220,10 @@ class Summaries:
     async def _companies(
         self, company_ids: set[str], *, dry_run: bool, plan: list[PlannedChange], gate: Any
     ) -> None:
+        # Companies showing a summary: one whose last customer moved away is emptied too.
+        shown = {"billing_status": {"$not_empty": True}}
+        async for record in self.attio.iter_records(COMPANIES, filter=shown):
+            company_ids.add(record_id(record))
         members: dict[str, list[PersonSummary]] = defaultdict(list)
         for person in self.index.people.by_customer.values():
             if (company := first_value(person, "company")) in company_ids:
