@@ -65,7 +65,8 @@ class CompanyRollup:
         self._attio = attio
         self.delay = delay
         self._redis = redis
-        self._due: dict[str, asyncio.Task[None]] = {}
+        self._due: dict[str, asyncio.Task[None]] = {}  # waiting out the delay
+        self._running: set[asyncio.Task[None]] = set()  # past it, recomputing
         self.writes = 0
 
     async def changed(self, *company_ids: str | None) -> None:
@@ -93,10 +94,11 @@ class CompanyRollup:
             await self._redis.delete(_KEY + company_id)
 
     async def _later(self, company_id: str) -> None:
-        try:
-            await asyncio.sleep(self.delay)
-        finally:
-            self._due.pop(company_id, None)
+        await asyncio.sleep(self.delay)
+        task = self._due.pop(company_id, None)
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         await self._guarded(company_id)
 
     async def _guarded(self, company_id: str) -> None:
@@ -121,6 +123,8 @@ class CompanyRollup:
         due, self._due = self._due, {}
         for task in due.values():
             task.cancel()
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
         for company_id in due:
             await self._guarded(company_id)
 
