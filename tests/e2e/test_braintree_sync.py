@@ -416,6 +416,12 @@ def test_the_command_prints_the_plan_then_syncs(
         assert real.exit_code == 0, real.output
         assert "since 2020-01-01T00:00:00Z" in real.stdout
         assert f"subscription  created={len(data.subscriptions)}" in real.stdout
+        writes = harness.sandbox.requests.count(kind="write")
+        verify = CliRunner().invoke(root, ["sync", "braintree", "--verify"])
+        assert verify.exit_code == 0, verify.output
+        people = len(data.customers)
+        assert f"mrr check: {people} people, 0 companies: every sum holds" in verify.stdout
+        assert harness.sandbox.requests.count(kind="write") == writes  # it only reads
     finally:
         get_settings.cache_clear()
 
