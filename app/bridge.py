@@ -42,6 +42,7 @@ from app.schema import billing_objects, schema_for
 from app.services.attio import AttioService, ReplayRequests
 from app.services.braintree import BraintreeService
 from app.services.console import BridgeHealth, Console, WatchChecks, build_console
+from app.services.fx import ExchangeRates
 from app.services.locks import KeyedLocks
 from app.services.syncstate import AttioSyncLock, SyncStateStore
 from app.services.watch import Watch
@@ -226,6 +227,8 @@ def build_bridge(
         ledger=ledger,
         sync_lock=sync_lock,
         sync_state=sync_state,
+        reporting_currency=settings.attio_default_currency,
+        rates=ExchangeRates.from_settings(settings),
     )
     layout = schema_for(payments_object=settings.attio_payments_object)
     attio_service = AttioService(

@@ -60,7 +60,9 @@ from testkit.world import Delivery, billing_keys, billing_run
 from testkit.zoho_server import environment as zoho_environment
 
 ATTIO_WRITES_PER_SECOND = 25
-WRITES_PER_CHARGE = 3  # a new customer: person, subscription, payment
+# A new customer: person (their billing summary in the same write), subscription, payment; a
+# company too when their address has a company domain (the run's example.com addresses do not).
+WRITES_PER_CHARGE = 3
 SENDER_TIMEOUT_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 5.0
 DRAIN_DEADLINE_SECONDS = 600.0

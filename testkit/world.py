@@ -663,7 +663,7 @@ class World:
                 "id": txn_id,
                 "amount": str(amount),
                 "status": "settled",
-                "created_at": _iso_z(created),
+                "created_at": created,  # a datetime, as the API types it
                 "customer": customers[customer.id],
             }
             for txn_id, (customer, amount, created) in self.transactions.items()

@@ -19,6 +19,7 @@ from app.services.attio.sync import progress as attio_progress
 from app.services.attio.sync.report import AttioSyncReport
 from app.services.braintree.sync import progress as braintree_progress
 from app.services.braintree.sync.report import BraintreeSyncReport
+from app.services.braintree.sync.verify import MrrCheck
 from app.services.syncpipeline import DEFAULT_CONCURRENCY
 from app.services.syncrunner import SyncRun
 from app.services.zoho.sync.progress import progress_observer
@@ -180,6 +181,22 @@ def _print_braintree_report(report: BraintreeSyncReport, *, as_json: bool) -> No
         typer.echo(line)
 
 
+def _verify_mrr(settings: Settings, *, as_json: bool) -> None:
+    async def go() -> MrrCheck:
+        async with _common.cli_bridge(settings) as bridge:
+            return await bridge.braintree_service.verify_mrr()
+
+    check = _common.run(go)
+    if as_json:
+        typer.echo(json.dumps({"ok": check.ok, "mismatches": check.mismatches}, indent=2))
+    else:
+        for mismatch in check.mismatches:
+            typer.echo(mismatch)
+        typer.echo(check.line())
+    if not check.ok:
+        raise typer.Exit(1)
+
+
 @sync_cli.command("braintree")
 def sync_braintree(
     since: Annotated[
@@ -197,14 +214,27 @@ def sync_braintree(
         int, typer.Option(min=1, max=64, help="Concurrent Attio writes (the limiter still rules).")
     ] = DEFAULT_CONCURRENCY,
     as_json: JsonOption = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Check instead of syncing: every person's mrr is the sum of their "
+            "subscriptions', every company's the sum over its people.",
+        ),
+    ] = False,
 ) -> None:
-    """Bring Attio's subscriptions, payments and disputes in step with Braintree's state.
+    """Bring Attio's subscriptions, payments, disputes and billing summaries in step with
+    Braintree's state.
 
     Exits 1 when a record failed (it is recorded in the event ledger, and `events retry-due`
-    retries it), the run was aborted, or another run holds the lock.
+    retries it), the run was aborted, another run holds the lock, or `--verify` found a sum
+    that does not hold.
     """
     window = _since(since)
     settings = _common.load_settings()
+    if verify:
+        _verify_mrr(settings, as_json=as_json)
+        return
     if settings.jobs_via_admin_api:
         web_run = _common.run_sync(
             lambda: _sync_on_the_web_service(settings, "braintree", dry_run=dry_run, since=window)

@@ -12,8 +12,9 @@ payment and open dispute instead (`ordering.latest_payment`, `ordering.open_disp
 transaction or dispute of no subscription (a one-off sale) has nowhere to go: it is logged and
 counted in `bridge_unplaced_events_total`.
 
-Everything else (`check` included) has no handler: the processor answers 200 and counts it as
-ignored. Writes are asserts by Braintree's own ids, so a duplicate or a replay lands on the
+Each of them also recomputes the payer's billing summary and their company's (`billing.py`).
+Everything else (`check` included) has no handler: answered 200 and counted as ignored.
+Writes are asserts by Braintree's own ids, so a duplicate or a replay lands on the
 same records with the same values. A handler raises `MalformedPayloadError` for a notification
 that can never apply (no subscription id, say); Attio and Braintree API errors propagate so the
 ledger retries the event.
@@ -48,6 +49,8 @@ from app.schema.definitions import (
     SUBSCRIPTION_KEY,
     SUBSCRIPTIONS,
 )
+from app.services.braintree.billing import Billing, CustomerBilling
+from app.services.braintree.billing_links import customer_id_of, customer_summary, settle_summary
 from app.services.braintree.catalogue import ServiceCatalogue
 from app.services.braintree.ordering import (
     is_stale,
@@ -103,8 +106,10 @@ class BraintreeHandlers:
         payments_object: bool,
         locks: KeyedLocks,
         catalogue: ServiceCatalogue,
+        billing: Billing | None = None,
     ) -> None:
         self._attio = attio
+        self._billing = billing
         self._braintree = braintree
         self._payments = payments_object  # False: payments live on their subscription
         self._people = PayerResolver(attio, braintree)
@@ -115,20 +120,18 @@ class BraintreeHandlers:
 
     async def on_subscription(self, event: WebhookEvent) -> None:
         """Assert the subscription; for a charge, also its newest transaction as a payment.
-
-        A charge whose transaction names the customer by email costs two reads (the
-        subscription and the payment, each for its order guard; the service link comes from
-        the cached catalogue) and three writes (person, subscription, payment).
-        """
+        The customer's summary goes into the person's write (docs/revenue.md has the costs)."""
         subscription = _subject(event, "subscription")
         subscription_id = _object_id(event, subscription, "subscription")
         report_unknown_status("subscription", subscription, **event.log_fields())
         async with self._target(event, SUBSCRIPTIONS, subscription_id) as target:
+            hint = subscription_payer(subscription)
+            tried = customer_id_of(hint, PersonLink.of(target.existing))
+            billing = await self._summary(hint, PersonLink.of(target.existing))
             payer = await self._payer(
-                target,
-                subscription_payer(subscription),
-                self._discover_by_payment_method(subscription),
+                target, hint, self._discover_by_payment_method(subscription), billing
             )
+            billing = billing if tried else await self._summary(payer)
             values = {**subscription_values(subscription), **_link(payer)}
             if not target.stale:
                 values |= await self._service_link(subscription, target.existing)
@@ -136,15 +139,17 @@ class BraintreeHandlers:
             charge = event.event_type in CHARGE_KINDS and transaction is not None
             if charge:
                 report_unknown_status("payment", transaction, **event.log_fields())
-            folded: Values = {}
+            # Revenue is Braintree's current state, not the event's: written even when stale.
+            folded: Values = billing.subscription_values(subscription_id) if billing else {}
             if charge and not self._payments:
                 payment = payment_values(transaction, event.event_type, event.occurred_at)
-                folded = latest_payment(target.existing, payment, event.occurred_at)
+                folded |= latest_payment(target.existing, payment, event.occurred_at)
             record = await self._write_event(
                 event, target, values, SUBSCRIPTION_FACTS, unstamped=folded
             )
             if charge and self._payments:
                 await self._record_charge(event, transaction, record, payer, counted=target.stale)
+        await settle_summary(self._billing, event, billing, payer, written=subscription_id)
 
     async def _record_charge(
         self,
@@ -223,14 +228,17 @@ class BraintreeHandlers:
             )
             return
         async with self._target(event, PAYMENTS, transaction_id) as target:
+            hint = transaction_payer(transaction)
+            tried = customer_id_of(hint, PersonLink.of(target.existing))
+            billing = await self._summary(hint, PersonLink.of(target.existing))
             payer = await self._payer(
-                target,
-                transaction_payer(transaction),
-                self._discover_by_transaction(transaction_id),
+                target, hint, self._discover_by_transaction(transaction_id), billing
             )
+            billing = billing if tried else await self._summary(payer)
             values = payment_values(transaction, event.event_type, event.occurred_at)
             values |= _link(payer) | await self._subscription_link(transaction, target.existing)
             await self._write_event(event, target, values, PAYMENT_FACTS)
+        await settle_summary(self._billing, event, billing, payer)
 
     async def _subscription_link(self, transaction: Any, existing: Record | None) -> Values:
         """A subscription's payment links to it, even before any subscription notification.
@@ -287,6 +295,7 @@ class BraintreeHandlers:
         # make a later settlement look stale (nor a settlement an older dispute outcome).
         async with self._target(event, PAYMENTS, transaction_id, stamp=DISPUTE_STAMP) as target:
             payer = await self._payer(target, None, self._discover_by_transaction(transaction_id))
+            billing = await self._summary(payer)
             existing = target.existing
             # The dispute only summarises its transaction: that fills gaps, never overwrites.
             values = _facts_only(
@@ -301,6 +310,7 @@ class BraintreeHandlers:
             elif (when := timestamp(event.occurred_at)) is not None:
                 state[DISPUTE_STAMP] = when
             await self._write(target, values | state)
+        await settle_summary(self._billing, event, billing, payer)
 
     # -- without a `payments` object ----------------------------------------------------------
 
@@ -330,11 +340,17 @@ class BraintreeHandlers:
                 self._report_stale(event, existing, SUBSCRIPTIONS, subscription_id)
                 return
             target = _Target(SUBSCRIPTIONS, SUBSCRIPTION_KEY, existing, stale=False)
-            known = PersonLink.of(existing)
+            linked = known = PersonLink.of(existing)
+            tried = customer_id_of(payer, known)
+            billing = await self._summary(payer, known)
             if known is None or known.record_id is None:  # the person is a fact: fill it once
-                linked = await self._payer(target, payer, discover)
+                linked = await self._payer(target, payer, discover, billing)
                 values = new_facts(_link(linked), existing, SUBSCRIPTION_FACTS) | values
+            billing = billing if tried else await self._summary(linked)
+            if billing is not None:
+                values |= billing.subscription_values(subscription_id)
             await self._write(target, {SUBSCRIPTION_KEY: subscription_id, **values})
+        await settle_summary(self._billing, event, billing, linked)
 
     async def _disputed_subscription(self, dispute: Any, transaction_id: str) -> str | None:
         """The subscription of a disputed transaction: named by the dispute, else the one whose
@@ -372,11 +388,22 @@ class BraintreeHandlers:
             yield _Target(obj, key, existing, stale)
 
     async def _payer(
-        self, target: _Target, payer: Payer | None, discover: Discover
+        self,
+        target: _Target,
+        payer: Payer | None,
+        discover: Discover,
+        billing: CustomerBilling | None = None,
     ) -> PersonLink | None:
         return await self._people.resolve(
-            payer, known=PersonLink.of(target.existing), discover=discover, stale=target.stale
+            payer,
+            known=PersonLink.of(target.existing),
+            discover=discover,
+            stale=target.stale,
+            billing=billing,
         )
+
+    async def _summary(self, *sources: Payer | PersonLink | None) -> CustomerBilling | None:
+        return await customer_summary(self._billing, *sources)
 
     async def _write_event(
         self,

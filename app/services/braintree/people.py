@@ -14,7 +14,7 @@ customer id on the record.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from app.clients.attio import AttioAPIError, AttioClient
 from app.clients.attio.values import (
@@ -28,6 +28,7 @@ from app.clients.attio.values import (
 from app.clients.braintree import BraintreeClient
 from app.log import get_logger
 from app.schema.definitions import PEOPLE, PERSON_KEY
+from app.services.braintree.billing import CustomerBilling
 from app.services.braintree.transforms import (
     Payer,
     payer_from_customer,
@@ -46,6 +47,11 @@ class PersonLink:
 
     record_id: str | None
     customer_id: str | None
+    # The person as read or written on the way (None: not read), and as it was before a write.
+    record: Record | None = field(default=None, compare=False)
+    before: Record | None = field(default=None, compare=False)
+    summarized: bool = field(default=False, compare=False)  # the summary went in its write
+    written: bool = field(default=False, compare=False)  # the person was written on the way
 
     @classmethod
     def of(cls, record: Record | None) -> PersonLink | None:
@@ -100,12 +106,14 @@ class PayerResolver:
         known: PersonLink | None,
         discover: Discover = nobody,
         stale: bool = False,
+        billing: CustomerBilling | None = None,
     ) -> PersonLink | None:
         """The person for `payer` (from the notification), else for what `known` links.
 
         `discover` asks Braintree for the payer when neither says who it is. A `stale`
         notification's customer data is older than what linked `known`, so it may supply a
-        missing person but never rewrite the linked one (its name, say).
+        missing person but never rewrite the linked one (its name, say). `billing`, the
+        customer's summary, goes into the person's write when there is one.
         """
         if known is not None and known.record_id and (payer is None or stale):
             return known  # the notification has nothing newer to say about the payer
@@ -114,20 +122,22 @@ class PayerResolver:
         if payer is None:
             return known
         if payer.email:
-            return await self.assert_person(payer)
+            return await self.assert_person(payer, billing)
         if payer.customer_id is None:
             return known
-        return await self._by_customer_id(payer.customer_id, known)
+        return await self._by_customer_id(payer.customer_id, known, billing)
 
-    async def _by_customer_id(self, customer_id: str, known: PersonLink | None) -> PersonLink:
+    async def _by_customer_id(
+        self, customer_id: str, known: PersonLink | None, billing: CustomerBilling | None
+    ) -> PersonLink:
         if known is not None and known.record_id and known.customer_id == customer_id:
             return known
         person = await self._attio.find_record(PEOPLE, "braintree_customer_id", customer_id)
         if person is not None:
-            return PersonLink(record_id(person), customer_id)
+            return PersonLink(record_id(person), customer_id, record=person)
         fetched = await self._fetch_customer(customer_id)
         if fetched is not None and fetched.email:
-            return await self.assert_person(replace(fetched, customer_id=customer_id))
+            return await self.assert_person(replace(fetched, customer_id=customer_id), billing)
         # Never a person without an email: the record keeps the customer id alone.
         log.info("braintree.person.no_email", customer_id=customer_id)
         return PersonLink(None, customer_id)
@@ -137,20 +147,27 @@ class PayerResolver:
             return None
         return payer_from_customer(await self._braintree.find_customer(customer_id))
 
-    async def assert_person(self, payer: Payer) -> PersonLink:
+    async def assert_person(
+        self, payer: Payer, billing: CustomerBilling | None = None
+    ) -> PersonLink:
         """Create or update the person by email; the response's id is the reference to use.
 
         Read first: a repeat customer's person usually holds all of it already, and a read is a
         quarter of a write in Attio's budget (100 reads/s against 25 writes/s), so a billing run
-        writes no people for customers Attio already knows.
+        writes no people for customers Attio already knows. The customer's summary, when
+        given, goes into the same write (and makes one only when it changed).
         """
         assert payer.email is not None
         current = await self._attio.find_record(PEOPLE, PERSON_KEY, payer.email)
-        if current is not None and person_holds(current, payer):
-            return PersonLink(record_id(current), payer.customer_id)
+        ours = billing is not None and billing.customer_id == payer.customer_id
+        summary = billing.person_changes(current) if billing is not None and ours else {}
+        if current is not None and person_holds(current, payer) and not summary:
+            return PersonLink(
+                record_id(current), payer.customer_id, record=current, summarized=ours
+            )
         try:
             person = await self._attio.assert_record(
-                PEOPLE, matching_attribute=PERSON_KEY, values=person_values(payer)
+                PEOPLE, matching_attribute=PERSON_KEY, values=person_values(payer) | summary
             )
         except AttioAPIError as exc:
             if exc.attio_code != UNIQUENESS_CONFLICT or not payer.customer_id:
@@ -167,5 +184,12 @@ class PayerResolver:
                 customer_id=payer.customer_id,
                 person_record_id=record_id(holder),
             )
-            return PersonLink(record_id(holder), payer.customer_id)
-        return PersonLink(record_id(person), payer.customer_id)
+            return PersonLink(record_id(holder), payer.customer_id, record=holder)
+        return PersonLink(
+            record_id(person),
+            payer.customer_id,
+            record=person,
+            before=current,
+            summarized=ours,
+            written=True,
+        )

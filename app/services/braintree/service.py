@@ -16,16 +16,20 @@ from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger
 from app.events.model import Source, WebhookEvent
 from app.events.sources.braintree_sync import BRAINTREE_SYNC_EVENT_TYPE
+from app.services.braintree.billing import Billing
 from app.services.braintree.catalogue import ServiceCatalogue
+from app.services.braintree.companies import DEFAULT_DELAY, CompanyRollup
 from app.services.braintree.handlers import BraintreeHandlers
 from app.services.braintree.sync.engine import DEFAULT_OVERLAP, BraintreeSync, Observer, utcnow
 from app.services.braintree.sync.report import BraintreeSyncProgress, BraintreeSyncReport
+from app.services.braintree.sync.verify import MrrCheck, verify_mrr
 from app.services.braintree.transforms import (
     DISPUTE_KINDS,
     LOCAL_PAYMENT_KINDS,
     SUBSCRIPTION_KINDS,
     TRANSACTION_KINDS,
 )
+from app.services.fx import Converter, ExchangeRates
 from app.services.locks import KeyedLocks
 from app.services.syncrunner import SyncAlreadyRunningError, SyncRun, SyncRunner
 from app.services.syncstate import SyncLock, SyncStateStore
@@ -47,6 +51,9 @@ class BraintreeService:
         sync_lock: SyncLock | None = None,
         sync_state: SyncStateStore | None = None,
         sync_overlap: timedelta = DEFAULT_OVERLAP,
+        reporting_currency: str = "USD",
+        rates: Converter | None = None,
+        company_delay: float = DEFAULT_DELAY,
     ) -> None:
         self._attio = attio
         self._braintree = braintree
@@ -56,12 +63,24 @@ class BraintreeService:
             "braintree", redis=attio.shared_redis, ttl_seconds=attio.shared_lock_ttl_seconds
         )
         self._catalogue = ServiceCatalogue(attio)
+        # Company summaries coalesce across processes through the Attio client's Redis.
+        self.companies = CompanyRollup(attio, delay=company_delay, redis=attio.shared_redis)
+        self.billing = Billing(
+            attio,
+            braintree,
+            reporting_currency=reporting_currency,
+            rates=rates or ExchangeRates(),
+            companies=self.companies,
+            locks=self._locks,
+            ledger=ledger,
+        )
         self.handlers = BraintreeHandlers(
             attio,
             braintree,
             payments_object=payments_object,
             locks=self._locks,
             catalogue=self._catalogue,
+            billing=self.billing,
         )
         self.sync_runner = SyncRunner("braintree", lock=sync_lock, state=sync_state)
         self.sync_overlap = sync_overlap
@@ -92,6 +111,7 @@ class BraintreeService:
             payments_object=self._payments,
             locks=self._locks,
             catalogue=self._catalogue,
+            billing=self.billing,
             **options,
         )
 
@@ -137,6 +157,10 @@ class BraintreeService:
 
         return await self.sync_runner.run(job, progress, since=window, watermark=started)
 
+    async def verify_mrr(self) -> MrrCheck:
+        """The MRR check over Attio's people, subscriptions and companies (`--verify`)."""
+        return await verify_mrr(self._attio)
+
     async def on_sync_record(self, event: WebhookEvent) -> None:
         """A record an earlier run failed to write: fetched from Braintree again and applied."""
         payload = event.payload if isinstance(event.payload, dict) else {}
@@ -146,4 +170,5 @@ class BraintreeService:
         await self.new_sync().apply_one(kind, object_id)
 
     async def aclose(self) -> None:
+        await self.companies.aclose()  # the final company writes of a burst are never lost
         await self.sync_runner.aclose()

@@ -10,6 +10,7 @@ import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import braintree
 import httpx
@@ -17,7 +18,8 @@ from braintree.util.http import Http
 
 from app.clients.attio.values import record_id
 from app.metrics import REGISTRY
-from testkit.braintree_api import ROUTES, read
+from braintree_sandbox.api import CATALOGUE, SEARCHES
+from testkit.braintree_api import ROUTES, BraintreeData, read
 from testkit.signing import (
     BRAINTREE_FIXTURES,
     FORM_CONTENT_TYPE,
@@ -162,6 +164,8 @@ class FakeBraintreeApi:
     transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     payment_methods: dict[str, str] = field(default_factory=dict)  # token → customer id
     calls: list[str] = field(default_factory=list)
+    # Searches, plans and merchant accounts: the stand-in's, empty unless a test seeds them.
+    catalogue: BraintreeData = field(default_factory=BraintreeData)
 
     def add_customer(self, customer_id: str, **fields: str) -> None:
         self.customers[customer_id] = {"id": customer_id, **fields}
@@ -174,9 +178,17 @@ class FakeBraintreeApi:
             "customer": customer,
         }
 
-    def http_do(self, verb: str, path: str, _headers: Any, _body: Any) -> list[Any]:
+    def http_do(self, verb: str, path: str, _headers: Any, body: Any) -> list[Any]:
+        for what, pattern in SEARCHES:  # reads the SDK sends as POSTs
+            if verb == "POST" and pattern.search(path):
+                self.calls.append(what)
+                raw = body.encode() if isinstance(body, str) else body or b""
+                return list(self.catalogue.answer(verb, path, raw))
         assert verb == "GET", f"the bridge must not change Braintree data ({verb} {path})"
         for what, pattern in ROUTES:
+            if what in CATALOGUE and pattern.search(urlsplit(path).path):
+                # Plans and merchant accounts: read once per process (cached), not counted.
+                return list(self.catalogue.answer(verb, path, b""))
             if match := pattern.search(path):
                 self.calls.append(f"{what}:{match[1]}")
                 return self._answer(what, match[1])

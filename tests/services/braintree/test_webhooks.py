@@ -318,7 +318,8 @@ def test_a_dispute_creates_a_missing_payment_with_its_payer(
             "person": person["record_id"],
         },
     )
-    assert braintree_api.calls == ["transaction:txn_9c1pq4"]
+    # The disputed transaction names its customer; then the customer for their summary.
+    assert braintree_api.calls == ["transaction:txn_9c1pq4", "customer:cust_31fz"]
 
 
 # -- every kind, and what is not ours --------------------------------------------------------

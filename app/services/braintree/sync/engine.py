@@ -25,12 +25,13 @@ move.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.clients.attio import AttioClient
-from app.clients.attio.values import changed_slugs
+from app.clients.attio.values import changed_slugs, first_value
 from app.clients.braintree import BraintreeClient
 from app.errors import describe
 from app.events.ledger import Ledger
@@ -42,7 +43,9 @@ from app.events.sources.braintree_sync import (
 )
 from app.log import get_logger
 from app.schema.definitions import SUBSCRIPTIONS
+from app.services.braintree.billing import Billing
 from app.services.braintree.catalogue import ServiceCatalogue
+from app.services.braintree.companies import CompanyRollup
 from app.services.braintree.ordering import STAMPS, is_stale
 from app.services.braintree.sync.index import UNIQUE_KEYS, BillingIndex
 from app.services.braintree.sync.links import Links
@@ -53,7 +56,9 @@ from app.services.braintree.sync.report import (
     FailedRecord,
     PlannedChange,
 )
+from app.services.braintree.sync.summaries import Summaries
 from app.services.braintree.transforms import text, timestamp
+from app.services.fx import ExchangeRates
 from app.services.locks import KeyedLocks
 from app.services.syncpipeline import (
     DEFAULT_CONCURRENCY,
@@ -97,6 +102,7 @@ class BraintreeSync:
         catalogue: ServiceCatalogue | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         attio_page_size: int = INDEX_PAGE_SIZE,
+        billing: Billing | None = None,
     ) -> None:
         self.attio = attio
         self.braintree = braintree
@@ -107,6 +113,15 @@ class BraintreeSync:
         self.catalogue = catalogue or ServiceCatalogue(attio)
         self.concurrency = max(1, concurrency)
         self.attio_page_size = attio_page_size
+        # The summaries' plans, currencies and rates: the webhook path's, shared.
+        self.billing = billing or Billing(
+            attio,
+            braintree,
+            reporting_currency="USD",
+            rates=ExchangeRates(),
+            companies=CompanyRollup(attio, delay=0),
+            locks=self.locks,
+        )
 
     async def run(
         self,
@@ -158,6 +173,20 @@ class _Run:
             payments_object=sync.payments_object,
         )
         self.plan: list[PlannedChange] = []
+        billing = sync.billing
+        assert billing.catalogue is not None  # a sync always has Braintree
+        self.summaries = Summaries(
+            sync.attio,
+            sync.braintree,
+            billing.catalogue,
+            billing.rates,
+            billing.reporting_currency,
+            self.index,
+            self.counts,
+            complete_payments=sync.payments_object and since is None,
+            search_all=not sync.payments_object and since is None,
+        )
+        self.planner.summaries = self.summaries
         self.failures = FailureBook[FailedRecord](
             "braintree",
             sync.ledger,
@@ -186,9 +215,20 @@ class _Run:
             failed=lambda op, error: self._fail(op.kind, op.object_id, error),
             finished=self._finished,
         )
+        await self.sync.billing.load_rates()
+        await self.summaries.start()
         error, elapsed = await self.pipeline.execute(
             steps, since=timestamp(self.since), dry_run=self.dry_run
         )
+        if error is None:
+            started = time.monotonic()
+            await self.summaries.run(
+                dry_run=self.dry_run,
+                plan=self.plan,
+                concurrency=self.sync.concurrency,
+                hold=self.sync.locks.hold,
+            )
+            elapsed += time.monotonic() - started
         return BraintreeSyncReport(
             dry_run=self.dry_run,
             since=self.since,
@@ -240,6 +280,7 @@ class _Run:
                 continue
             self.progress.braintree_objects += len(message.items)
             for obj in message.items:
+                self.summaries.observe(message.listing, obj)
                 await self._plan_one(message.listing, obj, enqueue)
             self.pipeline.notify()
         if error is None:
@@ -299,6 +340,8 @@ class _Run:
                 op.obj, matching_attribute=unique, values={unique: op.key, **values}
             )
         self.index.keep(op.obj, op.key, record)
+        if op.obj == SUBSCRIPTIONS:
+            self.summaries.written_subscription(first_value(record, "braintree_customer_id"))
         self._count(op, changed, created=existing is None)
         event = braintree_sync_failure_event(kind=op.kind, object_id=op.object_id)
         await self.failures.settle(event.event_key)

@@ -15,6 +15,7 @@ from typing import Any
 from app.clients.attio import AttioClient
 from app.clients.attio.values import Record, compact, current_values, first_value
 from app.schema.definitions import (
+    BILLING_SUMMARY_ATTRIBUTES,
     PAYMENT_KEY,
     PAYMENTS,
     PAYMENTS_OBJECT,
@@ -31,7 +32,10 @@ from app.services.braintree.transforms import PERSON_ATTRIBUTES
 _COMPARED = {
     SUBSCRIPTIONS: frozenset(a.api_slug for a in SUBSCRIPTIONS_FOLDED_OBJECT.attributes),
     PAYMENTS: frozenset(a.api_slug for a in PAYMENTS_OBJECT.attributes),
-    PEOPLE: PERSON_ATTRIBUTES,
+    # The person's billing summary and company too: the run recomputes and compares them.
+    PEOPLE: PERSON_ATTRIBUTES
+    | frozenset(a.api_slug for a in BILLING_SUMMARY_ATTRIBUTES)
+    | frozenset({"company"}),
 }
 UNIQUE_KEYS = {SUBSCRIPTIONS: SUBSCRIPTION_KEY, PAYMENTS: PAYMENT_KEY}
 

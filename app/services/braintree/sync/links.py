@@ -14,9 +14,9 @@ from typing import Any
 from app.clients.attio import AttioClient
 from app.clients.attio.values import Record, Values, changed_slugs, record_id, reference
 from app.clients.braintree import BraintreeClient
-from app.schema.definitions import SUBSCRIPTION_KEY, SUBSCRIPTIONS
+from app.schema.definitions import PEOPLE, SUBSCRIPTION_KEY, SUBSCRIPTIONS
 from app.services.braintree.people import Discover, PayerResolver, PersonLink
-from app.services.braintree.sync.index import BillingIndex
+from app.services.braintree.sync.index import BillingIndex, held
 from app.services.braintree.transforms import Payer, person_values, text
 from app.services.syncpipeline import SyncCounts
 
@@ -81,6 +81,8 @@ class Links:
             self._person_writes[address] = pending
             try:
                 link = await self.resolver.assert_person(payer)
+                if link.record is not None:  # its summary and company, for the run's summaries
+                    self._index.people.add(held(PEOPLE, link.record))
             except BaseException as exc:
                 del self._person_writes[address]
                 pending.set_exception(exc)

@@ -37,6 +37,7 @@ from app.services.braintree.ordering import (
 from app.services.braintree.people import PersonLink, nobody
 from app.services.braintree.sync.index import BillingIndex
 from app.services.braintree.sync.links import Links
+from app.services.braintree.sync.summaries import Summaries
 from app.services.braintree.transforms import (
     PAYMENT_FACTS,
     SUBSCRIPTION_FACTS,
@@ -138,6 +139,7 @@ class Planner:
         self.payments_object = payments_object
         # Disputes waiting for the listing that brings their record, by transaction id.
         self.disputes_by_tx: dict[str, Any] = {}
+        self.summaries: Summaries | None = None  # the run's: each subscription's revenue
 
     def hold_dispute(self, dispute: Any) -> bool:
         """While the listings that carry its record are still to come, keep the dispute for
@@ -196,6 +198,7 @@ class Planner:
             folded = (payment_values(newest, SYNC_KIND, updated_at(newest)), updated_at(newest))
         dispute_states = [(dispute_values(d, dispute_kind(d)), updated_at(d)) for d in disputes]
         discover = self.links.discover_by_method(subscription)
+        summaries = self.summaries
 
         def state(existing: Record | None) -> Values:
             values = state_part(
@@ -210,6 +213,8 @@ class Planner:
                 values |= differing(latest_payment(existing, payment, paid_at), existing)
             for dispute_state, disputed_at in dispute_states:
                 values |= differing(open_dispute(existing, dispute_state, disputed_at), existing)
+            if summaries is not None:  # Braintree's current state: no stamp of its own
+                values |= summaries.revenue_values(subscription_id, existing)
             return values
 
         async def links(existing: Record | None) -> Values:
