@@ -4,11 +4,13 @@ The run itself (processes, scenarios, what is counted) is `testkit.billing_day`;
 per scenario: first answers (statuses, p50/p99/max latency, the five slowest and when they were
 sent), every answer's worst latency, Attio calls, writes and 429s, the writes Attio applied per
 object (ledger records and a replay's repeated writes included), the time until every expected
-record is in Attio (by its unique key) against the write floor (writes needed / 25 s), the
-retry-due runs and what they replayed, and at the end: deliveries never acknowledged, records
-missing and duplicated per object, ledger records by status, and how much is owed (missing,
-but a sender or the ledger still holds it) or lost (missing, acknowledged, and in no ledger
-record asking for work).
+record is in Attio (by its unique key) against the write floor (writes needed / 25 s: per
+charge its person with the billing summary, its subscription and its payment), how many of the
+day's people carry the summary's values (the Braintree stand-in holds every charge's customer,
+subscription and transaction, so each notification computes one), the retry-due runs and what
+they replayed, and at the end: deliveries never acknowledged, records missing and duplicated per
+object, ledger records by status, and how much is owed (missing, but a sender or the ledger
+still holds it) or lost (missing, acknowledged, and in no ledger record asking for work).
 
 Every queue setting is at its default (QUEUE_RECLAIM_IDLE_SECONDS 60 included): a killed
 worker's entries are taken over when its heartbeat expires.
@@ -85,6 +87,8 @@ def summary(run: Run, args: BillingDayConfig) -> dict[str, Any]:
         "retry_due_runs": run.retry_due_runs,
         "retry_due": {status: n for status, n in sorted(run.retry_due.items()) if n},
         **run.tally.as_dict(),
+        "people_with_summary": run.summaries,
+        "first_summary": run.first_summary,
         "notes": run.notes,
     }
 
@@ -110,6 +114,10 @@ def print_summary(result: dict[str, Any]) -> None:
         f"in Attio after  {result['everything_in_attio_s']} s; write floor "
         f"{result['write_floor_s']} s; ratio {result['ratio_to_floor']}; target "
         f"{result['target_s']} s (1.15 x floor + 5 s)"
+    )
+    print(
+        f"summaries       {result['people_with_summary']} of {result['first_2xx']} people "
+        f"carry each value; charge 0: {result['first_summary']}"
     )
     print(f"retry-due       {result['retry_due_runs']} runs, replays {result['retry_due']}")
     print(f"unacknowledged  {result['unacknowledged']} deliveries never answered 2xx")

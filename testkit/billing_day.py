@@ -1,9 +1,11 @@
 """Billing day: a burst of Braintree charges while `sync zoho` backfills, on one Attio budget.
 
 `scenario(name, config, log_dir)` starts the Attio sandbox as a real process (Attio's 25
-writes/s and 100 reads/s enforced, 100 ± 20 ms per call), the Braintree API stand-in, a Zoho
-server with `config.items` items, and the bridge as deployed: web instances (`attio-bridge
-serve`), and in queue mode a Redis server and `attio-bridge worker` processes. Then it sends
+writes/s and 100 reads/s enforced, 100 ± 20 ms per call), the Braintree API stand-in holding
+every charge's customer, subscription and transaction (`braintree_data`: each notification
+computes a real billing summary for its person), a Zoho server with `config.items` items, and
+the bridge as deployed: web instances (`attio-bridge serve`), and in queue mode a Redis server
+and `attio-bridge worker` processes. Then it sends
 `config.charges` signed `subscription_charged_successfully` notifications of new customers,
 open loop at `config.rate` per second, spread over the web instances as a load balancer would,
 while the Zoho backfill runs. A delivery not answered 2xx within 30 s (or answered otherwise)
@@ -50,19 +52,29 @@ from typing import Any
 
 import httpx
 
-from testkit.billing_tally import UNIQUE_KEYS, Charge, Tally, tally
+from testkit.billing_tally import UNIQUE_KEYS, Charge, Tally, key_values, tally
 from testkit.braintree_api import BraintreeData, braintree_api
 from testkit.fake_zoho import FakeZoho
 from testkit.processes import free_port, wait_until_up
 from testkit.redis_server import RedisServer
 from testkit.stack import ROOT, SandboxOptions, Stack, bridge_environment
-from testkit.world import Delivery, billing_keys, billing_run
+from testkit.world import (
+    MERCHANT_ACCOUNT,
+    Delivery,
+    billing_charges,
+    billing_keys,
+    billing_plans,
+    billing_run,
+)
 from testkit.zoho_server import environment as zoho_environment
 
 ATTIO_WRITES_PER_SECOND = 25
-# A new customer: person (their billing summary in the same write), subscription, payment; a
-# company too when their address has a company domain (the run's example.com addresses do not).
+# A new customer: person (their billing summary, computed from what the Braintree stand-in
+# holds, in the same write), subscription, payment; a company too when their address has a
+# company domain (the run's example.com addresses do not, as in the sandbox).
 WRITES_PER_CHARGE = 3
+# What a charge's billing summary puts on its person (a few of its values).
+SUMMARY_VALUES = ("billing_status", "mrr", "lifetime_paid", "active_subscriptions")
 SENDER_TIMEOUT_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 5.0
 DRAIN_DEADLINE_SECONDS = 600.0
@@ -106,6 +118,47 @@ class Run:
     retry_due_runs: int = 0
     retry_due: Counter[str] = field(default_factory=Counter)  # replay results by status
     notes: list[str] = field(default_factory=list)
+    # Billed people carrying each billing summary value, and charge 0's person's summary.
+    summaries: dict[str, int] = field(default_factory=dict)
+    first_summary: dict[str, Any] = field(default_factory=dict)
+
+
+def braintree_data(args: BillingDayConfig) -> BraintreeData:
+    """What Braintree holds on the day: the plans (monthly), the merchant account in US dollars,
+    and for every charge its customer with their card, their Active subscription and the sale
+    submitted for settlement. Every notification's `customer.find` then finds its payer, and
+    the bridge computes a real billing summary (MRR, lifetime paid, status) for each."""
+    data = BraintreeData()
+    data.add_merchant_account(MERCHANT_ACCOUNT, "USD", default=True)
+    for plan in billing_plans(args.seed):
+        data.add_plan(plan.sku, f"{plan.price:.2f}", billing_frequency=1)
+    for charge in billing_charges(args.charges, args.seed):
+        customer = charge.customer
+        data.add_customer(
+            customer.id,
+            email=customer.email,
+            first_name=customer.first_name,
+            last_name=customer.last_name,
+            token=customer.token,
+            updated_at=charge.subscribed,
+        )
+        price = f"{charge.plan.price:.2f}"
+        data.add_subscription(
+            charge.subscription_id,
+            customer.token,
+            charge.plan.sku,
+            price,
+            created_at=charge.subscribed,
+            merchant_account_id=MERCHANT_ACCOUNT,
+        )
+        data.add_transaction(
+            charge.transaction_id,
+            customer.id,
+            price,
+            created_at=charge.transaction_created,
+            subscription_id=charge.subscription_id,
+        )
+    return data
 
 
 class Processes:
@@ -202,6 +255,23 @@ async def check_attio(
     return tally(charges, run.acknowledged, services, records, ledger)
 
 
+async def read_summaries(run: Run, stack: Stack, charges: list[Charge]) -> None:
+    """How many of the day's people carry each billing summary value, and charge 0's."""
+    billed = {charge.records["people"] for charge in charges}
+    people = {
+        key: row.get("values", {})
+        for row in await stack.records("people")
+        for key in key_values(row, UNIQUE_KEYS["people"])
+        if key in billed
+    }
+    run.summaries = {
+        name: sum(1 for values in people.values() if values.get(name) not in (None, "", []))
+        for name in SUMMARY_VALUES
+    }
+    first = people.get(charges[0].records["people"], {}) if charges else {}
+    run.first_summary = {name: first.get(name) for name in SUMMARY_VALUES}
+
+
 async def wait_for_attio(
     run: Run,
     stack: Stack,
@@ -281,7 +351,7 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
     redis = RedisServer() if queue_mode else None
     zoho_port = free_port()
     processes: Processes | None = None
-    with braintree_api(BraintreeData()) as braintree_port:
+    with braintree_api(braintree_data(args)) as braintree_port:
         try:
             await stack.start_sandbox()
             env = bridge_environment(
@@ -350,6 +420,7 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
             await faults
             run.calls = _difference(await stack.attio_calls(recent=ALL_CALLS), before)
             run.tally = await check_attio(run, stack, charges, services, with_ledger=True)
+            await read_summaries(run, stack, charges)
         finally:
             if processes is not None:
                 processes.close()

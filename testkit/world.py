@@ -783,13 +783,36 @@ def billing_keys(n: int) -> dict[str, str]:
     }
 
 
-def billing_run(count: int, seed: int = 0) -> list[Delivery]:
-    """A billing day: `subscription_charged_successfully` for `count` new customers, each with
-    their own subscription and transaction (three Attio records each: person, subscription,
-    payment; their keys are `billing_keys(n)`)."""
+@dataclass(frozen=True)
+class BilledCharge:
+    """Charge `n` of a billing day, as Braintree holds it: a new customer, their subscription
+    (created `subscribed`, monthly, on merchant account `MERCHANT_ACCOUNT`) and the sale it
+    charged at `charged` (its transaction made 3 s before)."""
+
+    customer: Customer
+    plan: Plan
+    subscription_id: str
+    subscribed: datetime
+    transaction_id: str
+    charged: datetime
+
+    @property
+    def transaction_created(self) -> datetime:
+        return self.charged - timedelta(seconds=3)
+
+
+def billing_plans(seed: int = 0) -> list[Plan]:
+    """The plans a billing day's subscriptions are on."""
     builder = WorldBuilder(seed)
     builder.plan_catalogue(5)
-    deliveries = []
+    return builder.plans
+
+
+def billing_charges(count: int, seed: int = 0) -> list[BilledCharge]:
+    """What Braintree holds for the `count` charges of `billing_run(count, seed)`."""
+    builder = WorldBuilder(seed)
+    builder.plan_catalogue(5)
+    charges = []
     for n in range(count):
         keys = billing_keys(n)
         customer = Customer(
@@ -799,16 +822,31 @@ def billing_run(count: int, seed: int = 0) -> list[Delivery]:
             last_name=builder.rng.choice(LAST_NAMES),
             token=f"bill_pm_{n:05d}",
         )
-        sub = _Subscription(
-            keys["subscriptions"],
-            customer,
-            builder.rng.choice(builder.plans),
-            created=START + timedelta(days=n % 28),
+        charges.append(
+            BilledCharge(
+                customer,
+                builder.rng.choice(builder.plans),
+                keys["subscriptions"],
+                START + timedelta(days=n % 28),
+                keys["payments"],
+                START + timedelta(days=60, seconds=n),
+            )
         )
-        charged = START + timedelta(days=60, seconds=n)
-        txn = _Transaction(keys["payments"], sub, created=charged - timedelta(seconds=3))
+    return charges
+
+
+def billing_run(count: int, seed: int = 0) -> list[Delivery]:
+    """A billing day: `subscription_charged_successfully` for `count` new customers, each with
+    their own subscription and transaction (three Attio records each: person, subscription,
+    payment; their keys are `billing_keys(n)`; what Braintree holds is `billing_charges`)."""
+    deliveries = []
+    for charge in billing_charges(count, seed):
+        sub = _Subscription(
+            charge.subscription_id, charge.customer, charge.plan, created=charge.subscribed
+        )
+        txn = _Transaction(charge.transaction_id, sub, created=charge.transaction_created)
         notification = sub.notify(
-            "subscription_charged_successfully", charged, state="Active", txn=txn
+            "subscription_charged_successfully", charge.charged, state="Active", txn=txn
         )
         deliveries.append(notification.delivery)
     return deliveries
