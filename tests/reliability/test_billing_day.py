@@ -29,7 +29,12 @@ def run(name: str) -> dict[str, Any]:
     log_root = Path(tempfile.mkdtemp(prefix="billing-day-ci-"))
     day = asyncio.run(scenario(name, CI_SIZE, log_root))
     first = Counter(answers[0].status for answers in day.answers.values())
-    return {"first_answers": dict(first), **day.tally.as_dict(), "logs": str(log_root)}
+    return {
+        "first_answers": dict(first),
+        **day.tally.as_dict(),
+        "summaries": day.summaries,
+        "logs": str(log_root),
+    }
 
 
 @pytest.mark.parametrize("name", ["queue", "queue-kill-worker", "queue-restart-redis"])
@@ -40,6 +45,8 @@ def test_queue_mode_answers_every_delivery_at_once_and_loses_nothing(name: str) 
     assert result["duplicated"] == NOTHING, result
     assert result["ledger"] == {}, result  # nothing waited out the budget or gave up
     assert result["lost"] == 0, result
+    # Every payer carries a billing summary computed from the Braintree stand-in.
+    assert set(result["summaries"].values()) == {CI_SIZE.charges}, result
 
 
 def test_inline_mode_refuses_rather_than_half_does_and_loses_nothing() -> None:
