@@ -108,6 +108,22 @@ class QueueStack:
         summary = await self.redis.xpending(STREAM, GROUP)
         return int(summary["pending"])
 
+    async def failed_once(self) -> tuple[FlakyHandler, QueueWorker]:
+        """One record update whose first attempt (in the worker) fails into the ledger."""
+        handler = FlakyHandler(failures=1)
+        self.register("record.updated", handler)
+        assert (await post_attio(self, attio_body("record.updated"))).status_code == 200
+        worker = self.worker()
+        assert await self.drain(worker) == 1
+        return handler, worker
+
+    async def make_due(self) -> None:
+        """The ledger's clock moved to when the failed update is due again."""
+        ledger = self.bridge.ledger
+        entry = await ledger.get(UPDATED)
+        assert entry is not None and entry.next_attempt_at is not None
+        ledger.clock = lambda: entry.next_attempt_at  # type: ignore[assignment,return-value]
+
 
 @asynccontextmanager
 async def queue_stack(redis_url: str, **env: str) -> AsyncIterator[QueueStack]:
@@ -426,11 +442,7 @@ async def test_replays_go_through_the_queue_and_the_worker_settles_the_record(
     redis_url: str,
 ) -> None:
     async with queue_stack(redis_url) as s:
-        handler = FlakyHandler(failures=1)
-        s.register("record.updated", handler)
-        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
-        worker = s.worker()
-        assert await s.drain(worker) == 1
+        handler, worker = await s.failed_once()
         assert (await s.ledger())[UPDATED]["status"] == "failed"
 
         response = await s.client.post(f"/admin/events/{UPDATED}/replay", headers=ADMIN)
@@ -448,15 +460,8 @@ async def test_replays_go_through_the_queue_and_the_worker_settles_the_record(
 
 async def test_retry_due_queues_the_due_records(redis_url: str) -> None:
     async with queue_stack(redis_url, EVENT_RETRY_SCHEDULE="1") as s:
-        handler = FlakyHandler(failures=1)
-        s.register("record.updated", handler)
-        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
-        worker = s.worker()
-        assert await s.drain(worker) == 1
-        ledger = s.bridge.ledger
-        entry = await ledger.get(UPDATED)
-        assert entry is not None and entry.next_attempt_at is not None
-        ledger.clock = lambda: entry.next_attempt_at  # type: ignore[assignment,return-value]
+        _handler, worker = await s.failed_once()
+        await s.make_due()
         report = await s.bridge.replayer.retry_due()
         assert report.counts()["queued"] == 1
         assert await s.drain(worker) == 1
@@ -820,15 +825,8 @@ async def test_a_zoho_crm_token_is_neither_queued_nor_recorded(redis_url: str) -
 
 async def test_three_retry_due_runs_mean_one_processing(redis_url: str) -> None:
     async with queue_stack(redis_url, EVENT_RETRY_SCHEDULE="1") as s:
-        handler = FlakyHandler(failures=1)
-        s.register("record.updated", handler)
-        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
-        worker = s.worker()
-        assert await s.drain(worker) == 1
-        ledger = s.bridge.ledger
-        entry = await ledger.get(UPDATED)
-        assert entry is not None and entry.next_attempt_at is not None
-        ledger.clock = lambda: entry.next_attempt_at  # type: ignore[assignment,return-value]
+        handler, worker = await s.failed_once()
+        await s.make_due()
         for _ in range(3):
             assert (await s.bridge.replayer.retry_due()).counts()["queued"] == 1
         assert await s.drain(worker) <= 3
@@ -840,11 +838,7 @@ async def test_a_queued_replay_of_a_record_settled_meanwhile_is_not_processed(
     redis_url: str,
 ) -> None:
     async with queue_stack(redis_url) as s:
-        handler = FlakyHandler(failures=1)
-        s.register("record.updated", handler)
-        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
-        worker = s.worker()
-        assert await s.drain(worker) == 1
+        handler, worker = await s.failed_once()
         key = UPDATED
         assert (await s.client.post(f"/admin/events/{key}/replay", headers=ADMIN)).json()[
             "status"
