@@ -11,12 +11,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.bridge import Bridge
+from app.cli import _common as cli_common
 from app.clients.attio import AttioClient
-from app.config import Settings
+from app.clients.braintree import BraintreeClient
+from app.config import Settings, get_settings
 from app.main import create_app
 from app.schema import SchemaBootstrap
 from attio_sandbox import SandboxState
 from testkit.settings import ADMIN_TOKEN, make_settings
+from testkit.signing import BRAINTREE_TEST_CREDENTIALS
 from tests.conftest import SANDBOX_URL, make_sandbox, sandbox_attio_client
 
 __all__ = ["ADMIN_TOKEN", "Harness", "bridge_settings", "start_harness"]
@@ -97,3 +100,30 @@ def start_harness(
 @pytest.fixture
 def harness() -> Iterator[Harness]:
     yield from start_harness()
+
+
+def commands_against(
+    monkeypatch: pytest.MonkeyPatch,
+    sandbox_app: FastAPI,
+    braintree: BraintreeClient,
+    **env: str,
+) -> None:
+    """CLI commands run in this test reach the sandbox and the Braintree stand-in's client,
+    with the stand-in's credentials (and `env` on top) in their settings."""
+    creds = BRAINTREE_TEST_CREDENTIALS
+    settings = {
+        "ATTIO_API_KEY": "sandbox-key-0123456789",
+        "LOG_LEVEL": "WARNING",
+        "BRAINTREE_ENVIRONMENT": creds["environment"],
+        "BRAINTREE_MERCHANT_ID": creds["merchant_id"],
+        "BRAINTREE_PUBLIC_KEY": creds["public_key"],
+        "BRAINTREE_PRIVATE_KEY": creds["private_key"],
+        **env,
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    monkeypatch.setattr(
+        cli_common, "attio_client_for_cli", lambda _s: sandbox_attio_client(sandbox_app)
+    )
+    monkeypatch.setattr(BraintreeClient, "from_settings", classmethod(lambda _cls, _s: braintree))

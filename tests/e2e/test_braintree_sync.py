@@ -17,7 +17,6 @@ import typer
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-import app.cli._common as cli_common
 import app.cli.sync as cli_sync
 from app.bridge import Bridge, build_bridge
 from app.clients.attio import AttioClient, AttioTransportError
@@ -32,7 +31,14 @@ from attio_sandbox import SandboxState
 from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway, subscription_xml
 from testkit.signing import BRAINTREE_TEST_CREDENTIALS, braintree_form_body, braintree_signed_xml
 from tests.conftest import SANDBOX_URL, make_sandbox, sandbox_attio_client
-from tests.e2e.conftest import ADMIN_TOKEN, Harness, bootstrap, bridge_settings, start_harness
+from tests.e2e.conftest import (
+    ADMIN_TOKEN,
+    Harness,
+    bootstrap,
+    bridge_settings,
+    commands_against,
+    start_harness,
+)
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -393,15 +399,7 @@ def test_the_command_prints_the_plan_then_syncs(
 ) -> None:
     harness = bridge_with_stand_in
     data, client = stand_in
-    monkeypatch.setenv("ATTIO_API_KEY", "sandbox-key-0123456789")
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    for name, value in braintree_env().items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    monkeypatch.setattr(
-        cli_common, "attio_client_for_cli", lambda _s: sandbox_attio_client(harness.sandbox_app)
-    )
-    monkeypatch.setattr(BraintreeClient, "from_settings", classmethod(lambda _cls, _s: client))
+    commands_against(monkeypatch, harness.sandbox_app, client)
     root = typer.Typer()
     root.add_typer(cli_sync.sync_cli, name="sync")
     try:

@@ -16,7 +16,6 @@ import typer
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-import app.cli._common as cli_common
 import app.cli.sync as cli_sync
 from app.bridge import Bridge, build_bridge
 from app.clients.attio import AttioClient
@@ -26,9 +25,15 @@ from app.events.ledger import LedgerStatus
 from app.services.attio.sync.report import AttioSyncReport
 from attio_sandbox import SandboxState
 from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway
-from testkit.signing import BRAINTREE_TEST_CREDENTIALS
 from tests.conftest import make_sandbox, sandbox_attio_client
-from tests.e2e.conftest import ADMIN_TOKEN, Harness, bootstrap, bridge_settings, start_harness
+from tests.e2e.conftest import (
+    ADMIN_TOKEN,
+    Harness,
+    bootstrap,
+    bridge_settings,
+    commands_against,
+    start_harness,
+)
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 YESTERDAY = datetime.now(UTC) - timedelta(days=1)
@@ -275,17 +280,7 @@ def test_the_command_prints_the_plan_then_sends(
     h.client.portal.call(
         h.bridge.attio_client.update_record, "people", people["cus_ada"], {"name": name("A", "L")}
     )
-    monkeypatch.setenv("ATTIO_API_KEY", "sandbox-key-0123456789")
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    creds = BRAINTREE_TEST_CREDENTIALS
-    monkeypatch.setenv("BRAINTREE_MERCHANT_ID", creds["merchant_id"])
-    monkeypatch.setenv("BRAINTREE_PUBLIC_KEY", creds["public_key"])
-    monkeypatch.setenv("BRAINTREE_PRIVATE_KEY", creds["private_key"])
-    get_settings.cache_clear()
-    monkeypatch.setattr(
-        cli_common, "attio_client_for_cli", lambda _s: sandbox_attio_client(h.sandbox_app)
-    )
-    monkeypatch.setattr(BraintreeClient, "from_settings", classmethod(lambda _cls, _s: client))
+    commands_against(monkeypatch, h.sandbox_app, client)
     root = typer.Typer()
     root.add_typer(cli_sync.sync_cli, name="sync")
     try:

@@ -27,13 +27,12 @@ from app.services.syncstate import LastRun, SyncStateStore
 from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway
 from testkit.signing import (
     ATTIO_TEST_SECRET,
-    BRAINTREE_TEST_CREDENTIALS,
     attio_signed_headers,
     braintree_fixture,
     braintree_form_body,
 )
 from tests.conftest import sandbox_attio_client
-from tests.e2e.conftest import ADMIN_TOKEN, Harness, start_harness
+from tests.e2e.conftest import ADMIN_TOKEN, Harness, commands_against, start_harness
 from tests.services.alerts.conftest import ALERT_SECRET, ALERT_URL, SLACK_URL, Receivers
 
 PUBLIC_URL = "https://bridge.example.com"
@@ -250,18 +249,8 @@ def test_the_command_waits_for_the_catch_up_it_starts(
         )
     )
     set_status(h, "inactive")
-    env = {**ALERTS, "ATTIO_API_KEY": "sandbox-key-0123456789", "LOG_LEVEL": "ERROR"}
-    env |= {"ATTIO_WEBHOOK_SECRET": ATTIO_TEST_SECRET, "WATCH_SILENCE_BRAINTREE": "off"}
-    creds = BRAINTREE_TEST_CREDENTIALS
-    env |= {"BRAINTREE_MERCHANT_ID": creds["merchant_id"]}
-    env |= {"BRAINTREE_PUBLIC_KEY": creds["public_key"]}
-    env |= {"BRAINTREE_PRIVATE_KEY": creds["private_key"]}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(
-        cli_common, "attio_client_for_cli", lambda _s: sandbox_attio_client(h.sandbox_app)
-    )
-    monkeypatch.setattr(BraintreeClient, "from_settings", classmethod(lambda _cls, _s: client))
+    env = {**ALERTS, "LOG_LEVEL": "ERROR", "ATTIO_WEBHOOK_SECRET": ATTIO_TEST_SECRET}
+    commands_against(monkeypatch, h.sandbox_app, client, WATCH_SILENCE_BRAINTREE="off", **env)
     opened = cli_common.cli_bridge
 
     @asynccontextmanager
