@@ -29,7 +29,7 @@ from app.schema import BRIDGE_EVENTS, EVENT_KEY
 from app.services.syncrunner import RunStatus, SyncAlreadyRunningError
 from attio_sandbox import SandboxState
 from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway, subscription_xml
-from testkit.signing import BRAINTREE_TEST_CREDENTIALS, braintree_form_body, braintree_signed_xml
+from testkit.signing import braintree_form_body, braintree_signed_xml
 from tests.conftest import SANDBOX_URL, make_sandbox, sandbox_attio_client
 from tests.e2e.conftest import (
     ADMIN_TOKEN,
@@ -422,13 +422,3 @@ def test_the_command_prints_the_plan_then_syncs(
         assert harness.sandbox.requests.count(kind="write") == writes  # it only reads
     finally:
         get_settings.cache_clear()
-
-
-def braintree_env() -> dict[str, str]:
-    creds = BRAINTREE_TEST_CREDENTIALS
-    return {
-        "BRAINTREE_ENVIRONMENT": creds["environment"],
-        "BRAINTREE_MERCHANT_ID": creds["merchant_id"],
-        "BRAINTREE_PUBLIC_KEY": creds["public_key"],
-        "BRAINTREE_PRIVATE_KEY": creds["private_key"],
-    }
