@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import typer
@@ -166,6 +167,31 @@ def _since(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+class _Report(Protocol):
+    @property
+    def ok(self) -> bool: ...
+
+
+ReportT = TypeVar("ReportT", bound=_Report)
+
+
+def _finish(
+    run: SyncRun,
+    kind: type[ReportT],
+    show: Callable[..., None],
+    *,
+    as_json: bool,
+) -> None:
+    """Print a finished run's report; exit 1 when it crashed (no report) or failed records."""
+    report = run.report
+    if not isinstance(report, kind):
+        typer.secho(f"error: the run crashed: {run.error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    show(report, as_json=as_json)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def _print_braintree_report(report: BraintreeSyncReport, *, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
@@ -249,14 +275,7 @@ def sync_braintree(
                     since=window, dry_run=dry_run, observer=observer, concurrency=concurrency
                 )
 
-    run = _common.run(go)
-    report = run.report
-    if not isinstance(report, BraintreeSyncReport):
-        typer.secho(f"error: the run crashed: {run.error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
-    _print_braintree_report(report, as_json=as_json)
-    if not report.ok:
-        raise typer.Exit(1)
+    _finish(_common.run(go), BraintreeSyncReport, _print_braintree_report, as_json=as_json)
 
 
 def _print_attio_report(report: AttioSyncReport, *, as_json: bool) -> None:
@@ -303,11 +322,4 @@ def sync_attio(
             with attio_progress.progress_observer() as observer:
                 return await bridge.attio_service.run_sync(dry_run=dry_run, observer=observer)
 
-    run = _common.run(go)
-    report = run.report
-    if not isinstance(report, AttioSyncReport):
-        typer.secho(f"error: the run crashed: {run.error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
-    _print_attio_report(report, as_json=as_json)
-    if not report.ok:
-        raise typer.Exit(1)
+    _finish(_common.run(go), AttioSyncReport, _print_attio_report, as_json=as_json)
