@@ -20,7 +20,13 @@ from attio_sandbox.bodies import (
     sandbox_state,
 )
 from attio_sandbox.errors import validation_error
-from attio_sandbox.render import render_attribute, render_object, render_option, render_record
+from attio_sandbox.render import (
+    render_attribute,
+    render_object,
+    render_option,
+    render_record,
+    render_values,
+)
 
 router = APIRouter(prefix="/v2")
 
@@ -324,6 +330,22 @@ async def get_record(request: Request, obj: str, record_id: str) -> JSONResponse
     record = store.get_record(obj, record_id)
     store.check_readable(record.id)
     return ok(render_record(store, record))
+
+
+@router.get("/objects/{obj}/records/{record_id}/attributes/{attribute}/values")
+async def get_values(request: Request, obj: str, record_id: str, attribute: str) -> JSONResponse:
+    store = sandbox_state(request).store
+    record = store.get_record(obj, record_id)
+    store.check_readable(record.id)
+    found = store.get_attribute(obj, attribute)
+    params = request.query_params
+    historic = params.get("show_historic", "false")
+    if historic not in ("true", "false"):
+        raise validation_error('"show_historic" must be true or false.')
+    offset = non_negative_int(params.get("offset"), "offset", 0)
+    limit = non_negative_int(params.get("limit"), "limit", 10**9)
+    values = render_values(store, record, found, historic=historic == "true")
+    return ok(values[offset : offset + limit])
 
 
 @router.patch("/objects/{obj}/records/{record_id}")

@@ -53,6 +53,7 @@ class StoredValue:
     fields: dict[str, Any]
     active_from: str
     actor: dict[str, str | None]
+    active_until: str | None = None  # set when a newer value replaced it
 
 
 @dataclass(slots=True)
@@ -64,6 +65,8 @@ class Record:
     created_at: str
     # Attribute id -> active values. Attributes without values are absent.
     values: dict[str, list[StoredValue]] = field(default_factory=dict)
+    # Attribute id -> values no longer active, oldest first (`show_historic`).
+    history: dict[str, list[StoredValue]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -80,11 +80,23 @@ def _render_value(store: Workspace, attribute: AttributeDef, value: StoredValue)
         fields = {"option": render_option(store, attribute, attribute.options[fields["option"]])}
     return {
         "active_from": value.active_from,
-        "active_until": None,
+        "active_until": value.active_until,
         "created_by_actor": dict(value.actor),
         **fields,
         "attribute_type": attribute.type,
     }
+
+
+def render_values(
+    store: Workspace, record: Record, attribute: AttributeDef, *, historic: bool
+) -> list[dict[str, Any]]:
+    """One attribute's values; `historic` adds the replaced ones, oldest first by active_from."""
+    values = list(record.values.get(attribute.id, ()))
+    if historic:
+        values = sorted(
+            [*record.history.get(attribute.id, ()), *values], key=lambda v: v.active_from
+        )
+    return [_render_value(store, attribute, value) for value in values]
 
 
 def render_record(store: Workspace, record: Record) -> dict[str, Any]:

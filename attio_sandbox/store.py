@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, Literal
 
 from attio_sandbox.actors import Actor, api_token
@@ -700,6 +701,11 @@ class Workspace:
                 continue
             attribute = obj.attributes[aid]
             self._unindex(attribute, record.id, old)
+            until = new[0].active_from if new else now_timestamp()
+            kept = [v.fields for v in new]
+            record.history.setdefault(aid, []).extend(
+                replace(v, active_until=until) for v in old if v.fields not in kept
+            )
             by_key = self._index[aid]
             for value in new:
                 by_key.setdefault(index_key(attribute, value.fields), set()).add(record.id)

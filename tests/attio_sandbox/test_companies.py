@@ -133,3 +133,23 @@ async def test_a_person_without_a_company_gets_one_when_a_work_address_arrives(
     path = f"{PEOPLE}/{person['id']['record_id']}"
     linked = await write(client, "PATCH", path, email_addresses=["zoe@umbrella.io"])
     assert company_of(linked) is not None
+
+
+async def test_a_persons_company_history_keeps_the_company_they_left(
+    client: httpx.AsyncClient,
+) -> None:
+    ada = await write(client, "POST", PEOPLE, email_addresses=["ada@acme.io"])
+    acme = company_of(ada)
+    path = f"{PEOPLE}/{ada['id']['record_id']}"
+    moved = await write(client, "PATCH", path, email_addresses=["ada@globex.io"])
+    values_path = f"{path}/attributes/company/values"
+    current = (await client.get(values_path)).json()["data"]
+    assert [v["target_record_id"] for v in current] == [company_of(moved)]
+    history = (await client.get(values_path, params={"show_historic": "true"})).json()["data"]
+    assert [(v["target_record_id"], v["active_until"] is None) for v in history] == [
+        (acme, False),
+        (company_of(moved), True),
+    ]
+    assert history[0]["active_until"] == history[1]["active_from"]
+    refused = await client.get(values_path, params={"show_historic": "yes"})
+    assert refused.status_code == 400

@@ -38,6 +38,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("patch", "/v2/objects/{object}/records/{record_id}"),
     ("put", "/v2/objects/{object}/records/{record_id}"),
     ("delete", "/v2/objects/{object}/records/{record_id}"),
+    ("get", "/v2/objects/{object}/records/{record_id}/attributes/{attribute}/values"),
     ("get", "/v2/webhooks"),
     ("post", "/v2/webhooks"),
     ("get", "/v2/webhooks/{webhook_id}"),

@@ -89,6 +89,11 @@ async def test_every_client_method_speaks_attios_contract(
         {"email_addresses": ["ada@example.com", "ada@work.example"]},
         overwrite_multiselect=True,
     )
+    history = await attio.value_history("subscriptions", record_id, "status")
+    assert [(v["option"]["title"], v["active_until"] is None) for v in history] == [
+        ("Active", False),
+        ("Past Due", True),
+    ]
     rows = await attio.query_records(
         "subscriptions",
         filter={"status": "Past Due"},

@@ -348,6 +348,15 @@ class AttioClient(PooledClient):
         path = f"/v2/objects/{url_segment(obj)}/records/{url_segment(record_id)}"
         return (await self.request("GET", path))["data"]
 
+    async def value_history(self, obj: str, record_id: str, attribute: str) -> list[Any]:
+        """An attribute's values, replaced ones included (`active_until` set), oldest first."""
+        path = (
+            f"/v2/objects/{url_segment(obj)}/records/{url_segment(record_id)}"
+            f"/attributes/{url_segment(attribute)}/values"
+        )
+        found = await self.request("GET", path, params={"show_historic": "true"})
+        return list(found["data"])
+
     async def update_record(
         self,
         obj: str,
