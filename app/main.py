@@ -81,6 +81,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # whether deliveries will be queued.
     mode = "inline" if queue is None else (await queue.check()).value
     await anyio.to_thread.run_sync(lambda: None)
+    await app.state.bridge.start()
     log.info(
         "bridge.started",
         env=settings.bridge_env.value,

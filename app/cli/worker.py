@@ -91,6 +91,7 @@ def worker(
         DELIVERIES.use_redis(connect_redis(url, retries=0))  # the console's delivery chart
         try:
             async with _common.cli_bridge(settings) as bridge:
+                await bridge.start()
                 await worker_for(bridge, settings, queue).run(stop)
         finally:
             await queue.aclose()

@@ -4,6 +4,7 @@ companies by e-mail domain (docs/revenue.md)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,14 +12,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from app.bridge import Bridge, build_bridge
 from app.clients.attio import AttioClient
 from app.clients.attio.values import first_value
 from app.clients.braintree import BraintreeClient
-from app.events.model import RawRequest, Source
+from app.events.model import RawRequest, Source, WebhookEvent
+from app.main import create_app
 from app.services.braintree.summary import mrr_mismatches
 from app.services.fx import ExchangeRates
 from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway, subscription_xml
@@ -55,6 +59,24 @@ class World:
         body = braintree_form_body(*braintree_signed_xml(xml.encode()))
         (event,) = await self.bridge.sources[Source.braintree].events_from(
             RawRequest(body=body.decode(), path="webhooks/braintree")
+        )
+        await self.bridge.processor.process(event)
+
+    async def attio_edit(self, obj: str, record_id: str, attribute: str) -> None:
+        """Attio's `record.updated` webhook for a person's edit in the CRM (ids only)."""
+        schema = {o["api_slug"]: o["id"]["object_id"] for o in await self.attio.list_objects()}
+        attributes = await self.attio.list_attributes(obj)
+        attribute_id = next(
+            a["id"]["attribute_id"] for a in attributes if a["api_slug"] == attribute
+        )
+        ids = {"object_id": schema[obj], "record_id": record_id, "attribute_id": attribute_id}
+        payload = {"event_type": "record.updated", "id": ids, "actor": {"type": "workspace-member"}}
+        event = WebhookEvent(
+            source=Source.attio,
+            event_type="record.updated",
+            event_key=f"attio:{record_id}:{attribute}:{len(self.data.transactions)}",
+            payload=payload,
+            raw=RawRequest(body=json.dumps(payload)),
         )
         await self.bridge.processor.process(event)
 
@@ -232,18 +254,31 @@ async def test_a_person_who_moves_company_counts_on_the_new_one_only(stand_in) -
             ben["record_id"],
             {"company": [{"target_object": "companies", "target_record_id": _id(globex)}]},
         )
-        # The move changes no summary, so no notification sees it: the sync heals both.
-        await sync(world)
+        # Attio's webhook names the attribute; the company left comes from its history.
+        await world.attio_edit("people", ben["record_id"], "company")
         companies = await world.values("companies", "domains")
         assert companies["acme.io"]["paying_people"] == 0
         assert _amount(companies["acme.io"]["mrr"]) == 0
         assert companies["acme.io"]["billing_status"] is None
         assert companies["globex.io"]["paying_people"] == 1
         assert _amount(companies["globex.io"]["mrr"]) == 49
-        # A recompute of both (what a person's write that shows the move schedules) agrees.
-        rollup = world.bridge.braintree_service.companies
-        assert not await rollup.recompute(acme["record_id"])
-        assert not await rollup.recompute(_id(globex))
+        # The sync agrees (and would heal a lost webhook): nothing left to write.
+        before = world.writes()
+        await sync(world)
+        assert world.writes() == before
+
+
+async def test_an_edit_of_another_attribute_recounts_no_company(stand_in) -> None:
+    async with world_for(stand_in) as world:
+        world.data.add_customer("cus_ben", "ben@acme.io", "Ben", "Acme", "pm_ben")
+        world.data.add_subscription("sub_b", "pm_ben", "pro-monthly", "49.00", created_at=NOW)
+        charge(world.data, "sub_b", "txn_b", "49.00", NOW)
+        await world.notify("subscription_charged_successfully", "sub_b")
+        ben = (await world.values("people", "braintree_customer_id"))["cus_ben"]
+        log = world.sandbox_app.state.sandbox.requests
+        before = log.count(path_regex="/attributes/company/values")
+        await world.attio_edit("people", ben["record_id"], "job_title")
+        assert log.count(path_regex="/attributes/company/values") == before
 
 
 async def test_company_writes_coalesce_and_are_flushed_at_shutdown(stand_in) -> None:
@@ -346,3 +381,14 @@ async def test_a_plan_the_bridge_cannot_read_leaves_mrr_unset_and_says_so(stand_
         (entry,) = (await world.values("bridge_events", "event_key")).values()
         assert entry["status"] == "needs_attention"
         assert "sub_old" in entry["error"] and "legacy-2019" in entry["error"]
+
+
+def test_start_up_reads_the_rates_and_the_company_delay() -> None:
+    settings = bridge_settings(COMPANY_SUMMARY_DELAY_SECONDS="7.5")
+    sandbox_app = make_sandbox()
+    app = create_app(settings, attio_transport=httpx.ASGITransport(app=sandbox_app))
+    service = app.state.bridge.braintree_service
+    assert service.companies.delay == 7.5
+    assert not service.billing.rates_loaded
+    with TestClient(app):  # runs the lifespan: the first notification finds the table read
+        assert service.billing.rates_loaded

@@ -7,6 +7,7 @@ the bridge's own token never get here (the Attio source marks them ignored).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from app.clients.attio import AttioClient, AttioNotFoundError
@@ -19,6 +20,7 @@ from app.schema import BRIDGE_EVENTS, PAYMENTS, PEOPLE, SERVICES, SUBSCRIPTIONS
 from app.services.attio.replays import ReplayRequests
 from app.services.attio.transforms import (
     PERSON_SOURCE_ATTRIBUTES,
+    companies_in_history,
     customer_changes,
     customer_fields,
     person_reference,
@@ -31,6 +33,9 @@ BILLING_OBJECTS = (SUBSCRIPTIONS, PAYMENTS)  # the full layout's
 # Objects whose truth lives in Zoho or Braintree: edits in Attio are logged, never sent back.
 OWNED_ELSEWHERE = {SERVICES: "Zoho", SUBSCRIPTIONS: "Braintree", PAYMENTS: "Braintree"}
 _SCHEMA_IDS_TTL_SECONDS = 300.0
+
+# Recomputes the billing summaries of these companies (the Braintree service's roll-up).
+CompanyRecount = Callable[[list[str]], Awaitable[None]]
 
 
 class CustomerDirectory(Protocol):
@@ -79,8 +84,10 @@ class AttioEventService:
         *,
         billing_objects: tuple[str, ...] = BILLING_OBJECTS,
         replays: ReplayRequests | None = None,
+        recount_companies: CompanyRecount | None = None,
     ) -> None:
         self._attio = attio
+        self._recount = recount_companies  # None: no billing summaries on companies
         self._billing = billing_objects  # without a `payments` object: subscriptions alone
         self._ledger = ledger
         self._customers = customers  # None: CRM edits do not reach Braintree
@@ -117,11 +124,31 @@ class AttioEventService:
             if slug in self._billing and attribute == "person":
                 await self._check_payer_kept(event, slug, ids["record_id"])
             return
-        if slug != PEOPLE or self._customers is None:
+        if slug != PEOPLE:
             return
         if attribute_id and attribute not in PERSON_SOURCE_ATTRIBUTES:
             return  # e.g. a note field: nothing Braintree holds
-        await self._sync_customer(ids["record_id"])
+        moved = attribute == "company" and self._recount is not None
+        if self._customers is None and not moved:
+            return
+        person = await self._get_or_none(PEOPLE, ids["record_id"])
+        customer_id = first_value(person, CUSTOMER_ID) if person else None
+        if person is None or not customer_id:
+            return  # deleted meanwhile, or not a paying customer
+        if moved:
+            await self._recount_companies(ids["record_id"])
+        if self._customers is not None:
+            await self._sync_customer(person, str(customer_id))
+
+    async def _recount_companies(self, person_id: str) -> None:
+        """A paying person linked to another company (by hand, a merge, a new e-mail domain):
+        the companies they left and joined are recomputed. The webhook names the attribute
+        only, so the company they left comes from the value's history (one read)."""
+        assert self._recount is not None
+        history = await self._attio.value_history(PEOPLE, person_id, "company")
+        companies = companies_in_history(history)
+        log.info("attio.person.company_moved", record_id=person_id, companies=companies)
+        await self._recount(companies)
 
     async def _on_ledger_edit(
         self, event: WebhookEvent, ids: dict[str, Any], attribute_id: str | None
@@ -143,12 +170,8 @@ class AttioEventService:
                 "points at a person (deleted or unlinked in Attio)",
             )
 
-    async def _sync_customer(self, person_id: str) -> None:
+    async def _sync_customer(self, person: Record, customer_id: str) -> None:
         assert self._customers is not None
-        person = await self._get_or_none(PEOPLE, person_id)
-        customer_id = first_value(person, CUSTOMER_ID) if person else None
-        if person is None or not customer_id:
-            return  # deleted meanwhile, or not a paying customer
         company_id = first_value(person, "company")
         company = await self._get_or_none("companies", company_id) if company_id else None
         wanted = customer_fields(person, first_value(company, "name") if company else None)

@@ -15,7 +15,7 @@ from app.events.ledger import Ledger
 from app.events.model import Source, WebhookEvent
 from app.events.sources.attio_sync import ATTIO_SYNC_EVENT_TYPE
 from app.log import get_logger
-from app.services.attio.handlers import BILLING_OBJECTS, AttioEventService
+from app.services.attio.handlers import BILLING_OBJECTS, AttioEventService, CompanyRecount
 from app.services.attio.replays import ReplayRequests
 from app.services.attio.sync.engine import AttioCatchUp, Observer
 from app.services.attio.sync.report import AttioSyncProgress, AttioSyncReport
@@ -39,6 +39,7 @@ class AttioService:
         *,
         billing_objects: tuple[str, ...] = BILLING_OBJECTS,
         replays: ReplayRequests | None = None,
+        recount_companies: CompanyRecount | None = None,
         sync_lock: SyncLock | None = None,
         sync_state: SyncStateStore | None = None,
     ) -> None:
@@ -46,7 +47,12 @@ class AttioService:
         self._ledger = ledger
         self._braintree = braintree  # None: CRM edits do not reach Braintree
         self.events = AttioEventService(
-            attio, ledger, braintree, billing_objects=billing_objects, replays=replays
+            attio,
+            ledger,
+            braintree,
+            billing_objects=billing_objects,
+            replays=replays,
+            recount_companies=recount_companies,
         )
         self.sync_runner = SyncRunner("attio", lock=sync_lock, state=sync_state)
 

@@ -51,3 +51,20 @@ def customer_changes(wanted: Mapping[str, str | None], customer: Any) -> dict[st
 
 def person_reference(record_id: str) -> list[dict[str, str]]:
     return reference(PEOPLE, record_id)
+
+
+def companies_in_history(values: list[Any], *, keep: int = 3) -> list[str]:
+    """The companies a person's `company` history names: the current one(s) first, then the
+    `keep` most recent they left (a company they left still counts them until recomputed)."""
+    current = [v for v in values if v.get("active_until") is None]
+    replaced = sorted(
+        (v for v in values if v.get("active_until") is not None),
+        key=lambda v: str(v["active_until"]),
+        reverse=True,
+    )
+    found: dict[str, None] = {}
+    for value in current + replaced:
+        target = value.get("target_record_id")
+        if target and len(found) < len(current) + keep:
+            found.setdefault(str(target), None)
+    return list(found)

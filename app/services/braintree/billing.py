@@ -87,6 +87,10 @@ class Billing:
         self._rates_ready = False
         self._rates_lock = asyncio.Lock()
 
+    @property
+    def rates_loaded(self) -> bool:
+        return self._rates_ready
+
     async def load_rates(self) -> None:
         """ECB's table is read once, off the event loop (it takes a noticeable moment)."""
         if self._rates_ready:

@@ -81,7 +81,7 @@ class CompanyRollup:
         if self._redis is None:
             return True
         try:
-            ttl = max(1, int(self.delay * 10))
+            ttl = int(self.delay * 2) + 30  # a crashed process's claim lapses soon after
             return bool(await self._redis.set(_KEY + company_id, "1", nx=True, ex=ttl))
         except (RedisError, OSError) as exc:
             log.warning("braintree.company.redis_unreachable", error=type(exc).__name__)

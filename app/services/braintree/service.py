@@ -85,6 +85,16 @@ class BraintreeService:
         self.sync_runner = SyncRunner("braintree", lock=sync_lock, state=sync_state)
         self.sync_overlap = sync_overlap
 
+    async def start(self) -> None:
+        """The exchange-rate table, read now (off the event loop) rather than by the first
+        notification: it takes a noticeable moment."""
+        if self._braintree is not None:
+            await self.billing.load_rates()
+
+    async def recount_companies(self, company_ids: list[str]) -> None:
+        """A paying person joined or left these companies (seen in Attio): recompute them."""
+        await self.companies.changed(*company_ids)
+
     def register(self, dispatcher: Dispatcher) -> None:
         handlers = self.handlers
         dispatcher.register(Source.braintree, SUBSCRIPTION_KINDS, handlers.on_subscription)
