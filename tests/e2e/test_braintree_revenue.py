@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.bridge import Bridge, build_bridge
-from app.clients.attio import AttioClient
+from app.clients.attio import AttioClient, AttioValidationError
 from app.clients.attio.values import first_value
 from app.clients.braintree import BraintreeClient
 from app.events.model import RawRequest, Source, WebhookEvent
@@ -235,8 +235,17 @@ async def test_writes_per_charge_for_a_new_and_a_returning_customer(
         assert Decimal(str(people["cus_new"]["lifetime_paid"])) == 98
 
 
-async def test_a_person_who_moves_company_counts_on_the_new_one_only(stand_in) -> None:
+@pytest.mark.parametrize("history", [True, False], ids=["history", "history-refused"])
+async def test_a_person_who_moves_company_counts_on_the_new_one_only(
+    stand_in, monkeypatch: pytest.MonkeyPatch, history: bool
+) -> None:
     async with world_for(stand_in) as world:
+        if not history:  # Attio refuses the history (400): the company joined is still right
+
+            async def refused(*_args: Any) -> None:
+                raise AttioValidationError("no historic values", attio_status=400)
+
+            monkeypatch.setattr(world.attio, "value_history", refused)
         world.data.add_customer("cus_ben", "ben@acme.io", "Ben", "Acme", "pm_ben")
         month = NOW - timedelta(days=10)
         world.data.add_subscription("sub_b", "pm_ben", "pro-monthly", "49.00", created_at=month)
@@ -257,15 +266,17 @@ async def test_a_person_who_moves_company_counts_on_the_new_one_only(stand_in) -
         # Attio's webhook names the attribute; the company left comes from its history.
         await world.attio_edit("people", ben["record_id"], "company")
         companies = await world.values("companies", "domains")
+        assert companies["globex.io"]["paying_people"] == 1
+        assert _amount(companies["globex.io"]["mrr"]) == 49
+        assert companies["acme.io"]["paying_people"] == (0 if history else 1)
+        # The sync agrees, or heals the company left when its history was refused.
+        before = world.writes()
+        await sync(world)
+        assert world.writes() == before + (0 if history else 1)
+        companies = await world.values("companies", "domains")
         assert companies["acme.io"]["paying_people"] == 0
         assert _amount(companies["acme.io"]["mrr"]) == 0
         assert companies["acme.io"]["billing_status"] is None
-        assert companies["globex.io"]["paying_people"] == 1
-        assert _amount(companies["globex.io"]["mrr"]) == 49
-        # The sync agrees (and would heal a lost webhook): nothing left to write.
-        before = world.writes()
-        await sync(world)
-        assert world.writes() == before
 
 
 async def test_an_edit_of_another_attribute_recounts_no_company(stand_in) -> None:

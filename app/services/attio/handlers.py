@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from app.clients.attio import AttioClient, AttioNotFoundError
+from app.clients.attio import AttioClient, AttioNotFoundError, AttioValidationError
 from app.clients.attio.values import Record, first_value, record_id
 from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger
@@ -136,16 +136,22 @@ class AttioEventService:
         if person is None or not customer_id:
             return  # deleted meanwhile, or not a paying customer
         if moved:
-            await self._recount_companies(ids["record_id"])
+            await self._recount_companies(person)
         if self._customers is not None:
             await self._sync_customer(person, str(customer_id))
 
-    async def _recount_companies(self, person_id: str) -> None:
+    async def _recount_companies(self, person: Record) -> None:
         """A paying person linked to another company (by hand, a merge, a new e-mail domain):
         the companies they left and joined are recomputed. The webhook names the attribute
         only, so the company they left comes from the value's history (one read)."""
         assert self._recount is not None
-        history = await self._attio.value_history(PEOPLE, person_id, "company")
+        person_id = record_id(person)
+        try:
+            history = await self._attio.value_history(PEOPLE, person_id, "company")
+        except AttioValidationError as exc:  # no history for this attribute: the sync heals
+            log.warning("attio.person.company_history_refused", error=str(exc))
+            current = first_value(person, "company")
+            history = [{"target_record_id": current, "active_until": None}] if current else []
         companies = companies_in_history(history)
         log.info("attio.person.company_moved", record_id=person_id, companies=companies)
         await self._recount(companies)
