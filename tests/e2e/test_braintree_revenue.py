@@ -331,6 +331,9 @@ async def test_the_sync_computes_every_summary_and_heals_a_lost_notification(
     async with world_for(stand_in, layout) as world:
         seed_acme(world.data)
         await sync(world)
+        # The backfill writes each person once, their summary in that write.
+        log = world.sandbox_app.state.sandbox.requests
+        assert log.count(kind="write", path_regex="/objects/people/") == 3
         people = await world.values("people", "braintree_customer_id")
         ana, ben, cleo = people["cus_ana"], people["cus_ben"], people["cus_cleo"]
         assert (ana["billing_status"], ben["billing_status"]) == ("past_due", "active")

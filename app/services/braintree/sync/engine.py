@@ -163,7 +163,13 @@ class _Run:
         self.counts = progress.counts
         self.replay = replay
         self.index = BillingIndex()
-        self.links = Links(sync.attio, sync.braintree, self.index, self.counts)
+        self.links = Links(
+            sync.attio,
+            sync.braintree,
+            self.index,
+            self.counts,
+            summarize=None if dry_run else sync.billing.compute,
+        )
         self.planner = Planner(
             self.index,
             self.links,

@@ -9,16 +9,24 @@ than creating it a second time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.clients.attio import AttioClient
 from app.clients.attio.values import Record, Values, changed_slugs, record_id, reference
 from app.clients.braintree import BraintreeClient
+from app.log import get_logger
 from app.schema.definitions import PEOPLE, SUBSCRIPTION_KEY, SUBSCRIPTIONS
+from app.services.braintree.billing import CustomerBilling
 from app.services.braintree.people import Discover, PayerResolver, PersonLink
 from app.services.braintree.sync.index import BillingIndex, held
 from app.services.braintree.transforms import Payer, person_values, text
 from app.services.syncpipeline import SyncCounts
+
+log = get_logger(__name__)
+
+# A customer's billing summary from Braintree now (the webhook path's `Billing.compute`).
+Summarize = Callable[[str], Awaitable[CustomerBilling | None]]
 
 
 class Links:
@@ -28,11 +36,14 @@ class Links:
         braintree: BraintreeClient,
         index: BillingIndex,
         counts: SyncCounts,
+        *,
+        summarize: Summarize | None = None,
     ) -> None:
         self._attio = attio
         self._braintree = braintree
         self._index = index
         self._counts = counts
+        self._summarize = summarize
         self.resolver = PayerResolver(attio, braintree)
         self._person_writes: dict[str, asyncio.Future[PersonLink]] = {}
         # Subscriptions a queued write creates: their record id once it is written.
@@ -63,7 +74,11 @@ class Links:
             person = people.by_customer.get(payer.customer_id)
             if person is not None:
                 return PersonLink(record_id(person), payer.customer_id).values()
-            link = await self.resolver.resolve(payer, known=known, stale=stale)
+            # Not in the index: no person holds the customer id yet, so one will be written.
+            billing = await self._summary(payer.customer_id)
+            link = await self.resolver.resolve(payer, known=known, stale=stale, billing=billing)
+            if link is not None and link.written and link.record is not None:
+                self._index.people.add(held(PEOPLE, link.record))
             return link.values() if link is not None else {}
         if payer.email is None:
             return {}
@@ -80,7 +95,8 @@ class Links:
             pending = asyncio.get_running_loop().create_future()
             self._person_writes[address] = pending
             try:
-                link = await self.resolver.assert_person(payer)
+                billing = await self._summary(payer.customer_id)
+                link = await self.resolver.assert_person(payer, billing)
                 if link.record is not None:  # its summary and company, for the run's summaries
                     self._index.people.add(held(PEOPLE, link.record))
             except BaseException as exc:
@@ -91,6 +107,18 @@ class Links:
             self._counts.of("person").updated += 1
             pending.set_result(link)
         return await pending
+
+    async def _summary(self, customer_id: str | None) -> CustomerBilling | None:
+        """The summary for the person's write, so a backfill writes each person once (two
+        Braintree reads instead of a second Attio write). Without it the run's summaries
+        write it later."""
+        if self._summarize is None or customer_id is None:
+            return None
+        try:
+            return await self._summarize(customer_id)
+        except Exception as exc:
+            log.warning("braintree.sync.summary_deferred", customer_id=customer_id, error=repr(exc))
+            return None
 
     def discover_by_method(self, subscription: Any) -> Discover:
         """A subscription names no customer, but its payment method belongs to one."""
