@@ -99,8 +99,8 @@ ATTIO_WRITES_PER_SECOND = 25
 # payment, and an update of the person's summary. Plus, either way, the company's writes: at
 # least one per company over the day (they coalesce), counted apart.
 WRITES_PER_CHARGE = 3
-# After the earlier month is in Attio: a company recompute claimed by its last change (its
-# delay is 3 s) runs, reads and finds nothing to write, before the timed burst starts.
+# Time for the company recomputes still scheduled (their delay is 3 s) to run: after the
+# earlier month, before the timed burst; after a killed worker's drain, before the sync.
 COMPANY_SETTLE_SECONDS = 6.0
 # What a charge's billing summary puts on its person (a few of its values).
 SUMMARY_VALUES = ("billing_status", "mrr", "lifetime_paid", "active_subscriptions")
@@ -533,9 +533,10 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
             await sending  # a send in flight at the deadline ends within the sender's timeout
             await lag
             await faults
+            behind = await companies_behind(run, stack, day, services) if heal else 0
             run.calls = _difference(await stack.attio_calls(recent=ALL_CALLS), before)
-            if heal:
-                await heal_companies(run, stack, day, services)
+            if behind:
+                await heal_companies(run, stack, day, services, behind)
             run.tally = await check_attio(run, stack, day, services, with_ledger=True)
             await read_summaries(run, stack, day)
         finally:
@@ -547,13 +548,25 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
     return run
 
 
-async def heal_companies(run: Run, stack: Stack, day: Expected, services: list[str]) -> None:
-    """`attio-bridge sync braintree`, as its cron runs it, when companies are behind."""
-    found = await check_attio(run, stack, day, services, with_ledger=False)
-    behind = found.missing.get("companies", 0) + found.stale.get("companies", 0)
+async def companies_behind(run: Run, stack: Stack, day: Expected, services: list[str]) -> int:
+    """How many companies lack their sums COMPANY_SETTLE_SECONDS after the charges are in (once
+    the live worker's own scheduled recomputes have run)."""
+    settled = time.monotonic() + COMPANY_SETTLE_SECONDS
+    while True:
+        found = await check_attio(run, stack, day, services, with_ledger=False)
+        behind = found.missing.get("companies", 0) + found.stale.get("companies", 0)
+        if not behind or time.monotonic() > settled:
+            break
+        await asyncio.sleep(POLL_SECONDS)
     if not behind:
         run.notes.append("every company was in Attio with its sums after the drain")
-        return
+    return behind
+
+
+async def heal_companies(
+    run: Run, stack: Stack, day: Expected, services: list[str], behind: int
+) -> None:
+    """`attio-bridge sync braintree`, as its cron runs it (its calls are not the day's)."""
     try:
         code, _ = await stack.cli_async("sync", "braintree")
     except TimeoutError:
@@ -561,8 +574,8 @@ async def heal_companies(run: Run, stack: Stack, day: Expected, services: list[s
     found = await check_attio(run, stack, day, services, with_ledger=False)
     left = found.missing.get("companies", 0) + found.stale.get("companies", 0)
     run.notes.append(
-        f"{behind} companies behind after the drain; `sync braintree` exited {code} "
-        f"and left {left} behind"
+        f"{behind} companies behind {COMPANY_SETTLE_SECONDS:.0f} s after the drain; "
+        f"`sync braintree` exited {code} and left {left} behind"
     )
 
 

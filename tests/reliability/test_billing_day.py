@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from testkit.billing_day import BillingDayConfig, scenario
+from testkit.billing_day import BillingDayConfig, expected, scenario
+from testkit.world import billing_deliveries
 
 pytestmark = pytest.mark.reliability
 
@@ -64,3 +65,22 @@ def test_inline_mode_refuses_rather_than_half_does_and_loses_nothing() -> None:
     # What was not answered 2xx at once was refused (503), never answered after a half-done try.
     assert set(result["first_answers"]) <= {"200", "503"}, result
     assert result["ledger"] == {}, result
+
+
+def test_what_a_month_leaves_comes_from_the_world_alone() -> None:
+    config = BillingDayConfig(charges=4, per_company=2, returning=True)
+    billed = config.billed()
+    this_month = expected(billed, billing_deliveries(billed))
+    last_month = expected(billed, billing_deliveries(billed, earlier=True), earlier=True)
+    price = billed[0].plan.price
+    assert config.companies == 2
+    assert this_month.charges[0].values["people"] == {"lifetime_paid": 2 * price}
+    assert last_month.charges[0].values["people"] == {"lifetime_paid": price}
+    assert last_month.charges[0].records["payments"] == billed[0].earlier_transaction_id
+    assert this_month.charges[0].records["payments"] == billed[0].transaction_id
+    company = billed[0].company
+    assert company is not None and company == billed[2].company != billed[1].company
+    sums = this_month.companies[company]
+    assert sums["mrr"] == billed[0].plan.price + billed[2].plan.price
+    assert sums["paying_people"] == 2
+    assert sums["lifetime_paid"] == 2 * sums["mrr"]
