@@ -5,12 +5,24 @@ writes/s and 100 reads/s enforced, 100 ± 20 ms per call), the Braintree API sta
 every charge's customer, subscription and transaction (`braintree_data`: each notification
 computes a real billing summary for its person), a Zoho server with `config.items` items, and
 the bridge as deployed: web instances (`attio-bridge serve`), and in queue mode a Redis server
-and `attio-bridge worker` processes. Then it sends
-`config.charges` signed `subscription_charged_successfully` notifications of new customers,
-open loop at `config.rate` per second, spread over the web instances as a load balancer would,
-while the Zoho backfill runs. A delivery not answered 2xx within 30 s (or answered otherwise)
-is sent again, as Braintree does, after its `Retry-After` (at most 5 s here instead of
-Braintree's hour).
+and `attio-bridge worker` processes. Then it sends `config.charges` signed
+`subscription_charged_successfully` notifications, open loop at `config.rate` per second,
+spread over the web instances as a load balancer would, while the Zoho backfill runs. A
+delivery not answered 2xx within 30 s (or answered otherwise) is sent again, as Braintree does,
+after its `Retry-After` (at most 5 s here instead of Braintree's hour).
+
+The customers work at companies, `config.per_company` people each (customer n at company
+n % companies, so a company's people are charged spread over the burst, as on a real billing
+day): their addresses are on company domains (`<word>-<k>.io`), which the sandbox links to a
+company as Attio does, so every charge also recomputes a company (coalesced: at most one write
+per company per 3 s). `per_company=0` puts them on example.com, which gets no company.
+
+New customers by default. With `config.returning`, each customer was charged once before, a
+month earlier: those notifications are sent first, untimed, until all is in Attio (companies
+included) and a few seconds more, so the coalesced company writes are done; the Braintree
+stand-in is then given the month's new transactions (it holds both, so a summary's
+lifetime_paid counts two charges) and the timed burst sends the month's charges: same customers
+and subscriptions, new transaction ids.
 
 A webhook whose processing overruns the bridge's time budget is answered 2xx once its event is
 in the ledger (`bridge_events`, status `failed`); its records reach Attio only when the
@@ -29,9 +41,10 @@ Scenarios:
 - `inline`: no Redis, one web instance; the sync runs inside it (POST /admin/sync/zoho, as the
   cron job does), so both spend the one process's budget.
 
-The `Run` holds every answer, the Attio calls and the tally of Attio by unique key
-(`testkit.billing_tally`). `bench.billing_day` prints the figures; `tests/reliability` runs each
-scenario at a small size in CI.
+The `Run` holds every answer, the Attio calls of the timed burst, the tally of Attio by unique
+key and expected values (`testkit.billing_tally`), and which companies' `mrr` or
+`paying_people` is not the sum over their people. `bench.billing_day` prints the figures;
+`tests/reliability` runs each scenario at a small size in CI.
 """
 
 from __future__ import annotations
@@ -46,13 +59,23 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from testkit.billing_tally import UNIQUE_KEYS, Charge, Tally, key_values, tally
+from testkit.billing_tally import (
+    UNIQUE_KEYS,
+    Charge,
+    Tally,
+    company_mismatches,
+    key_values,
+    tally,
+)
 from testkit.braintree_api import BraintreeData, braintree_api
 from testkit.fake_zoho import FakeZoho
 from testkit.processes import free_port, wait_until_up
@@ -60,19 +83,25 @@ from testkit.redis_server import RedisServer
 from testkit.stack import ROOT, SandboxOptions, Stack, bridge_environment
 from testkit.world import (
     MERCHANT_ACCOUNT,
+    MONTH,
+    BilledCharge,
     Delivery,
     billing_charges,
-    billing_keys,
+    billing_company_count,
+    billing_deliveries,
     billing_plans,
-    billing_run,
 )
 from testkit.zoho_server import environment as zoho_environment
 
 ATTIO_WRITES_PER_SECOND = 25
 # A new customer: person (their billing summary, computed from what the Braintree stand-in
-# holds, in the same write), subscription, payment; a company too when their address has a
-# company domain (the run's example.com addresses do not, as in the sandbox).
+# holds, in the same write), subscription, payment. A returning customer: subscription,
+# payment, and an update of the person's summary. Plus, either way, the company's writes: at
+# least one per company over the day (they coalesce), counted apart.
 WRITES_PER_CHARGE = 3
+# Time for the company recomputes still scheduled (their delay is 3 s) to run: after the
+# earlier month, before the timed burst; after a killed worker's drain, before the sync.
+COMPANY_SETTLE_SECONDS = 6.0
 # What a charge's billing summary puts on its person (a few of its values).
 SUMMARY_VALUES = ("billing_status", "mrr", "lifetime_paid", "active_subscriptions")
 SENDER_TIMEOUT_SECONDS = 30.0
@@ -96,6 +125,17 @@ class BillingDayConfig:
     items: int = 300  # Zoho items `sync zoho` backfills meanwhile
     webs: int = 2  # web instances in queue mode
     seed: int = 1
+    per_company: int = 3  # people per company (0: example.com addresses, no company)
+    returning: bool = False  # every customer was charged once before, a month earlier
+
+    @property
+    def companies(self) -> int:
+        return billing_company_count(self.charges, self.per_company)
+
+    def billed(self) -> list[BilledCharge]:
+        return billing_charges(
+            self.charges, self.seed, per_company=self.per_company, returning=self.returning
+        )
 
 
 @dataclass
@@ -121,18 +161,64 @@ class Run:
     # Billed people carrying each billing summary value, and charge 0's person's summary.
     summaries: dict[str, int] = field(default_factory=dict)
     first_summary: dict[str, Any] = field(default_factory=dict)
+    # The day's companies whose mrr or paying_people is not the sum over their people (domains).
+    company_mismatches: list[str] = field(default_factory=list)
 
 
-def braintree_data(args: BillingDayConfig) -> BraintreeData:
-    """What Braintree holds on the day: the plans (monthly), the merchant account in US dollars,
-    and for every charge its customer with their card, their Active subscription and the sale
-    submitted for settlement. Every notification's `customer.find` then finds its payer, and
-    the bridge computes a real billing summary (MRR, lifetime paid, status) for each."""
+@dataclass(frozen=True)
+class Expected:
+    """What Attio must hold once a month's charges are applied: per charge its records and
+    their values, and per company domain the sums over its people."""
+
+    charges: list[Charge]
+    companies: dict[str, dict[str, Any]]
+
+
+def expected(
+    billed: Sequence[BilledCharge], deliveries: Sequence[Delivery], *, earlier: bool = False
+) -> Expected:
+    """From the world alone: a charge's person carries lifetime_paid = its subscription's price
+    times the sales made so far, its subscription the notification's next billing date; each
+    company the sums over its people (mrr, paying_people, lifetime_paid)."""
+    charges: list[Charge] = []
+    sums: dict[str, dict[str, Any]] = {}
+    for charge, delivery in zip(billed, deliveries, strict=True):
+        sales = 1 if earlier else charge.sales
+        charged = charge.earlier_charged if earlier else charge.charged
+        payment = charge.earlier_transaction_id if earlier else charge.transaction_id
+        keys = {
+            "people": charge.customer.email,
+            "subscriptions": charge.subscription_id,
+            "payments": payment or charge.transaction_id,
+        }
+        paid = charge.plan.price * sales
+        values = {
+            "people": {"lifetime_paid": paid},
+            "subscriptions": {"next_billing_date": (charged + MONTH).date().isoformat()},
+        }
+        charges.append(Charge(delivery.event_keys, keys, values))
+        if charge.company is not None:
+            company = sums.setdefault(
+                charge.company,
+                {"mrr": Decimal(0), "paying_people": 0, "lifetime_paid": Decimal(0)},
+            )
+            company["mrr"] += charge.plan.price
+            company["paying_people"] += 1
+            company["lifetime_paid"] += paid
+    return Expected(charges, sums)
+
+
+def braintree_data(args: BillingDayConfig, billed: Sequence[BilledCharge]) -> BraintreeData:
+    """What Braintree holds before the day's charges: the plans (monthly), the merchant account
+    in US dollars, and for every charge its customer with their card, their Active
+    subscription and, for a returning customer, the sale of a month earlier. `add_sales` adds
+    the day's own sales. Every notification's `customer.find` then finds its payer, and the
+    bridge computes a real billing summary (MRR, lifetime paid, status) for each."""
     data = BraintreeData()
     data.add_merchant_account(MERCHANT_ACCOUNT, "USD", default=True)
     for plan in billing_plans(args.seed):
         data.add_plan(plan.sku, f"{plan.price:.2f}", billing_frequency=1)
-    for charge in billing_charges(args.charges, args.seed):
+    for charge in billed:
         customer = charge.customer
         data.add_customer(
             customer.id,
@@ -151,14 +237,27 @@ def braintree_data(args: BillingDayConfig) -> BraintreeData:
             created_at=charge.subscribed,
             merchant_account_id=MERCHANT_ACCOUNT,
         )
+        if charge.earlier_transaction_id is not None:
+            data.add_transaction(
+                charge.earlier_transaction_id,
+                customer.id,
+                price,
+                created_at=charge.earlier_charged - timedelta(seconds=3),
+                subscription_id=charge.subscription_id,
+            )
+    return data
+
+
+def add_sales(data: BraintreeData, billed: Sequence[BilledCharge]) -> None:
+    """The day's sales, submitted for settlement (the stand-in serves them from now on)."""
+    for charge in billed:
         data.add_transaction(
             charge.transaction_id,
-            customer.id,
-            price,
+            charge.customer.id,
+            f"{charge.plan.price:.2f}",
             created_at=charge.transaction_created,
             subscription_id=charge.subscription_id,
         )
-    return data
 
 
 class Processes:
@@ -247,20 +346,26 @@ def _retry_after(value: str | None) -> float:
 
 
 async def check_attio(
-    run: Run, stack: Stack, charges: list[Charge], services: list[str], *, with_ledger: bool
+    run: Run, stack: Stack, day: Expected, services: list[str], *, with_ledger: bool
 ) -> Tally:
     """Every record of the objects the day fills (the sandbox's route lists them all, unpaged)."""
     records = {slug: await stack.records(slug) for slug in UNIQUE_KEYS}
     ledger = await stack.records("bridge_events") if with_ledger else []
-    return tally(charges, run.acknowledged, services, records, ledger)
+    return tally(day.charges, run.acknowledged, services, records, ledger, day.companies)
 
 
-async def read_summaries(run: Run, stack: Stack, charges: list[Charge]) -> None:
-    """How many of the day's people carry each billing summary value, and charge 0's."""
+async def read_summaries(run: Run, stack: Stack, day: Expected) -> None:
+    """How many of the day's people carry each billing summary value, charge 0's, and the
+    companies whose sums do not hold over their people."""
+    charges = day.charges
     billed = {charge.records["people"] for charge in charges}
+    rows = await stack.records("people")
+    run.company_mismatches = company_mismatches(
+        rows, await stack.records("companies"), day.companies
+    )
     people = {
         key: row.get("values", {})
-        for row in await stack.records("people")
+        for row in rows
         for key in key_values(row, UNIQUE_KEYS["people"])
         if key in billed
     }
@@ -275,20 +380,23 @@ async def read_summaries(run: Run, stack: Stack, charges: list[Charge]) -> None:
 async def wait_for_attio(
     run: Run,
     stack: Stack,
-    charges: list[Charge],
+    day: Expected,
     services: list[str],
     sending: asyncio.Task[None],
     burst_seconds: float,
+    *,
+    companies: bool = True,
 ) -> None:
-    """Until every expected record is in Attio and every sender is done, or the deadline.
+    """Until every expected record is in Attio (without `companies`: but the companies' sums)
+    and every sender is done, or the deadline.
 
     Not looked at while the burst is sent: reading every record back is this process's work,
     and would stall the sender's event loop, whose answer times would then be the benchmark's.
     """
     while time.monotonic() - run.started < DRAIN_DEADLINE_SECONDS:
         if run.everything_in_attio is None and time.monotonic() - run.started > burst_seconds:
-            found = await check_attio(run, stack, charges, services, with_ledger=False)
-            if found.complete:
+            found = await check_attio(run, stack, day, services, with_ledger=False)
+            if found.complete if companies else found.charges_complete:
                 run.everything_in_attio = time.monotonic() - run.started
         if run.everything_in_attio is not None and sending.done():
             return
@@ -344,14 +452,16 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
     queue_mode = name.startswith("queue")
     log_dir = log_root / name
     log_dir.mkdir(parents=True)
-    deliveries = billing_run(args.charges, seed=args.seed)
-    charges = [Charge(d.event_keys, billing_keys(n)) for n, d in enumerate(deliveries)]
+    billed = args.billed()
+    deliveries = billing_deliveries(billed)
+    day = expected(billed, deliveries)
     services = FakeZoho.with_items(args.items).item_ids()
     stack = Stack(log_dir, SandboxOptions(latency_ms=100, jitter_ms=20, seed=args.seed))
     redis = RedisServer() if queue_mode else None
     zoho_port = free_port()
     processes: Processes | None = None
-    with braintree_api(braintree_data(args)) as braintree_port:
+    data = braintree_data(args, billed)
+    with braintree_api(data) as braintree_port:
         try:
             await stack.start_sandbox()
             env = bridge_environment(
@@ -381,7 +491,10 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
             for url in web_urls:
                 await wait_until_up(f"{url}/healthz", 60)
             await wait_until_up(f"http://127.0.0.1:{zoho_port}/oauth/v2/token", 60)
-            before = await stack.attio_calls()
+            if args.returning:
+                await earlier_month(run, stack, billed, web_urls, args.rate)
+            add_sales(data, billed)
+            before = await stack.attio_calls()  # the timed burst's calls are counted from here
 
             if queue_mode:
                 # The clock starts once the sync has started (before its first Zoho or Attio
@@ -406,9 +519,11 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
             cron = asyncio.create_task(retry_due_cron(run, stack, stop_cron))
             sending = asyncio.create_task(send_all(run, deliveries, web_urls, args.rate))
             lag = asyncio.create_task(loop_lag(run, sending))
-            await wait_for_attio(
-                run, stack, charges, services, sending, args.charges / args.rate + 0.5
-            )
+            # A killed worker takes the company recomputes it had scheduled with it (and its
+            # claims on them hold other processes off for a while): `sync braintree` heals them.
+            heal = name == "queue-kill-worker"
+            burst = args.charges / args.rate + 0.5
+            await wait_for_attio(run, stack, day, services, sending, burst, companies=not heal)
             stop_cron.set()  # a retry-due run under way finishes, so its replays are counted
             try:
                 async with asyncio.timeout(RETRY_DUE_GRACE_SECONDS):
@@ -418,9 +533,12 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
             await sending  # a send in flight at the deadline ends within the sender's timeout
             await lag
             await faults
+            behind = await companies_behind(run, stack, day, services) if heal else 0
             run.calls = _difference(await stack.attio_calls(recent=ALL_CALLS), before)
-            run.tally = await check_attio(run, stack, charges, services, with_ledger=True)
-            await read_summaries(run, stack, charges)
+            if behind:
+                await heal_companies(run, stack, day, services, behind)
+            run.tally = await check_attio(run, stack, day, services, with_ledger=True)
+            await read_summaries(run, stack, day)
         finally:
             if processes is not None:
                 processes.close()
@@ -428,6 +546,61 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
             if redis is not None:
                 redis.close()
     return run
+
+
+async def companies_behind(run: Run, stack: Stack, day: Expected, services: list[str]) -> int:
+    """How many companies lack their sums COMPANY_SETTLE_SECONDS after the charges are in (once
+    the live worker's own scheduled recomputes have run)."""
+    settled = time.monotonic() + COMPANY_SETTLE_SECONDS
+    while True:
+        found = await check_attio(run, stack, day, services, with_ledger=False)
+        behind = found.missing.get("companies", 0) + found.stale.get("companies", 0)
+        if not behind or time.monotonic() > settled:
+            break
+        await asyncio.sleep(POLL_SECONDS)
+    if not behind:
+        run.notes.append("every company was in Attio with its sums after the drain")
+    return behind
+
+
+async def heal_companies(
+    run: Run, stack: Stack, day: Expected, services: list[str], behind: int
+) -> None:
+    """`attio-bridge sync braintree`, as its cron runs it (its calls are not the day's)."""
+    try:
+        code, _ = await stack.cli_async("sync", "braintree")
+    except TimeoutError:
+        code = -1
+    found = await check_attio(run, stack, day, services, with_ledger=False)
+    left = found.missing.get("companies", 0) + found.stale.get("companies", 0)
+    run.notes.append(
+        f"{behind} companies behind {COMPANY_SETTLE_SECONDS:.0f} s after the drain; "
+        f"`sync braintree` exited {code} and left {left} behind"
+    )
+
+
+async def earlier_month(
+    run: Run, stack: Stack, billed: Sequence[BilledCharge], web_urls: list[str], rate: float
+) -> None:
+    """Returning customers: last month's charges, sent and waited for (untimed) until they are
+    all in Attio, companies' sums included, then COMPANY_SETTLE_SECONDS more."""
+    deliveries = billing_deliveries(billed, earlier=True)
+    month = expected(billed, deliveries, earlier=True)
+    seeding = Run(f"{run.scenario} (the earlier month)", started=time.monotonic())
+    await send_all(seeding, deliveries, web_urls, rate)
+    while True:
+        found = await check_attio(seeding, stack, month, [], with_ledger=False)
+        if found.complete:
+            break
+        if time.monotonic() - seeding.started > DRAIN_DEADLINE_SECONDS:
+            raise TimeoutError(f"the earlier month did not reach Attio: {found.as_dict()}")
+        await asyncio.sleep(POLL_SECONDS)
+    took = time.monotonic() - seeding.started
+    await asyncio.sleep(COMPANY_SETTLE_SECONDS)
+    run.notes.append(
+        f"the earlier month's {len(deliveries)} charges were in Attio after {took:.1f} s "
+        f"(untimed; then {COMPANY_SETTLE_SECONDS:.0f} s for the last company recomputes)"
+    )
 
 
 async def _inject(

@@ -774,10 +774,30 @@ def _crm_people(builder: WorldBuilder) -> list[str]:
     return payers + [f"lead{n:03d}@example.com" for n in range(max(3, len(payers) // 2))]
 
 
-def billing_keys(n: int) -> dict[str, str]:
-    """The unique keys of the records charge `n` of `billing_run` leaves, by object slug."""
+# Company domains a billing day's customers work at (`<word>-<k>.io`): the sandbox links them
+# to a company, as Attio does (example.com, reserved for examples, gets none).
+COMPANY_WORDS = ("acme", "globex", "initech", "umbrella", "hooli", "wonka", "stark", "tyrell")
+MONTH = timedelta(days=30)
+
+
+def billing_company_count(count: int, per_company: int) -> int:
+    """How many companies `count` customers work at, `per_company` people each (0: none)."""
+    return -(-count // per_company) if per_company > 0 and count > 0 else 0
+
+
+def billing_company_domain(k: int) -> str:
+    return f"{COMPANY_WORDS[k % len(COMPANY_WORDS)]}-{k}.io"
+
+
+def billing_keys(n: int, companies: int = 0) -> dict[str, str]:
+    """The unique keys of the records charge `n` of `billing_run` leaves, by object slug.
+
+    With `companies`, customer n works at company n % companies (so one company's people are
+    charged spread over the day), and their address is on its domain; without, on example.com.
+    """
+    domain = billing_company_domain(n % companies) if companies > 0 else "example.com"
     return {
-        "people": f"billed{n:05d}@example.com",
+        "people": f"billed{n:05d}@{domain}",
         "subscriptions": f"bill_sub_{n:05d}",
         "payments": f"bill_txn_{n:05d}",
     }
@@ -785,9 +805,10 @@ def billing_keys(n: int) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class BilledCharge:
-    """Charge `n` of a billing day, as Braintree holds it: a new customer, their subscription
+    """Charge `n` of a billing day, as Braintree holds it: a customer, their subscription
     (created `subscribed`, monthly, on merchant account `MERCHANT_ACCOUNT`) and the sale it
-    charged at `charged` (its transaction made 3 s before)."""
+    charged at `charged` (its transaction made 3 s before). A returning customer was charged
+    once before, a month earlier (`earlier_transaction_id`); a new one was not."""
 
     customer: Customer
     plan: Plan
@@ -795,10 +816,26 @@ class BilledCharge:
     subscribed: datetime
     transaction_id: str
     charged: datetime
+    earlier_transaction_id: str | None = None
 
     @property
     def transaction_created(self) -> datetime:
         return self.charged - timedelta(seconds=3)
+
+    @property
+    def earlier_charged(self) -> datetime:
+        return self.charged - MONTH
+
+    @property
+    def company(self) -> str | None:
+        """The domain of the company Attio links the customer to (None: no company)."""
+        domain = self.customer.email.rpartition("@")[2]
+        return None if domain == "example.com" else domain
+
+    @property
+    def sales(self) -> int:
+        """Sales of the subscription Braintree holds once this charge is made."""
+        return 1 if self.earlier_transaction_id is None else 2
 
 
 def billing_plans(seed: int = 0) -> list[Plan]:
@@ -808,13 +845,18 @@ def billing_plans(seed: int = 0) -> list[Plan]:
     return builder.plans
 
 
-def billing_charges(count: int, seed: int = 0) -> list[BilledCharge]:
-    """What Braintree holds for the `count` charges of `billing_run(count, seed)`."""
+def billing_charges(
+    count: int, seed: int = 0, *, per_company: int = 0, returning: bool = False
+) -> list[BilledCharge]:
+    """What Braintree holds for the `count` charges of `billing_run` with the same arguments:
+    `per_company` people per company (0: addresses on example.com, no company); `returning`
+    customers were charged once before, a month earlier."""
     builder = WorldBuilder(seed)
     builder.plan_catalogue(5)
+    companies = billing_company_count(count, per_company)
     charges = []
     for n in range(count):
-        keys = billing_keys(n)
+        keys = billing_keys(n, companies)
         customer = Customer(
             id=f"bill_cust_{n:05d}",
             email=keys["people"],
@@ -830,23 +872,35 @@ def billing_charges(count: int, seed: int = 0) -> list[BilledCharge]:
                 START + timedelta(days=n % 28),
                 keys["payments"],
                 START + timedelta(days=60, seconds=n),
+                f"bill_txn_prev_{n:05d}" if returning else None,
             )
         )
     return charges
 
 
-def billing_run(count: int, seed: int = 0) -> list[Delivery]:
-    """A billing day: `subscription_charged_successfully` for `count` new customers, each with
-    their own subscription and transaction (three Attio records each: person, subscription,
-    payment; their keys are `billing_keys(n)`; what Braintree holds is `billing_charges`)."""
+def billing_deliveries(charges: Sequence[BilledCharge], *, earlier: bool = False) -> list[Delivery]:
+    """`subscription_charged_successfully` for each charge (with `earlier`: for the charge a
+    month before, of a returning customer)."""
     deliveries = []
-    for charge in billing_charges(count, seed):
+    for charge in charges:
         sub = _Subscription(
             charge.subscription_id, charge.customer, charge.plan, created=charge.subscribed
         )
-        txn = _Transaction(charge.transaction_id, sub, created=charge.transaction_created)
-        notification = sub.notify(
-            "subscription_charged_successfully", charge.charged, state="Active", txn=txn
-        )
+        if earlier:
+            if charge.earlier_transaction_id is None:
+                raise ValueError(f"{charge.subscription_id}: a new customer has no earlier charge")
+            txn_id, at = charge.earlier_transaction_id, charge.earlier_charged
+        else:
+            txn_id, at = charge.transaction_id, charge.charged
+        txn = _Transaction(txn_id, sub, created=at - timedelta(seconds=3))
+        notification = sub.notify("subscription_charged_successfully", at, state="Active", txn=txn)
         deliveries.append(notification.delivery)
     return deliveries
+
+
+def billing_run(count: int, seed: int = 0, *, per_company: int = 0) -> list[Delivery]:
+    """A billing day: `subscription_charged_successfully` for `count` new customers, each with
+    their own subscription and transaction (three Attio records each: person, subscription,
+    payment; their keys are `billing_keys(n, companies)`; what Braintree holds is
+    `billing_charges`)."""
+    return billing_deliveries(billing_charges(count, seed, per_company=per_company))
