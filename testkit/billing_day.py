@@ -99,8 +99,8 @@ ATTIO_WRITES_PER_SECOND = 25
 # payment, and an update of the person's summary. Plus, either way, the company's writes: at
 # least one per company over the day (they coalesce), counted apart.
 WRITES_PER_CHARGE = 3
-# Time for the company recomputes still scheduled (their delay is 3 s) to run: after the
-# earlier month, before the timed burst; after a killed worker's drain, before the sync.
+# Time for the company recomputes still scheduled (their delay is 3 s) to run after the earlier
+# month, before the timed burst.
 COMPANY_SETTLE_SECONDS = 6.0
 # What a charge's billing summary puts on its person (a few of its values).
 SUMMARY_VALUES = ("billing_status", "mrr", "lifetime_paid", "active_subscriptions")
@@ -384,11 +384,9 @@ async def wait_for_attio(
     services: list[str],
     sending: asyncio.Task[None],
     burst_seconds: float,
-    *,
-    companies: bool = True,
 ) -> None:
-    """Until every expected record is in Attio (without `companies`: but the companies' sums)
-    and every sender is done, or the deadline.
+    """Until every expected record is in Attio (the companies with their sums) and every sender
+    is done, or the deadline.
 
     Not looked at while the burst is sent: reading every record back is this process's work,
     and would stall the sender's event loop, whose answer times would then be the benchmark's.
@@ -396,7 +394,7 @@ async def wait_for_attio(
     while time.monotonic() - run.started < DRAIN_DEADLINE_SECONDS:
         if run.everything_in_attio is None and time.monotonic() - run.started > burst_seconds:
             found = await check_attio(run, stack, day, services, with_ledger=False)
-            if found.complete if companies else found.charges_complete:
+            if found.complete:
                 run.everything_in_attio = time.monotonic() - run.started
         if run.everything_in_attio is not None and sending.done():
             return
@@ -519,11 +517,10 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
             cron = asyncio.create_task(retry_due_cron(run, stack, stop_cron))
             sending = asyncio.create_task(send_all(run, deliveries, web_urls, args.rate))
             lag = asyncio.create_task(loop_lag(run, sending))
-            # A killed worker takes the company recomputes it had scheduled with it (and its
-            # claims on them hold other processes off for a while): `sync braintree` heals them.
-            heal = name == "queue-kill-worker"
+            # Companies included: what a killed worker had scheduled or taken is on the shared
+            # schedule in Redis, run by the restarted one (a lease it held, once it runs out).
             burst = args.charges / args.rate + 0.5
-            await wait_for_attio(run, stack, day, services, sending, burst, companies=not heal)
+            await wait_for_attio(run, stack, day, services, sending, burst)
             stop_cron.set()  # a retry-due run under way finishes, so its replays are counted
             try:
                 async with asyncio.timeout(RETRY_DUE_GRACE_SECONDS):
@@ -533,10 +530,7 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
             await sending  # a send in flight at the deadline ends within the sender's timeout
             await lag
             await faults
-            behind = await companies_behind(run, stack, day, services) if heal else 0
             run.calls = _difference(await stack.attio_calls(recent=ALL_CALLS), before)
-            if behind:
-                await heal_companies(run, stack, day, services, behind)
             run.tally = await check_attio(run, stack, day, services, with_ledger=True)
             await read_summaries(run, stack, day)
         finally:
@@ -546,37 +540,6 @@ async def scenario(name: str, args: BillingDayConfig, log_root: Path) -> Run:
             if redis is not None:
                 redis.close()
     return run
-
-
-async def companies_behind(run: Run, stack: Stack, day: Expected, services: list[str]) -> int:
-    """How many companies lack their sums COMPANY_SETTLE_SECONDS after the charges are in (once
-    the live worker's own scheduled recomputes have run)."""
-    settled = time.monotonic() + COMPANY_SETTLE_SECONDS
-    while True:
-        found = await check_attio(run, stack, day, services, with_ledger=False)
-        behind = found.missing.get("companies", 0) + found.stale.get("companies", 0)
-        if not behind or time.monotonic() > settled:
-            break
-        await asyncio.sleep(POLL_SECONDS)
-    if not behind:
-        run.notes.append("every company was in Attio with its sums after the drain")
-    return behind
-
-
-async def heal_companies(
-    run: Run, stack: Stack, day: Expected, services: list[str], behind: int
-) -> None:
-    """`attio-bridge sync braintree`, as its cron runs it (its calls are not the day's)."""
-    try:
-        code, _ = await stack.cli_async("sync", "braintree")
-    except TimeoutError:
-        code = -1
-    found = await check_attio(run, stack, day, services, with_ledger=False)
-    left = found.missing.get("companies", 0) + found.stale.get("companies", 0)
-    run.notes.append(
-        f"{behind} companies behind {COMPANY_SETTLE_SECONDS:.0f} s after the drain; "
-        f"`sync braintree` exited {code} and left {left} behind"
-    )
 
 
 async def earlier_month(

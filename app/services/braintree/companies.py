@@ -6,23 +6,32 @@ value differs. During a burst (a billing run charging many people of one company
 recomputed at most once per `delay` seconds: the first change schedules the recompute, later
 ones before it runs join it, and it reads the people when it runs, so it sees them all.
 
-Across processes (queue mode) a Redis key per company (`attio-bridge:braintree:company-due:<id>`)
-says a recompute is already due somewhere, so only one process schedules it. The key is removed
-just before the people are read, so a change after that schedules another recompute and none is
-lost. A process that stops flushes what it has scheduled (`aclose`); a recompute lost anyway (a
-crash) is healed by the next `sync braintree`, which recomputes every company.
+Where the schedule lives:
+- Without Redis, in this process (a timer per company); a process that stops runs what it has
+  scheduled (`aclose`).
+- With Redis (queue mode: web instances and workers), in one sorted set shared by every process
+  (`attio-bridge:braintree:companies-due`, company id -> when it is due), so a process that dies
+  loses nothing it scheduled: any process's poller runs it when due. A poller takes a due
+  company by moving its score a lease ahead (20 s); after the recompute it removes the company
+  only if the score is still its lease. A change meanwhile moves the score back to `delay` from
+  now (`ZADD LT`), so it is recomputed again; a process that dies mid-recompute leaves the lease
+  to run out, and another takes it over.
+A recompute lost anyway (Redis itself lost) is healed by the next `sync braintree`, which
+recomputes every company.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from app.clients.attio import AttioClient
 from app.clients.attio.values import Record, Values
 from app.clients.redis import Redis, RedisError
+from app.errors import is_permanent
 from app.log import get_logger
 from app.schema.definitions import COMPANIES, COMPANIES_OBJECT, PEOPLE
 from app.services.braintree.summary import PersonSummary, changed_values, summarize_company
@@ -30,7 +39,26 @@ from app.services.braintree.summary import PersonSummary, changed_values, summar
 log = get_logger(__name__)
 
 DEFAULT_DELAY = 3.0
-_KEY = "attio-bridge:braintree:company-due:"
+DUE_KEY = "attio-bridge:braintree:companies-due"
+LEASE_SECONDS = 20.0
+_BATCH = 10  # companies a poller takes at once
+
+# Take the due companies (score <= now) and lease them: their score moves to the lease's end.
+_TAKE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, company in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[2], company)
+end
+return due
+"""
+# Done: remove the company unless a change moved its score off the lease meanwhile.
+_DONE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"""
 
 
 def people_of(company_id: str) -> dict[str, object]:
@@ -56,42 +84,96 @@ async def company_changes(
     return company, changed_values(COMPANIES_OBJECT, company, values)
 
 
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
 class CompanyRollup:
     """Schedules company recomputes; `delay=0` recomputes at once (tests, the CLI)."""
 
     def __init__(
-        self, attio: AttioClient, *, delay: float = DEFAULT_DELAY, redis: Redis | None = None
+        self,
+        attio: AttioClient,
+        *,
+        delay: float = DEFAULT_DELAY,
+        redis: Redis | None = None,
+        key: str = DUE_KEY,
     ) -> None:
         self._attio = attio
         self.delay = delay
         self._redis = redis
-        self._due: dict[str, asyncio.Task[None]] = {}  # waiting out the delay
+        self._key = key
+        self._due: dict[str, asyncio.Task[None]] = {}  # this process's, waiting out the delay
         self._running: set[asyncio.Task[None]] = set()  # past it, recomputing
+        self._poller: asyncio.Task[None] | None = None
         self.writes = 0
+        if redis is not None:
+            self._take = redis.register_script(_TAKE)
+            self._done = redis.register_script(_DONE)
 
     async def changed(self, *company_ids: str | None) -> None:
         """A person of these companies changed (None: no company); each is recomputed."""
         for company_id in dict.fromkeys(c for c in company_ids if c):
             if self.delay <= 0:
                 await self.recompute(company_id)
-            elif company_id not in self._due and await self._claim(company_id):
+            elif not await self._share(company_id) and company_id not in self._due:
                 self._due[company_id] = asyncio.create_task(self._later(company_id))
 
-    async def _claim(self, company_id: str) -> bool:
+    # -- the shared schedule (Redis) ---------------------------------------------------------
+
+    async def _share(self, company_id: str) -> bool:
+        """Put the company on the shared schedule; False without Redis (or Redis away)."""
         if self._redis is None:
-            return True
+            return False
+        due = _ms(time.time() + self.delay)
         try:
-            ttl = int(self.delay * 2) + 30  # a crashed process's claim lapses soon after
-            return bool(await self._redis.set(_KEY + company_id, "1", nx=True, ex=ttl))
+            # LT: an earlier due time stays; a lease (a recompute under way) is cut short.
+            await self._redis.zadd(self._key, {company_id: due}, lt=True)
         except (RedisError, OSError) as exc:
             log.warning("braintree.company.redis_unreachable", error=type(exc).__name__)
-            return True
+            return False
+        return True
 
-    async def _release(self, company_id: str) -> None:
-        if self._redis is None:
-            return
-        with contextlib.suppress(RedisError, OSError):  # else the key expires on its own
-            await self._redis.delete(_KEY + company_id)
+    def start(self) -> None:
+        """Run the shared schedule's due recomputes in this process (web service, worker)."""
+        if self._redis is not None and self.delay > 0 and self._poller is None:
+            self._poller = asyncio.create_task(self._poll())
+
+    async def _poll(self) -> None:
+        every, away = min(1.0, self.delay / 3), False
+        while True:
+            try:
+                await self.run_due()
+                away = False
+            except (RedisError, OSError) as exc:
+                if not away:  # said once per outage, not every poll
+                    log.warning("braintree.company.redis_unreachable", error=type(exc).__name__)
+                away = True
+            await asyncio.sleep(every)
+
+    async def run_due(self) -> int:
+        """Recompute the companies due on the shared schedule now; returns how many."""
+        assert self._redis is not None
+        now = time.time()
+        lease = _ms(now + LEASE_SECONDS)
+        taken = await self._take(keys=[self._key], args=[_ms(now), lease, _BATCH])
+        companies = [c.decode() if isinstance(c, bytes) else str(c) for c in taken]
+        await asyncio.gather(*(self._run_leased(c, lease) for c in companies))
+        return len(companies)
+
+    async def _run_leased(self, company_id: str, lease: int) -> None:
+        try:
+            await self.recompute(company_id)
+        except Exception as exc:
+            if not is_permanent(exc):  # the lease runs out and it is taken again
+                log.warning("braintree.company.failed", company_id=company_id, error=repr(exc))
+                return
+            log.warning("braintree.company.dropped", company_id=company_id, error=repr(exc))
+        assert self._redis is not None
+        with contextlib.suppress(RedisError, OSError):  # else the lease runs out: once more
+            await self._done(keys=[self._key], args=[company_id, lease])
+
+    # -- this process's schedule -------------------------------------------------------------
 
     async def _later(self, company_id: str) -> None:
         await asyncio.sleep(self.delay)
@@ -109,7 +191,6 @@ class CompanyRollup:
 
     async def recompute(self, company_id: str) -> bool:
         """Recompute one company now; True when it was written."""
-        await self._release(company_id)  # a change from here on schedules another recompute
         _company, changes = await company_changes(self._attio, company_id)
         if not changes:
             return False
@@ -119,7 +200,13 @@ class CompanyRollup:
         return True
 
     async def flush(self) -> None:
-        """Run every scheduled recompute now (at shutdown: the final write is never lost)."""
+        """Run what this process scheduled now (at shutdown: the final write is never lost);
+        the shared schedule stays for the other processes, or this one's next start."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
         due, self._due = self._due, {}
         for task in due.values():
             task.cancel()

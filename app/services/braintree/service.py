@@ -87,9 +87,10 @@ class BraintreeService:
 
     async def start(self) -> None:
         """The exchange-rate table, read now (off the event loop) rather than by the first
-        notification: it takes a noticeable moment."""
+        notification (it takes a noticeable moment), and the company recomputes' poller."""
         if self._braintree is not None:
             await self.billing.load_rates()
+            self.companies.start()
 
     async def recount_companies(self, company_ids: list[str]) -> None:
         """A paying person joined or left these companies (seen in Attio): recompute them."""

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from app.clients.redis import Redis
+from app.services.braintree import companies
 from app.services.braintree.companies import CompanyRollup
 
 
@@ -17,9 +20,12 @@ class CountingRollup(CompanyRollup):
         super().__init__(None, **options)  # type: ignore[arg-type]
         self.recomputed: list[str] = []
         self.ran = asyncio.Event()
+        self.during: Any = None  # called inside the next recompute (a change meanwhile)
 
     async def recompute(self, company_id: str) -> bool:
-        await self._release(company_id)
+        if self.during is not None:
+            during, self.during = self.during, None
+            await during()
         self.recomputed.append(company_id)
         self.ran.set()
         return True
@@ -55,19 +61,83 @@ async def test_shutdown_runs_what_is_scheduled() -> None:
     assert sorted(rollup.recomputed) == ["acme", "globex"]
 
 
-async def test_two_processes_schedule_a_company_once(two_connections: tuple[Redis, Redis]) -> None:
-    a, b = (CountingRollup(redis=redis) for redis in two_connections)
-    a.delay = b.delay = 0.5  # longer than the burst below takes
-    for _ in range(5):
+@pytest.fixture
+def due_key(request: pytest.FixtureRequest) -> str:
+    return f"test:companies-due:{request.node.name}"
+
+
+def shared(redis: Redis, key: str, *, delay: float = 0.3) -> CountingRollup:
+    return CountingRollup(redis=redis, key=key, delay=delay)
+
+
+async def test_two_processes_recompute_a_company_once(
+    two_connections: tuple[Redis, Redis], due_key: str
+) -> None:
+    a, b = (shared(redis, due_key, delay=0.5) for redis in two_connections)
+    for _ in range(5):  # a burst, through both processes
         await a.changed("acme")
         await b.changed("acme")
+    a.start()
+    b.start()
     await until(lambda: len(a.recomputed) + len(b.recomputed) >= 1, a, b)
-    await a.aclose()
-    await b.aclose()
+    await asyncio.sleep(0.5)  # two pollers' passes: neither takes it again
     assert len(a.recomputed) + len(b.recomputed) == 1
-    # The key went with the recompute: the next change is scheduled again.
+    # Done and removed: the next change is scheduled again.
     await b.changed("acme")
     await until(lambda: len(a.recomputed) + len(b.recomputed) == 2, a, b)
+    await a.aclose()
+    await b.aclose()
+
+
+async def test_what_a_dead_process_scheduled_is_run_by_another(
+    two_connections: tuple[Redis, Redis], due_key: str
+) -> None:
+    dead, alive = (shared(redis, due_key) for redis in two_connections)
+    await dead.changed("acme", "globex")  # and is killed: its poller never runs
+    alive.start()
+    await until(lambda: len(alive.recomputed) == 2, alive)
+    assert sorted(alive.recomputed) == ["acme", "globex"] and dead.recomputed == []
+    await alive.aclose()
+
+
+async def test_a_change_during_the_recompute_schedules_another(
+    two_connections: tuple[Redis, Redis], due_key: str
+) -> None:
+    rollup = shared(two_connections[0], due_key)
+    other = shared(two_connections[1], due_key)
+    rollup.during = lambda: other.changed("acme")  # another process, mid-recompute
+    await rollup.changed("acme")
+    rollup.start()
+    await until(lambda: len(rollup.recomputed) == 2, rollup)
+    await rollup.aclose()
+
+
+async def test_a_lease_that_runs_out_is_taken_over(
+    two_connections: tuple[Redis, Redis], due_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(companies, "LEASE_SECONDS", 0.2)
+    crashed, alive = (shared(redis, due_key, delay=0.05) for redis in two_connections)
+    await crashed.changed("acme")
+    await asyncio.sleep(0.1)
+
+    async def hang(_company_id: str) -> bool:  # the process dies mid-recompute
+        await asyncio.Event().wait()
+        return False
+
+    crashed.recompute = hang  # type: ignore[method-assign]
+    taking = asyncio.create_task(crashed.run_due())
+    await asyncio.sleep(0.05)
+    assert await alive.run_due() == 0  # leased: not taken twice
+    taking.cancel()
+    await asyncio.sleep(0.25)  # the lease runs out
+    assert await alive.run_due() == 1 and alive.recomputed == ["acme"]
+    assert await alive.run_due() == 0  # done: removed
+
+
+async def test_without_redis_a_change_is_scheduled_in_the_process(due_key: str) -> None:
+    rollup = CountingRollup(delay=0.05)
+    await rollup.changed("acme")
+    await until(lambda: rollup.recomputed == ["acme"], rollup)
 
 
 async def test_without_a_delay_the_recompute_is_immediate() -> None:
