@@ -6,6 +6,7 @@ needs and registered with the dispatcher here; nothing below this module imports
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
@@ -21,7 +22,7 @@ from app.events.dispatcher import Dispatcher
 from app.events.ledger import Ledger, RetrySchedule
 from app.events.model import Source
 from app.events.processor import EventProcessor
-from app.events.queue import ZOHO_CRM_CHANNEL, EventQueue, enqueue_deadline
+from app.events.queue import ZOHO_CRM_CHANNEL, EventQueue, QueueMode, enqueue_deadline
 from app.events.replay import Replayer
 from app.events.sources import (
     ATTIO_SYNC_KEY_PREFIX,
@@ -168,6 +169,20 @@ def _admission(settings: Settings, attio: AttioClient) -> Admission:
     )
 
 
+def events_waiting(
+    queue: EventQueue | None, processor: EventProcessor
+) -> Callable[[], Awaitable[bool]]:
+    """Whether webhook events wait for processing: background writes (company sums) yield."""
+
+    async def waiting() -> bool:
+        if queue is not None and queue.mode is QueueMode.queue:
+            return await queue.backlog() > 0
+        admission = processor.admission
+        return admission is not None and admission.in_flight > 0
+
+    return waiting
+
+
 def build_bridge(
     settings: Settings, attio: AttioClient, *, braintree: BraintreeClient | None = _FROM_SETTINGS
 ) -> Bridge:
@@ -234,6 +249,7 @@ def build_bridge(
         reporting_currency=settings.attio_default_currency,
         rates=ExchangeRates.from_settings(settings),
         company_delay=settings.company_summary_delay_seconds,
+        events_waiting=events_waiting(queue, processor),
     )
     layout = schema_for(payments_object=settings.attio_payments_object)
     attio_service = AttioService(

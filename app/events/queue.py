@@ -10,10 +10,9 @@ The append (`queue_append`) is atomic and idempotent: a duplicate of a delivery 
 not appended again, a stream at QUEUE_MAX_LENGTH takes nothing (503, Retry-After), and an append
 that reaches Redis after its sender stopped waiting does nothing. When Redis answers with an
 error (out of memory, READONLY, MISCONF, ...) the caller processes inline at once. When it cannot
-be reached, the delivery waits for it a moment (a restart is over in a second or two), then the
-caller processes inline; only a successful append ends an outage, and `enqueue` never takes
-longer than its deadline. Once an outage has outlasted that hold, Redis is asked again only once
-per retry interval, so a dead Redis costs the webhooks nothing but one fast failure per interval.
+be reached, the delivery waits a moment (a restart takes a second or two), then is processed
+inline; only a successful append ends an outage, and `enqueue` keeps to its deadline. Past that
+hold, Redis is asked again once per retry interval: a dead Redis costs one fast failure each.
 """
 
 from __future__ import annotations
@@ -85,16 +84,14 @@ log = get_logger(__name__)
 # Seconds. An append is sub-millisecond on a healthy Redis; a webhook must not wait for more.
 APPEND_TIMEOUT_SECONDS = 1.0
 RETRY_INTERVAL_SECONDS = 1.0
-# A restart or failover of the Key Value instance is over within a second or two: for that long
-# after Redis went away, deliveries wait for it (one probe asks every HOLD_POLL_SECONDS for all of
-# them) rather than being processed inline, competing for the budget the workers are spending.
+# A Key Value restart or failover takes a second or two: that long, deliveries wait for it (one
+# probe asks every HOLD_POLL_SECONDS for all) rather than compete inline with the workers.
 OUTAGE_HOLD_SECONDS = 2.0
 HOLD_POLL_SECONDS = 0.02
 # The longest `enqueue` takes, hold included: well within the processing budget, so a delivery
 # that then falls back inline still has most of its budget.
 ENQUEUE_DEADLINE_SECONDS = 3.0
-# An append must reach Redis this long before its sender stops waiting for the answer (the
-# answer's way back, and the estimate of Redis's clock, fit in it).
+# An append must reach Redis this long before its sender stops waiting (the answer's way back).
 LATE_MARGIN_SECONDS = 0.25
 # Entries the stream holds at most (QUEUE_MAX_LENGTH): beyond, deliveries are refused with 503.
 MAX_LENGTH = 10_000
@@ -417,6 +414,12 @@ class EventQueue:
             if _text(group["name"]) == self.group:
                 return dict(group)
         return None
+
+    async def backlog(self) -> int:
+        """Deliveries queued or being processed (the group's pending and unread entries)."""
+        if (group := await self._group_info()) is None:
+            return int(await self.redis.xlen(self.stream))
+        return int(group["pending"]) + int(group.get("lag") or 0)
 
     async def trim(self) -> int:
         """Delete acknowledged entries only; returns how many went.

@@ -74,6 +74,18 @@ async def test_trim_drops_acknowledged_entries_only(queue: EventQueue) -> None:
     assert (stats.depth, stats.pending, stats.unread) == (2, 0, 2)
 
 
+async def test_the_backlog_is_what_waits_or_is_being_processed(queue: EventQueue) -> None:
+    assert await queue.backlog() == 0
+    await queue.enqueue("zoho", raw(1))
+    await queue.enqueue("zoho", raw(2))
+    assert await queue.backlog() == 2  # no worker has made the group yet
+    await queue.ensure_group()
+    (taken,) = await queue.read("w", count=1)
+    assert await queue.backlog() == 2  # one pending, one unread
+    await queue.ack(taken.entry_id)
+    assert await queue.backlog() == 1
+
+
 async def test_stats_before_any_worker_made_the_group(queue: EventQueue) -> None:
     await queue.enqueue("attio", RAW)
     stats = await queue.stats()

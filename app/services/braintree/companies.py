@@ -18,6 +18,10 @@ Where the schedule lives:
   to run out, and another takes it over.
 A recompute lost anyway (Redis itself lost) is healed by the next `sync braintree`, which
 recomputes every company.
+
+Company sums are wanted once a burst is over, not mid-way: while webhook events wait to be
+processed (`events_waiting`: the queue's backlog in queue mode), a due company waits, up to a
+minute, so a billing run writes each company about once, after the events' own writes.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
 from app.clients.attio import AttioClient
@@ -42,6 +46,13 @@ DEFAULT_DELAY = 3.0
 DUE_KEY = "attio-bridge:braintree:companies-due"
 LEASE_SECONDS = 20.0
 _BATCH = 10  # companies a poller takes at once
+# While webhook events wait to be processed, a due company waits too, up to this long: its sums
+# are wanted once the burst is over, not mid-way, and the events' writes come first.
+MAX_DEFER_SECONDS = 60.0
+STOP_SECONDS = 5.0  # a poller's pass under way may finish at shutdown
+
+# Whether webhook events are waiting (the bridge's queue backlog, or deliveries in flight).
+EventsWaiting = Callable[[], Awaitable[bool]]
 
 # Take the due companies (score <= now) and lease them: their score moves to the lease's end.
 _TAKE = """
@@ -98,14 +109,17 @@ class CompanyRollup:
         delay: float = DEFAULT_DELAY,
         redis: Redis | None = None,
         key: str = DUE_KEY,
+        events_waiting: EventsWaiting | None = None,
     ) -> None:
         self._attio = attio
         self.delay = delay
         self._redis = redis
         self._key = key
+        self._events_waiting = events_waiting
         self._due: dict[str, asyncio.Task[None]] = {}  # this process's, waiting out the delay
         self._running: set[asyncio.Task[None]] = set()  # past it, recomputing
         self._poller: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.writes = 0
         if redis is not None:
             self._take = redis.register_script(_TAKE)
@@ -141,7 +155,7 @@ class CompanyRollup:
 
     async def _poll(self) -> None:
         every, away = min(1.0, self.delay / 3), False
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.run_due()
                 away = False
@@ -149,14 +163,28 @@ class CompanyRollup:
                 if not away:  # said once per outage, not every poll
                     log.warning("braintree.company.redis_unreachable", error=type(exc).__name__)
                 away = True
-            await asyncio.sleep(every)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(every):
+                    await self._stopping.wait()
+
+    async def busy(self) -> bool:
+        """Whether webhook events are waiting to be processed (a burst is being written)."""
+        if self._events_waiting is None:
+            return False
+        try:
+            return await self._events_waiting()
+        except Exception as exc:  # no answer: not busy, the recompute goes ahead
+            log.debug("braintree.company.backlog_unknown", error=repr(exc))
+            return False
 
     async def run_due(self) -> int:
-        """Recompute the companies due on the shared schedule now; returns how many."""
+        """Recompute the companies due on the shared schedule now (while the write budget is
+        busy, only those overdue by MAX_DEFER_SECONDS); returns how many."""
         assert self._redis is not None
         now = time.time()
+        cutoff = now - MAX_DEFER_SECONDS if await self.busy() else now
         lease = _ms(now + LEASE_SECONDS)
-        taken = await self._take(keys=[self._key], args=[_ms(now), lease, _BATCH])
+        taken = await self._take(keys=[self._key], args=[_ms(cutoff), lease, _BATCH])
         companies = [c.decode() if isinstance(c, bytes) else str(c) for c in taken]
         await asyncio.gather(*(self._run_leased(c, lease) for c in companies))
         return len(companies)
@@ -177,6 +205,10 @@ class CompanyRollup:
 
     async def _later(self, company_id: str) -> None:
         await asyncio.sleep(self.delay)
+        deferred = 0.0
+        while deferred < MAX_DEFER_SECONDS and await self.busy():
+            await asyncio.sleep(1.0)
+            deferred += 1.0
         task = self._due.pop(company_id, None)
         if task is not None:
             self._running.add(task)
@@ -203,9 +235,14 @@ class CompanyRollup:
         """Run what this process scheduled now (at shutdown: the final write is never lost);
         the shared schedule stays for the other processes, or this one's next start."""
         if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+            # Stopped between passes: a Redis call cancelled mid-way can leave its connection
+            # hanging; a pass that overruns is cancelled, and its lease runs out.
+            self._stopping.set()
+            try:
+                async with asyncio.timeout(STOP_SECONDS):
+                    await self._poller
+            except TimeoutError:
+                self._poller.cancel()
             self._poller = None
         due, self._due = self._due, {}
         for task in due.values():

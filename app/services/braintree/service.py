@@ -18,7 +18,7 @@ from app.events.model import Source, WebhookEvent
 from app.events.sources.braintree_sync import BRAINTREE_SYNC_EVENT_TYPE
 from app.services.braintree.billing import Billing
 from app.services.braintree.catalogue import ServiceCatalogue
-from app.services.braintree.companies import DEFAULT_DELAY, CompanyRollup
+from app.services.braintree.companies import DEFAULT_DELAY, CompanyRollup, EventsWaiting
 from app.services.braintree.handlers import BraintreeHandlers
 from app.services.braintree.sync.engine import DEFAULT_OVERLAP, BraintreeSync, Observer, utcnow
 from app.services.braintree.sync.report import BraintreeSyncProgress, BraintreeSyncReport
@@ -54,6 +54,7 @@ class BraintreeService:
         reporting_currency: str = "USD",
         rates: Converter | None = None,
         company_delay: float = DEFAULT_DELAY,
+        events_waiting: EventsWaiting | None = None,
     ) -> None:
         self._attio = attio
         self._braintree = braintree
@@ -64,7 +65,9 @@ class BraintreeService:
         )
         self._catalogue = ServiceCatalogue(attio)
         # Company summaries coalesce across processes through the Attio client's Redis.
-        self.companies = CompanyRollup(attio, delay=company_delay, redis=attio.shared_redis)
+        self.companies = CompanyRollup(
+            attio, delay=company_delay, redis=attio.shared_redis, events_waiting=events_waiting
+        )
         self.billing = Billing(
             attio,
             braintree,

@@ -21,6 +21,10 @@ class CountingRollup(CompanyRollup):
         self.recomputed: list[str] = []
         self.ran = asyncio.Event()
         self.during: Any = None  # called inside the next recompute (a change meanwhile)
+        self.events_waiting_now = False
+
+    async def busy(self) -> bool:
+        return self.events_waiting_now
 
     async def recompute(self, company_id: str) -> bool:
         if self.during is not None:
@@ -144,3 +148,34 @@ async def test_without_a_delay_the_recompute_is_immediate() -> None:
     rollup = CountingRollup(delay=0)
     await rollup.changed("acme", "acme", None)
     assert rollup.recomputed == ["acme"]
+
+
+@pytest.mark.parametrize("redis", [True, False], ids=["shared", "in-process"])
+async def test_a_due_company_waits_while_the_write_budget_is_busy(
+    two_connections: tuple[Redis, Redis],
+    due_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    redis: bool,
+) -> None:
+    monkeypatch.setattr(companies, "MAX_DEFER_SECONDS", 5.0)
+    rollup = CountingRollup(delay=0.05, redis=two_connections[0] if redis else None, key=due_key)
+    rollup.events_waiting_now = True  # a burst of events is being written
+    await rollup.changed("acme")
+    rollup.start()
+    await asyncio.sleep(0.5)
+    assert rollup.recomputed == []  # due, but waiting for the burst to pass
+    rollup.events_waiting_now = False
+    await until(lambda: rollup.recomputed == ["acme"], rollup)
+    await rollup.aclose()
+
+
+async def test_a_busy_budget_defers_a_company_a_bounded_time(
+    two_connections: tuple[Redis, Redis], due_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(companies, "MAX_DEFER_SECONDS", 0.3)
+    rollup = shared(two_connections[0], due_key, delay=0.05)
+    rollup.events_waiting_now = True  # and it stays busy
+    await rollup.changed("acme")
+    rollup.start()
+    await until(lambda: rollup.recomputed == ["acme"], rollup)
+    await rollup.aclose()
