@@ -178,8 +178,8 @@ class CompanyRollup:
             return False
 
     async def run_due(self) -> int:
-        """Recompute the companies due on the shared schedule now (while the write budget is
-        busy, only those overdue by MAX_DEFER_SECONDS); returns how many."""
+        """Recompute the companies due on the shared schedule now (while events wait, only
+        those overdue by MAX_DEFER_SECONDS); returns how many."""
         assert self._redis is not None
         now = time.time()
         cutoff = now - MAX_DEFER_SECONDS if await self.busy() else now
