@@ -406,3 +406,15 @@ def test_start_up_reads_the_rates_and_the_company_delay() -> None:
     assert not service.billing.rates_loaded
     with TestClient(app):  # runs the lifespan: the first notification finds the table read
         assert service.billing.rates_loaded
+
+
+async def test_without_redis_company_recomputes_wait_while_deliveries_are_in_flight(
+    stand_in,
+) -> None:
+    async with world_for(stand_in) as world:
+        admission = world.bridge.processor.admission
+        assert admission is not None
+        rollup = world.bridge.braintree_service.companies
+        assert not await rollup.busy()
+        admission.in_flight = 1
+        assert await rollup.busy()

@@ -613,6 +613,17 @@ def test_start_up_asks_redis_and_logs_the_queue_mode(redis_url: str, redis_up: b
     assert started["queue"] == ("queue" if redis_up else "fallback_inline")
 
 
+async def test_company_recomputes_wait_while_deliveries_are_queued(redis_url: str) -> None:
+    async with queue_stack(redis_url) as s:
+        rollup = s.bridge.braintree_service.companies
+        s.register("record.updated", FlakyHandler())
+        assert not await rollup.busy()
+        assert (await post_attio(s, attio_body("record.updated"))).status_code == 200
+        assert await rollup.busy()  # a delivery waits: the company's sums can wait too
+        await s.drain(s.worker())
+        assert not await rollup.busy()
+
+
 async def test_record_locks_expire_after_half_the_reclaim_idle_time(redis_url: str) -> None:
     async with queue_stack(redis_url, QUEUE_RECLAIM_IDLE_SECONDS="5") as s:
         locks = s.bridge.braintree_service._locks  # the web service, built from the settings
