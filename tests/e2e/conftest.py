@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -10,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.bridge import Bridge
+from app.bridge import Bridge, build_bridge
 from app.cli import _common as cli_common
 from app.clients.attio import AttioClient
 from app.clients.braintree import BraintreeClient
@@ -69,6 +70,21 @@ async def bootstrap(sandbox_app: FastAPI, settings: Settings | None = None) -> N
             bootstrap = SchemaBootstrap.from_settings(client, settings)
         report = await bootstrap.run(apply=True)
         assert report.complete, report.summary()
+
+
+@asynccontextmanager
+async def bridge_on_sandbox(
+    braintree: BraintreeClient, payments_object: str = "true"
+) -> AsyncIterator[tuple[FastAPI, AttioClient, Bridge]]:
+    """A bootstrapped sandbox (its request log cleared), a client on it, and the bridge built
+    from the settings of that layout, talking to `braintree`."""
+    settings = bridge_settings(ATTIO_PAYMENTS_OBJECT=payments_object)
+    sandbox_app = make_sandbox()
+    await bootstrap(sandbox_app, settings)
+    sandbox_app.state.sandbox.requests.clear()
+    attio = sandbox_attio_client(sandbox_app)
+    async with attio, build_bridge(settings, attio, braintree=braintree) as bridge:
+        yield sandbox_app, attio, bridge
 
 
 def start_harness(

@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.bridge import Bridge, build_bridge
+from app.bridge import Bridge
 from app.clients.attio import AttioClient, AttioValidationError
 from app.clients.attio.values import first_value
 from app.clients.braintree import BraintreeClient
@@ -27,8 +27,8 @@ from app.services.braintree.summary import mrr_mismatches
 from app.services.fx import ExchangeRates
 from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway, subscription_xml
 from testkit.signing import braintree_form_body, braintree_signed_xml
-from tests.conftest import make_sandbox, sandbox_attio_client
-from tests.e2e.conftest import bootstrap, bridge_settings
+from tests.conftest import make_sandbox
+from tests.e2e.conftest import bridge_on_sandbox, bridge_settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LAYOUTS = [pytest.param("true", id="payments-object"), pytest.param("false", id="folded")]
@@ -102,12 +102,7 @@ async def world_for(
     stand_in: tuple[BraintreeData, BraintreeClient], payments_object: str = "true"
 ) -> AsyncIterator[World]:
     data, client = stand_in
-    settings = bridge_settings(ATTIO_PAYMENTS_OBJECT=payments_object)
-    sandbox_app = make_sandbox()
-    await bootstrap(sandbox_app, settings)
-    sandbox_app.state.sandbox.requests.clear()
-    attio = sandbox_attio_client(sandbox_app)
-    async with attio, build_bridge(settings, attio, braintree=client) as bridge:
+    async with bridge_on_sandbox(client, payments_object) as (sandbox_app, attio, bridge):
         bridge.braintree_service.companies.delay = 0  # at once: each test counts its writes
         yield World(data, sandbox_app, bridge, attio)
 

@@ -30,11 +30,12 @@ from app.services.syncrunner import RunStatus, SyncAlreadyRunningError
 from attio_sandbox import SandboxState
 from testkit.braintree_api import BraintreeData, braintree_api, sdk_gateway, subscription_xml
 from testkit.signing import braintree_form_body, braintree_signed_xml
-from tests.conftest import SANDBOX_URL, make_sandbox, sandbox_attio_client
+from tests.conftest import SANDBOX_URL, make_sandbox
 from tests.e2e.conftest import (
     ADMIN_TOKEN,
     Harness,
     bootstrap,
+    bridge_on_sandbox,
     bridge_settings,
     commands_against,
     start_harness,
@@ -106,13 +107,8 @@ async def world_for(
     payments_object: str = "true",
 ) -> AsyncIterator[World]:
     data, client = stand_in
-    settings = bridge_settings(ATTIO_PAYMENTS_OBJECT=payments_object)
-    sandbox_app = make_sandbox()
-    await bootstrap(sandbox_app, settings)
-    sandbox_app.state.sandbox.requests.clear()
-    attio_client = sandbox_attio_client(sandbox_app)
-    async with attio_client, build_bridge(settings, attio_client, braintree=client) as bridge:
-        yield World(data, client, sandbox_app, bridge, attio_client, payments_object == "true")
+    async with bridge_on_sandbox(client, payments_object) as (sandbox_app, attio, bridge):
+        yield World(data, client, sandbox_app, bridge, attio, payments_object == "true")
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
