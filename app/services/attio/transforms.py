@@ -55,16 +55,13 @@ def person_reference(record_id: str) -> list[dict[str, str]]:
 
 def companies_in_history(values: list[Any], *, keep: int = 3) -> list[str]:
     """The companies a person's `company` history names: the current one(s) first, then the
-    `keep` most recent they left (a company they left still counts them until recomputed)."""
-    current = [v for v in values if v.get("active_until") is None]
+    `keep` they left most recently (a company they left still counts them until recomputed)."""
+    current = [v["target_record_id"] for v in values if v.get("active_until") is None]
     replaced = sorted(
         (v for v in values if v.get("active_until") is not None),
         key=lambda v: str(v["active_until"]),
         reverse=True,
     )
-    found: dict[str, None] = {}
-    for value in current + replaced:
-        target = value.get("target_record_id")
-        if target and len(found) < len(current) + keep:
-            found.setdefault(str(target), None)
-    return list(found)
+    now = [str(c) for c in dict.fromkeys(current) if c]
+    left = dict.fromkeys(str(v["target_record_id"]) for v in replaced if v.get("target_record_id"))
+    return now + [c for c in left if c not in now][:keep]

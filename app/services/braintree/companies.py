@@ -120,7 +120,6 @@ class CompanyRollup:
         self._running: set[asyncio.Task[None]] = set()  # past it, recomputing
         self._poller: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self.writes = 0
         if redis is not None:
             self._take = redis.register_script(_TAKE)
             self._done = redis.register_script(_DONE)
@@ -227,7 +226,6 @@ class CompanyRollup:
         if not changes:
             return False
         await self._attio.update_record(COMPANIES, company_id, changes)
-        self.writes += 1
         log.info("braintree.company.written", company_id=company_id, changed=sorted(changes))
         return True
 
