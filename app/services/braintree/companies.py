@@ -181,6 +181,8 @@ class CompanyRollup:
         those overdue by MAX_DEFER_SECONDS); returns how many."""
         assert self._redis is not None
         now = time.time()
+        if not await self._redis.zcount(self._key, "-inf", _ms(now)):
+            return 0  # nothing due (the usual poll): no need to ask whether events wait
         cutoff = now - MAX_DEFER_SECONDS if await self.busy() else now
         lease = _ms(now + LEASE_SECONDS)
         taken = await self._take(keys=[self._key], args=[_ms(cutoff), lease, _BATCH])

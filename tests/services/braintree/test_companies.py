@@ -22,8 +22,10 @@ class CountingRollup(CompanyRollup):
         self.ran = asyncio.Event()
         self.during: Any = None  # called inside the next recompute (a change meanwhile)
         self.events_waiting_now = False
+        self.asked = 0  # how often it asked whether events wait
 
     async def busy(self) -> bool:
+        self.asked += 1
         return self.events_waiting_now
 
     async def recompute(self, company_id: str) -> bool:
@@ -178,4 +180,14 @@ async def test_a_busy_budget_defers_a_company_a_bounded_time(
     await rollup.changed("acme")
     rollup.start()
     await until(lambda: rollup.recomputed == ["acme"], rollup)
+    await rollup.aclose()
+
+
+async def test_a_poll_with_nothing_due_does_not_ask_whether_events_wait(
+    two_connections: tuple[Redis, Redis], due_key: str
+) -> None:
+    rollup = shared(two_connections[0], due_key, delay=60)
+    await rollup.changed("acme")  # scheduled, not due for a minute
+    assert await rollup.run_due() == 0
+    assert rollup.asked == 0
     await rollup.aclose()
